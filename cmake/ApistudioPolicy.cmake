@@ -1,0 +1,24 @@
+# Small INTERFACE targets that carry build policy; link them PRIVATE to our own targets only, so
+# third-party headers and out-of-tree plugins never inherit our warning flags.
+
+add_library(apistudio_warnings INTERFACE)
+target_compile_options(apistudio_warnings INTERFACE
+  $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Werror -Wnon-virtual-dtor -Wshadow=local>
+  $<$<COMPILE_LANGUAGE:C>:-Wall -Wextra -Werror>
+  # GCC 12 at -O2/-O3 reports these on std::string / std::vector code inlined from libstdc++
+  # (GCC bugs 105329, 105545, 106199): false positives, not findings in our code.
+  $<$<CXX_COMPILER_ID:GNU>:-Wno-stringop-overflow -Wno-stringop-overread -Wno-restrict -Wno-array-bounds
+    -Wno-error=maybe-uninitialized>)
+
+add_library(apistudio_options INTERFACE)
+# std::filesystem instead of Boost.Filesystem for Boost.DLL: one library fewer to link.
+target_compile_definitions(apistudio_options INTERFACE BOOST_DLL_USE_STD_FS BOOST_ASIO_NO_DEPRECATED
+  BOOST_BEAST_USE_STD_STRING_VIEW
+  # Asio/Beast non-template code is compiled once, in host/src/asio_separate_compilation.cpp.
+  BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION)
+
+if(APISTUDIO_SANITIZE)
+  # Beast/Asio assertions stay on (no NDEBUG) so misuse such as overlapping writes aborts.
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()

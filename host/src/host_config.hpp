@@ -1,0 +1,97 @@
+// host_config.hpp — every setting of the host, with the spec's defaults.
+//
+// Filled by load_config() (config_loader.hpp) from the operator's YAML; a default-constructed
+// host_config is what an empty file means. docs/configuration.md documents each field.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace apistudio {
+
+using namespace std::chrono_literals;
+
+struct listen_config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 58123;
+  // Binding a non-loopback address without access tokens is refused unless this is true.
+  bool allow_public_without_auth = false;
+};
+
+struct limits_config {
+  std::chrono::milliseconds connect_timeout = 30s;         // spec: 30 seconds
+  std::size_t max_message_bytes = 1024 * 1024;             // spec: 1 MiB of payload
+  std::size_t max_connections_per_client = 10;             // spec: 10 external connections
+  std::size_t max_total_connections = 10000;               // client sockets; 503 past it
+  std::size_t max_outbound_queue_bytes = 4 * 1024 * 1024;  // high watermark per direction
+  std::size_t max_http_header_bytes = 16 * 1024;           // 431 past it
+  std::size_t max_http_body_bytes = 64 * 1024;             // 413 past it
+  std::size_t max_handshake_headers = 64;                  // custom headers on connect_external
+  std::size_t max_header_value_bytes = 8 * 1024;
+  std::chrono::milliseconds http_header_timeout = 10s;     // slow upgrade requests are closed
+  std::chrono::milliseconds write_stall_timeout = 30s;     // a client that never reads is closed
+};
+
+struct keepalive_config {
+  std::chrono::milliseconds ping_interval = 20s; // pings after this much silence
+  std::chrono::milliseconds idle_timeout = 60s;  // no frame nor pong for this long: peer is dead
+};
+
+struct tls_config {
+  bool verify = true;                 // verify upstream certificates against the system store
+  std::string ca_file;                // extra CA bundle (PEM), added to the system store
+  bool allow_insecure_opt_out = false; // lets connect_external carry "tls_verify": false
+};
+
+// One entry of the egress allow/deny lists: a host name pattern ("*.example.com"), an address or
+// CIDR ("10.0.0.0/8", "::1/128"), optionally with a port (":8080") or port range.
+struct egress_rule {
+  std::string pattern;
+  int line = 0; // where it was written, for error messages
+};
+
+struct egress_config {
+  // "local-dev" (default: loopback and private ranges allowed) or "public-only".
+  std::string preset = "local-dev";
+  std::vector<egress_rule> allow; // wins over the preset; deny rules are checked before it
+  std::vector<egress_rule> deny;
+};
+
+struct security_config {
+  // Browser origins allowed besides localhost/127.0.0.1/[::1] on any port. "*" is rejected.
+  std::vector<std::string> allowed_origins;
+  bool allow_missing_origin = true; // non-browser clients send no Origin
+  // Bearer tokens that grant access to every endpoint; empty means no token needed.
+  std::vector<std::string> access_tokens;
+  // Extra Host header names accepted (DNS-rebinding check) besides loopback names.
+  std::vector<std::string> allowed_hosts;
+};
+
+struct plugin_config {
+  std::string name;      // as written; also the default file name (lib<name>.so)
+  std::string path;      // explicit file, relative to plugin_dir unless absolute
+  bool enabled = true;
+  nlohmann::json settings = nlohmann::json::object(); // the plugin's own block, as JSON
+  std::string location;  // "file:line:column" of the entry, for error messages
+};
+
+struct host_config {
+  std::string source_file; // where this came from ("" for defaults)
+  listen_config listen;
+  int worker_threads = 0; // 0: number of cores
+  limits_config limits;
+  keepalive_config keepalive;
+  tls_config tls;
+  egress_config egress;
+  security_config security;
+  bool debug = false; // also turned on by WEBSOCKET_DEBUG=true|1|yes
+  std::string plugin_dir = "build/plugins";
+  std::vector<plugin_config> plugins;
+};
+
+} // namespace apistudio

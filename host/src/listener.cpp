@@ -1,0 +1,66 @@
+#include "listener.hpp"
+
+#include "http_session.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/strand.hpp>
+
+namespace apistudio {
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+listener::listener(net::io_context &ioc, server_context &ctx, tcp::endpoint ep)
+    : ioc_(ioc), ctx_(ctx), strand_(net::make_strand(ioc)), acceptor_(strand_), backoff_(strand_) {
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(net::socket_base::reuse_address(true));
+  if (ep.address().is_v6()) acceptor_.set_option(net::ip::v6_only(false));
+  acceptor_.bind(ep);
+  acceptor_.listen(net::socket_base::max_listen_connections);
+}
+
+tcp::endpoint listener::local_endpoint() const { return acceptor_.local_endpoint(); }
+
+void listener::run() {
+  net::dispatch(strand_, [self = shared_from_this()] { self->do_accept(); });
+}
+
+void listener::stop() {
+  net::dispatch(strand_, [self = shared_from_this()] {
+    boost::system::error_code ignored;
+    self->backoff_.cancel();
+    self->acceptor_.close(ignored);
+  });
+}
+
+void listener::do_accept() {
+  if (!acceptor_.is_open()) return;
+  acceptor_.async_accept(net::make_strand(ioc_),
+                         [self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
+                           self->on_accept(ec, std::move(s));
+                         });
+}
+
+void listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (ec == net::error::no_descriptors || ec.value() == ENFILE || ec == net::error::no_buffer_space ||
+      ec == net::error::no_memory) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_fd_warning_ > std::chrono::seconds(5)) {
+      last_fd_warning_ = now;
+      ctx_.log.warn("listener", "accept failed (" + ec.message() +
+                                    "): out of descriptors; pausing accepts for 100 ms");
+    }
+    backoff_.expires_after(std::chrono::milliseconds(100));
+    backoff_.async_wait([self = shared_from_this()](boost::system::error_code e) {
+      if (!e) self->do_accept();
+    });
+    return;
+  }
+  if (!ec && !ctx_.stopping)
+    std::make_shared<http_session>(ctx_, std::move(socket), connection_slot(ctx_.live_client_sockets))
+        ->run();
+  do_accept();
+}
+
+} // namespace apistudio

@@ -1,0 +1,121 @@
+// apistudio-host — the command line: configuration, checks, start and graceful stop.
+#include "config_loader.hpp"
+#include "host_server.hpp"
+#include "plugin_runtime.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+namespace po = boost::program_options;
+using namespace apistudio;
+
+namespace {
+
+bool env_truthy(const char *name) {
+  const char *v = std::getenv(name);
+  if (v == nullptr) return false;
+  std::string s(v);
+  for (auto &c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s == "true" || s == "1" || s == "yes";
+}
+
+// "HOST:PORT" or "[V6]:PORT".
+bool parse_listen(const std::string &text, listen_config &out) {
+  std::string host, port;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) return false;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (host.empty() || port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  const int n = std::stoi(port);
+  if (n > 65535) return false;
+  out.host = host;
+  out.port = static_cast<std::uint16_t>(n);
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  po::options_description opts("apistudio-host — WebSocket proxy host for API Studio\n\nOptions");
+  opts.add_options()("help,h", "show this help and exit")("version", "print the version and exit")(
+      "config", po::value<std::string>()->default_value("config/apistudio.yaml"),
+      "configuration file (YAML)")("listen", po::value<std::string>(),
+                                   "HOST:PORT to listen on (overrides server.listen)")(
+      "plugin-dir", po::value<std::string>(), "directory of plugin libraries (overrides plugin_dir)")(
+      "check-config", "validate the configuration and the plugins, print errors, exit 0 or 1");
+
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error &e) {
+    std::cerr << "apistudio-host: " << e.what() << "\n\n" << opts << '\n';
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << opts << "\nEnvironment: WEBSOCKET_DEBUG=true|1|yes logs every event.\n";
+    return 0;
+  }
+  if (vm.count("version")) {
+    std::cout << "apistudio-host " << APISTUDIO_HOST_VERSION << " (plugin SDK "
+              << APISTUDIO_SDK_VERSION_MAJOR << '.' << APISTUDIO_SDK_VERSION_MINOR << ")\n";
+    return 0;
+  }
+
+  const std::string config_path = vm["config"].as<std::string>();
+  host_config config;
+  try {
+    config = load_config(config_path);
+  } catch (const config_error &e) {
+    std::cerr << "apistudio-host: configuration error: " << e.what() << '\n';
+    return 1;
+  }
+  if (vm.count("listen") && !parse_listen(vm["listen"].as<std::string>(), config.listen)) {
+    std::cerr << "apistudio-host: --listen: expected HOST:PORT or [IPV6]:PORT, got '"
+              << vm["listen"].as<std::string>() << "'\n";
+    return 2;
+  }
+  if (vm.count("plugin-dir")) config.plugin_dir = vm["plugin-dir"].as<std::string>();
+  if (env_truthy("WEBSOCKET_DEBUG")) config.debug = true;
+
+  if (vm.count("check-config")) {
+    try {
+      logger quiet(log_level::warn);
+      boost::asio::io_context ioc;
+      session_directory directory;
+      auto bus = make_local_message_bus(directory);
+      system_clock_source clock;
+      plugin_runtime plugins(config, ioc, directory, *bus, quiet, clock);
+      std::cout << config_path << ": OK (" << plugins.plugins().size() << " plugin(s) loaded)\n";
+      plugins.stop();
+      return 0;
+    } catch (const std::exception &e) {
+      std::cerr << "apistudio-host: " << e.what() << '\n';
+      return 1;
+    }
+  }
+
+  try {
+    host_server server(std::move(config));
+    server.watch_signals();
+    server.start();
+    server.wait();
+  } catch (const std::exception &e) {
+    std::cerr << "apistudio-host: " << e.what() << '\n';
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,62 @@
+// server_context.hpp — the services every session of one host shares. Owned by host_server;
+// outlives every session (the server drains sessions before destroying it).
+#pragma once
+
+#include "admission.hpp"
+#include "client_registry.hpp"
+#include "clock.hpp"
+#include "egress_policy.hpp"
+#include "host_config.hpp"
+#include "logger.hpp"
+#include "name_resolver.hpp"
+#include "plugin_runtime.hpp"
+#include "session_port.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+namespace apistudio {
+
+// Observes every TCP dial the host makes (tests record them to prove nothing was dialled).
+using dial_observer = std::function<void(const boost::asio::ip::tcp::endpoint &)>;
+
+class session_lifecycle;
+
+struct server_context {
+  const host_config &config;
+  logger &log;
+  const clock_source &clock;
+  plugin_runtime &plugins;
+  session_directory &directory;
+  client_registry &clients;
+  const egress_policy &egress;
+  const admission_policy &admission;
+  name_resolver &resolver;
+  boost::asio::ssl::context &upstream_tls;       // verifying context
+  boost::asio::ssl::context &upstream_tls_insecure; // for the allowed per-connection opt-out
+  dial_observer on_dial;
+
+  std::atomic<std::uint64_t> next_session_id{1};
+  std::atomic<std::size_t> live_client_sockets{0}; // HTTP + WebSocket, for the total cap
+  std::atomic<bool> stopping{false};
+
+  // Live WebSocket sessions, to close them all with 1001 at shutdown.
+  std::mutex sessions_mutex;
+  std::unordered_map<std::uint64_t, std::weak_ptr<session_lifecycle>> sessions;
+};
+
+// What shutdown needs of a session; any thread.
+class session_lifecycle {
+public:
+  virtual ~session_lifecycle() = default;
+  virtual void shutdown(int close_code, std::string reason) = 0;
+};
+
+} // namespace apistudio

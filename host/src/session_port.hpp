@@ -1,0 +1,74 @@
+// session_port.hpp — how anything outside a client session (plugins' timers, the bus, other
+// sessions) reaches it. Every method may be called from any thread: implementations post the
+// work to the session's strand. Ports are held weakly; a vanished session is simply not found.
+#pragma once
+
+#include <apistudio/plugin_abi.h>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace apistudio {
+
+// The host side of the opaque apistudio_session: what plugins can read about a client socket.
+// Only touched on the session's strand.
+struct session_context {
+  apistudio_session_id id = 0;
+  std::string client_id;
+  std::string path;
+  std::string query;
+  std::string remote_address;
+  std::string identity;
+  std::vector<void *> plugin_states; // one slot per plugin of the chain
+  std::vector<bool> plugin_opened;   // on_session_open ran for that plugin
+};
+
+struct bus_delivery {
+  std::string topic;
+  std::string payload;
+};
+
+class session_port {
+public:
+  virtual ~session_port() = default;
+  virtual void post_send(std::shared_ptr<const std::string> payload, bool binary) = 0;
+  virtual void post_close(int code, std::string reason) = 0;
+  // Runs on the strand: the runtime calls plugins' on_bus_message from there.
+  virtual void post_bus(std::shared_ptr<const bus_delivery> delivery) = 0;
+  virtual boost::asio::any_io_executor strand() = 0;
+  // Only on the strand.
+  virtual session_context &context() = 0;
+};
+
+// Live sessions by id (the spec's ConnectionManager keeps the client-id view; this one the ids).
+class session_directory {
+public:
+  void add(apistudio_session_id id, std::weak_ptr<session_port> port) {
+    std::lock_guard lock(mutex_);
+    ports_[id] = std::move(port);
+  }
+  void remove(apistudio_session_id id) {
+    std::lock_guard lock(mutex_);
+    ports_.erase(id);
+  }
+  std::shared_ptr<session_port> find(apistudio_session_id id) const {
+    std::lock_guard lock(mutex_);
+    auto it = ports_.find(id);
+    return it == ports_.end() ? nullptr : it->second.lock();
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return ports_.size();
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::unordered_map<apistudio_session_id, std::weak_ptr<session_port>> ports_;
+};
+
+} // namespace apistudio

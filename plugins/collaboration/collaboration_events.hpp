@@ -1,0 +1,80 @@
+// collaboration_events.hpp — the /ws protocol: validating what clients send, building what they
+// receive, and the envelope carried on the host bus between sessions of one workspace.
+//
+// Clients send (JSON text frames):
+//   {"type":"user_presence","status":"online"|"away"}
+//   {"type":"collection_updated","collection_id":"<id>","changes":{...}}
+//   {"type":"request_shared","request_id":"<id>","shared_with":["<user id>", ...]}   (1-100 users)
+// Fields the server owns (user_id, workspace_id, updated_by, shared_by, timestamp) are set by the
+// server whatever the client wrote. Anything else -> an INVALID_FORMAT error event.
+//
+// Bus envelope (topic "ws:<workspace_id>"):
+//   {"from_session":<id>,"to_users":null|["<user id>",...],"event":{...}}
+// to_users null: every session of the workspace but the sender's; a list: only sessions of
+// those users (the sender's own session included if its user is listed).
+#pragma once
+
+#include "collaboration/presence_store.hpp"
+#include "common/settings_table.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace apistudio::plugins::collaboration {
+
+using json = common::json;
+
+struct presence_change {
+  presence_status status;
+};
+struct collection_update {
+  std::string collection_id;
+  json changes; // an object
+};
+struct request_share {
+  std::string request_id;
+  std::vector<std::string> shared_with; // valid ids, duplicates removed, order kept
+};
+using client_event = std::variant<presence_change, collection_update, request_share>;
+
+struct parse_result {
+  std::optional<client_event> event;
+  std::string error; // when !event: what is wrong, for the INVALID_FORMAT message
+};
+
+inline constexpr std::size_t max_event_depth = 32;
+inline constexpr std::size_t max_shared_with = 100;
+
+parse_result parse_client_event(std::string_view payload, bool binary);
+
+// Outgoing events (field order as in the spec).
+json user_presence_event(std::string_view user_id, std::string_view status,
+                         std::string_view workspace_id, std::string_view timestamp);
+json collection_updated_event(const collection_update &update, std::string_view updated_by,
+                              std::string_view timestamp);
+json request_shared_event(const request_share &share, std::string_view shared_by,
+                          std::string_view timestamp);
+// {"type":"error","code":"INVALID_FORMAT","error":"Invalid message format: <detail>","timestamp"}
+std::string invalid_format_event(std::string_view detail, std::string_view timestamp);
+
+// Never throws on odd strings (invalid UTF-8 is replaced).
+std::string serialize(const json &value);
+
+std::string bus_topic(std::string_view workspace_id);
+
+struct bus_envelope {
+  std::uint64_t from_session = 0;
+  std::optional<std::vector<std::string>> to_users;
+  json event;
+};
+std::string encode_envelope(const bus_envelope &envelope);
+std::optional<bus_envelope> decode_envelope(std::string_view payload);
+
+// Whether the session `me` of user `my_user` gets this envelope's event.
+bool should_deliver(const bus_envelope &envelope, std::uint64_t me, std::string_view my_user);
+
+} // namespace apistudio::plugins::collaboration

@@ -1,0 +1,129 @@
+// collaboration_plugin.cpp — the hooks of the /ws collaboration endpoint: identity before the
+// upgrade, presence on join/leave, fan-out of client events through the host bus. Every /ws frame
+// is answered (INVALID_FORMAT) or dropped: the host answers unhandled /ws frames itself. Other
+// paths are not this plugin's business: every hook returns at once for them.
+//
+// Joining happens in on_session_open, the only hook that runs when a client connects: the
+// snapshot frames sent to the joiner there are queued by the host and written after the 101
+// response (a session refused later by another plugin still gets on_session_close, which
+// undoes the join).
+#include "collaboration/collaboration_events.hpp"
+#include "collaboration/collaboration_settings.hpp"
+#include "collaboration/identity.hpp"
+#include "collaboration/presence_store.hpp"
+
+#include "common/iso_time.hpp"
+
+#include <apistudio/plugin.hpp>
+
+#include <memory>
+#include <string>
+
+namespace apistudio::plugins::collaboration {
+namespace {
+
+constexpr std::string_view collaboration_path = "/ws";
+
+struct member_state final : sdk::session_state {
+  std::string user_id;
+  std::string workspace_id;
+  std::string topic;
+};
+
+class collaboration_plugin final : public sdk::plugin {
+public:
+  collaboration_plugin(sdk::host h, std::string_view settings_json)
+      : plugin(h), settings_(parse_settings(settings_json)),
+        store_(std::make_unique<in_memory_presence_store>()) {
+    if (settings_.tokens.empty())
+      host().log(sdk::log_level::info,
+                 "no tokens configured: /ws clients name themselves with ?user_id= "
+                 "(unauthenticated)");
+  }
+
+  sdk::open_result on_session_open(sdk::session &session, const sdk::session_info &info,
+                                   std::unique_ptr<sdk::session_state> &state) override {
+    if (info.path != collaboration_path) return sdk::open_result::accept();
+    auto who = resolve_identity(settings_, info.query, info.header("Authorization"), random_user_id);
+    if (who.http_status != 0) return sdk::open_result::reject(who.http_status, who.message);
+    session.set_identity(who.user_id);
+
+    auto member = std::make_unique<member_state>();
+    member->user_id = std::move(who.user_id);
+    member->workspace_id = std::move(who.workspace_id);
+    member->topic = bus_topic(member->workspace_id);
+    const auto id = session.id();
+    // Subscribe before joining the store: whoever joins after us (in the store) publishes after
+    // our subscription, so we see them either in our snapshot or as an event — at worst both.
+    host().subscribe(id, member->topic);
+    const auto joined = store_->join(member->workspace_id, member->user_id, id);
+
+    const auto now = common::iso8601_now();
+    for (const auto &other : joined.others)
+      host().send(id, serialize(user_presence_event(other.user_id, to_string(other.status),
+                                                     member->workspace_id, now)));
+    if (joined.first_session)
+      publish(*member, id, std::nullopt,
+              user_presence_event(member->user_id, "online", member->workspace_id, now));
+    state = std::move(member);
+    return sdk::open_result::accept();
+  }
+
+  void on_session_close(sdk::session_id id, sdk::session_state *state) override {
+    auto *member = static_cast<member_state *>(state);
+    if (member == nullptr) return;
+    host().unsubscribe(id, member->topic);
+    if (store_->leave(member->workspace_id, member->user_id, id))
+      publish(*member, id, std::nullopt,
+              user_presence_event(member->user_id, "offline", member->workspace_id,
+                                  common::iso8601_now()));
+  }
+
+  sdk::verdict on_client_message(sdk::session &session, sdk::session_state *state,
+                                 sdk::message &message) override {
+    auto *member = static_cast<member_state *>(state);
+    if (member == nullptr) return sdk::verdict::continue_;
+    const auto now = common::iso8601_now();
+    auto parsed = parse_client_event(message.payload(), message.is_binary());
+    if (!parsed.event) {
+      message.set_reply(invalid_format_event(parsed.error, now));
+      return sdk::verdict::reply;
+    }
+    const auto id = session.id();
+    if (auto *p = std::get_if<presence_change>(&*parsed.event)) {
+      store_->set_status(member->workspace_id, member->user_id, p->status);
+      publish(*member, id, std::nullopt,
+              user_presence_event(member->user_id, to_string(p->status), member->workspace_id, now));
+    } else if (auto *c = std::get_if<collection_update>(&*parsed.event)) {
+      publish(*member, id, std::nullopt, collection_updated_event(*c, member->user_id, now));
+    } else if (auto *r = std::get_if<request_share>(&*parsed.event)) {
+      publish(*member, id, r->shared_with, request_shared_event(*r, member->user_id, now));
+    }
+    return sdk::verdict::drop;
+  }
+
+  void on_bus_message(sdk::session &session, sdk::session_state *state, std::string_view topic,
+                      std::string_view payload) override {
+    auto *member = static_cast<member_state *>(state);
+    // Only the workspace this session joined, whatever else might be published.
+    if (member == nullptr || topic != member->topic) return;
+    const auto envelope = decode_envelope(payload);
+    if (!envelope || !should_deliver(*envelope, session.id(), member->user_id)) return;
+    host().send(session.id(), serialize(envelope->event));
+  }
+
+private:
+  void publish(const member_state &member, sdk::session_id from,
+               std::optional<std::vector<std::string>> to_users, json event) const {
+    bus_envelope envelope{from, std::move(to_users), std::move(event)};
+    host().publish(member.topic, encode_envelope(envelope));
+  }
+
+  const settings settings_;
+  const std::unique_ptr<presence_store> store_;
+};
+
+} // namespace
+} // namespace apistudio::plugins::collaboration
+
+APISTUDIO_PLUGIN(apistudio::plugins::collaboration::collaboration_plugin, "collaboration", "1.0.0")

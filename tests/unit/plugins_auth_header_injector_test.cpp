@@ -1,0 +1,206 @@
+// Unit tests of the auth_header_injector's pure logic: URL matching (wildcards, ports, path
+// prefixes, odd URLs), settings with env/file values and secrets kept out of errors.
+#include "auth_header_injector/auth_header_injector_settings.hpp"
+#include "auth_header_injector/header_rules.hpp"
+
+#include <apistudio/plugin.hpp>
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace ahi = apistudio::plugins::auth_header_injector;
+
+namespace {
+
+constexpr const char *secret = "s3cr3t-value-never-shown";
+
+ahi::secret_sources fake_sources() {
+  ahi::secret_sources s;
+  s.env = [](const std::string &name) -> std::optional<std::string> {
+    static const std::map<std::string, std::string> vars{
+        {"API_TOKEN", secret}, {"EMPTY", ""}, {"BROKEN", std::string(secret) + "\r\nX-Evil: 1"}};
+    const auto it = vars.find(name);
+    return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+  s.read_file = [](const std::string &path, std::string &why) -> std::optional<std::string> {
+    if (path == "/run/secrets/token") return std::string(secret) + "\n";
+    if (path == "/run/secrets/crlf") return std::string(secret) + "\r\n\r\n";
+    if (path == "/run/secrets/empty") return std::string("\n");
+    why = "No such file or directory";
+    return std::nullopt;
+  };
+  return s;
+}
+
+std::string refusal(const std::string &json) {
+  try {
+    ahi::parse_settings(json, fake_sources());
+  } catch (const apistudio::sdk::settings_error &e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
+TEST(PluginsAuthHeaderInjector, WildcardMatchesSubdomainsAtAnyDepthButNotTheApex) {
+  EXPECT_TRUE(ahi::host_matches("*.example.com", "sub.example.com"));
+  EXPECT_TRUE(ahi::host_matches("*.example.com", "a.b.example.com"));
+  EXPECT_TRUE(ahi::host_matches("*.example.com", "API.Example.COM"));
+  EXPECT_TRUE(ahi::host_matches("*.example.com", "sub.example.com."));
+  EXPECT_FALSE(ahi::host_matches("*.example.com", "example.com"));
+  EXPECT_FALSE(ahi::host_matches("*.example.com", "badexample.com"));
+  EXPECT_FALSE(ahi::host_matches("*.example.com", "example.com.evil.org"));
+  EXPECT_TRUE(ahi::host_matches("api.example.com", "API.example.com"));
+  EXPECT_FALSE(ahi::host_matches("api.example.com", "xapi.example.com"));
+  EXPECT_TRUE(ahi::host_matches("*", "anything"));
+}
+
+TEST(PluginsAuthHeaderInjector, PathPrefixMatchesWholeSegments) {
+  EXPECT_TRUE(ahi::path_matches("/v1", "/v1"));
+  EXPECT_TRUE(ahi::path_matches("/v1", "/v1/"));
+  EXPECT_TRUE(ahi::path_matches("/v1", "/v1/stream"));
+  EXPECT_FALSE(ahi::path_matches("/v1", "/v10"));
+  EXPECT_FALSE(ahi::path_matches("/v1", "/"));
+  EXPECT_TRUE(ahi::path_matches("/v1/", "/v1/x"));
+  EXPECT_TRUE(ahi::path_matches("/", ""));
+}
+
+TEST(PluginsAuthHeaderInjector, UrlMatchingUsesSchemeHostPortAndPath) {
+  ahi::url_match m;
+  m.scheme = "wss";
+  m.host_pattern = "*.example.com";
+  m.port = 443;
+  m.path_prefix = "/v1";
+  EXPECT_TRUE(ahi::url_matches(m, "wss://api.example.com/v1/ws?x=1"));
+  EXPECT_TRUE(ahi::url_matches(m, "WSS://api.example.com:443/v1"));
+  EXPECT_TRUE(ahi::url_matches(m, "wss://user:pw@api.example.com/v1"));
+  EXPECT_FALSE(ahi::url_matches(m, "ws://api.example.com/v1"));       // scheme
+  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com:8443/v1")); // port
+  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v2"));      // path
+  EXPECT_FALSE(ahi::url_matches(m, "wss://example.com/v1"));          // apex
+  EXPECT_TRUE(ahi::url_matches({}, "ws://localhost:8080/"));
+  ahi::url_match ws_default;
+  ws_default.port = 80;
+  EXPECT_TRUE(ahi::url_matches(ws_default, "ws://h/"));
+  EXPECT_FALSE(ahi::url_matches(ws_default, "wss://h/"));
+}
+
+TEST(PluginsAuthHeaderInjector, OddUrlsNeverMatch) {
+  ahi::url_match any;
+  any.host_pattern = "*.example.com";
+  EXPECT_FALSE(ahi::url_matches(any, "wss://evil.org\\@a.example.com/"));
+  EXPECT_FALSE(ahi::url_matches(any, "wss://a.example.com%2eevil.org/"));
+  EXPECT_FALSE(ahi::url_matches(any, "a.example.com/v1"));
+  EXPECT_FALSE(ahi::url_matches({}, "wss:///nohost"));
+  EXPECT_FALSE(ahi::url_matches({}, "wss://h:99999/"));
+  EXPECT_TRUE(ahi::url_matches({}, "wss://[::1]:9000/"));
+  // The userinfo is not the host: "a.example.com@evil.org" goes to evil.org.
+  EXPECT_FALSE(ahi::url_matches(any, "wss://a.example.com@evil.org/"));
+}
+
+TEST(PluginsAuthHeaderInjector, ParsesValuesFromLiteralEnvAndFile) {
+  const auto s = ahi::parse_settings(R"({"rules":[{
+      "name":"api",
+      "match":{"host":"*.Example.com","scheme":"WSS"},
+      "remove":["X-Debug"],
+      "set":{"Authorization":{"env":"API_TOKEN","prefix":"Bearer "},
+             "X-Literal":"plain",
+             "X-File":{"file":"/run/secrets/token"},
+             "X-Crlf":{"file":"/run/secrets/crlf"}},
+      "append":{"X-Trace":{"value":"injected"}}}]})",
+                                     fake_sources());
+  ASSERT_EQ(s.rules.size(), 1u);
+  const auto &r = s.rules[0];
+  EXPECT_EQ(r.label, "rules[0] (api)");
+  EXPECT_EQ(r.match.host_pattern, "*.example.com");
+  EXPECT_EQ(r.match.scheme, "wss");
+  ASSERT_EQ(r.edits.size(), 6u);
+  EXPECT_EQ(r.edits[0].kind, ahi::edit_kind::remove);
+  EXPECT_EQ(r.edits[0].name, "X-Debug");
+  EXPECT_EQ(r.edits[1].kind, ahi::edit_kind::set);
+  EXPECT_EQ(r.edits[1].name, "Authorization");
+  EXPECT_EQ(r.edits[1].value, std::string("Bearer ") + secret);
+  EXPECT_EQ(r.edits[2].value, "plain");
+  EXPECT_EQ(r.edits[3].value, secret); // trailing newline trimmed
+  EXPECT_EQ(r.edits[4].value, secret); // trailing CR/LF trimmed
+  EXPECT_EQ(r.edits[5].kind, ahi::edit_kind::append);
+}
+
+TEST(PluginsAuthHeaderInjector, OverrideClientFalseSetsOnlyWhenAbsent) {
+  const auto s = ahi::parse_settings(
+      R"({"rules":[{"override_client":false,"set":{"Authorization":"x"}}]})", fake_sources());
+  EXPECT_EQ(s.rules.at(0).edits.at(0).kind, ahi::edit_kind::set_if_absent);
+}
+
+TEST(PluginsAuthHeaderInjector, PlanAppliesEveryMatchingRuleInOrder) {
+  const auto s = ahi::parse_settings(R"({"rules":[
+      {"match":{"host":"a.example.com"},"set":{"X-A":"1"}},
+      {"match":{"host":"*.example.com"},"set":{"X-B":"2"}},
+      {"match":{"host":"other.org"},"set":{"X-C":"3"}}]})",
+                                     fake_sources());
+  const auto plan = ahi::plan_for(s.rules, "wss://a.example.com/");
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_EQ(plan[0].edit->name, "X-A");
+  EXPECT_EQ(plan[1].edit->name, "X-B");
+  EXPECT_EQ(plan[1].rule->label, "rules[1]");
+  EXPECT_TRUE(ahi::plan_for(s.rules, "wss://nowhere.net/").empty());
+  EXPECT_TRUE(ahi::parse_settings("{}", fake_sources()).rules.empty());
+  EXPECT_TRUE(ahi::parse_settings(R"({"rules":[]})", fake_sources()).rules.empty());
+}
+
+TEST(PluginsAuthHeaderInjector, RefusalsNameTheRuleAndSourceButNeverTheSecret) {
+  const auto missing = refusal(R"({"rules":[{"set":{"Authorization":{"env":"NOPE"}}}]})");
+  EXPECT_NE(missing.find("rules[0].set.Authorization"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("NOPE"), std::string::npos);
+  EXPECT_NE(refusal(R"({"rules":[{"set":{"A":{"env":"EMPTY"}}}]})").find("empty"),
+            std::string::npos);
+  const auto file = refusal(R"({"rules":[{"name":"n","set":{"A":{"file":"/nope"}}}]})");
+  EXPECT_NE(file.find("rules[0] (n).set.A"), std::string::npos) << file;
+  EXPECT_NE(file.find("/nope"), std::string::npos);
+  EXPECT_NE(file.find("No such file"), std::string::npos);
+  EXPECT_NE(refusal(R"({"rules":[{"set":{"A":{"file":"/run/secrets/empty"}}}]})").find("empty"),
+            std::string::npos);
+  const auto injected = refusal(R"({"rules":[{"set":{"A":{"env":"BROKEN"}}}]})");
+  EXPECT_NE(injected.find("control character"), std::string::npos) << injected;
+  EXPECT_EQ(injected.find(secret), std::string::npos);
+  const auto literal = refusal(R"({"rules":[{"set":{"A":"s3cr3t-value-never-shown\n"}}]})");
+  EXPECT_EQ(literal.find(secret), std::string::npos) << literal;
+}
+
+TEST(PluginsAuthHeaderInjector, RefusesMalformedRules) {
+  EXPECT_NE(refusal(R"({"rules":[{"set":{"A":{"env":"API_TOKEN","value":"x"}}}]})")
+                .find("exactly one"),
+            std::string::npos);
+  EXPECT_NE(refusal(R"({"rules":[{"set":{"Host":"x"}}]})").find("rules[0].set.Host"),
+            std::string::npos);
+  EXPECT_NE(refusal(R"({"rules":[{"set":{"Sec-WebSocket-Key":"x"}}]})").find("Sec-WebSocket-Key"),
+            std::string::npos);
+  EXPECT_NE(refusal(R"({"rules":[{"set":{"Bad Name":"x"}}]})").find("header name"),
+            std::string::npos);
+  EXPECT_NE(refusal(R"({"rules":[{"match":{"scheme":"http"},"set":{"A":"x"}}]})").find("ws or wss"),
+            std::string::npos);
+  EXPECT_NE(refusal(R"({"rules":[{"match":{"port":0},"set":{"A":"x"}}]})").find("match.port"),
+            std::string::npos);
+  EXPECT_NE(refusal(R"({"rules":[{"match":{"path_prefix":"v1"},"set":{"A":"x"}}]})")
+                .find("start with /"),
+            std::string::npos);
+  EXPECT_NE(refusal(R"({"rules":[{"match":{"host":"a.*.com"},"set":{"A":"x"}}]})")
+                .find("match.host"),
+            std::string::npos);
+  EXPECT_NE(refusal(R"({"rules":[{"match":{"hots":"a"},"set":{"A":"x"}}]})").find("hots"),
+            std::string::npos);
+  EXPECT_NE(refusal(R"({"rules":[{"match":{}}]})").find("none of set"), std::string::npos);
+  EXPECT_NE(refusal(R"({"rules":{}})").find("list"), std::string::npos);
+}
+
+TEST(PluginsAuthHeaderInjector, HandshakeHeadersAreNotInjectable) {
+  EXPECT_TRUE(ahi::valid_injectable_header_name("Authorization"));
+  EXPECT_TRUE(ahi::valid_injectable_header_name("X-Api-Key"));
+  EXPECT_FALSE(ahi::valid_injectable_header_name("host"));
+  EXPECT_FALSE(ahi::valid_injectable_header_name("Upgrade"));
+  EXPECT_FALSE(ahi::valid_injectable_header_name("sec-websocket-protocol"));
+  EXPECT_FALSE(ahi::valid_injectable_header_name("X:Y"));
+  EXPECT_FALSE(ahi::valid_injectable_header_name(""));
+}
+
+} // namespace

@@ -1,0 +1,275 @@
+// Unit tests of the collaboration plugin's pure logic: identity before the upgrade, event
+// validation, outgoing events, the bus envelope and its delivery filter, the presence store.
+#include "collaboration/collaboration_events.hpp"
+#include "collaboration/collaboration_settings.hpp"
+#include "collaboration/identity.hpp"
+#include "collaboration/presence_store.hpp"
+
+#include <apistudio/plugin.hpp>
+
+#include <gtest/gtest.h>
+
+#include <regex>
+
+namespace co = apistudio::plugins::collaboration;
+
+namespace {
+
+const auto fixed_user = [] { return std::string("user-0badcafe"); };
+
+co::settings with_tokens() {
+  return co::parse_settings(R"({"tokens":{
+      "tok-alice":{"user_id":"alice","workspaces":["ws1","ws2"]},
+      "tok-bob":{"user_id":"bob","workspaces":["ws2"]}}})");
+}
+
+TEST(PluginsCollaboration, IdsAreShortAndFromTheAllowedSet) {
+  EXPECT_TRUE(co::valid_id("alice"));
+  EXPECT_TRUE(co::valid_id("a.b_c~d-e@f"));
+  EXPECT_TRUE(co::valid_id(std::string(128, 'x')));
+  EXPECT_FALSE(co::valid_id(std::string(129, 'x')));
+  EXPECT_FALSE(co::valid_id(""));
+  EXPECT_FALSE(co::valid_id("a b"));
+  EXPECT_FALSE(co::valid_id("a/b"));
+  EXPECT_FALSE(co::valid_id("\xC3\xA9"));
+}
+
+TEST(PluginsCollaboration, WithoutTokensIdentityComesFromTheQuery) {
+  const co::settings open;
+  auto r = co::resolve_identity(open, "user_id=al%69ce&workspace_id=team%2Done", "", fixed_user);
+  EXPECT_EQ(r.http_status, 0);
+  EXPECT_EQ(r.user_id, "alice");
+  EXPECT_EQ(r.workspace_id, "team-one");
+  EXPECT_FALSE(r.from_token);
+
+  r = co::resolve_identity(open, "", "", fixed_user);
+  EXPECT_EQ(r.user_id, "user-0badcafe");
+  EXPECT_EQ(r.workspace_id, "default");
+
+  EXPECT_EQ(co::resolve_identity(open, "user_id=a+b", "", fixed_user).http_status, 400);
+  EXPECT_EQ(co::resolve_identity(open, "user_id=", "", fixed_user).http_status, 400);
+  EXPECT_EQ(co::resolve_identity(open, "user_id=%zz", "", fixed_user).http_status, 400);
+  EXPECT_EQ(co::resolve_identity(open, "workspace_id=a%2Fb", "", fixed_user).http_status, 400);
+  // The first of repeated parameters counts.
+  EXPECT_EQ(co::resolve_identity(open, "user_id=a&user_id=b", "", fixed_user).user_id, "a");
+}
+
+TEST(PluginsCollaboration, RandomUserIdsHaveTheDocumentedShape) {
+  const std::regex shape("user-[0-9a-f]{8}");
+  EXPECT_TRUE(std::regex_match(co::random_user_id(), shape));
+}
+
+TEST(PluginsCollaboration, TokensAreRequiredWhenConfigured) {
+  const auto config = with_tokens();
+  const auto missing = co::resolve_identity(config, "user_id=alice", "", fixed_user);
+  EXPECT_EQ(missing.http_status, 401);
+  EXPECT_EQ(missing.message, "missing token");
+  EXPECT_EQ(co::resolve_identity(config, "token=nope", "", fixed_user).http_status, 401);
+  EXPECT_EQ(co::resolve_identity(config, "", "Bearer nope", fixed_user).http_status, 401);
+  EXPECT_EQ(co::resolve_identity(config, "", "Basic tok-alice", fixed_user).http_status, 401);
+
+  auto r = co::resolve_identity(config, "", "Bearer tok-alice", fixed_user);
+  EXPECT_EQ(r.http_status, 0);
+  EXPECT_EQ(r.user_id, "alice");
+  EXPECT_EQ(r.workspace_id, "ws1"); // the token's first workspace
+  EXPECT_TRUE(r.from_token);
+
+  r = co::resolve_identity(config, "token=tok-bob&user_id=mallory", "", fixed_user);
+  EXPECT_EQ(r.user_id, "bob"); // the token decides, not the query
+  EXPECT_EQ(r.workspace_id, "ws2");
+
+  // A header token the plugin does not know (e.g. the host's access token) and a valid query one.
+  r = co::resolve_identity(config, "token=tok-alice", "Bearer host-access-token", fixed_user);
+  EXPECT_EQ(r.user_id, "alice");
+}
+
+TEST(PluginsCollaboration, WorkspaceMustBeOneTheTokenAllows) {
+  const auto config = with_tokens();
+  EXPECT_EQ(co::resolve_identity(config, "workspace_id=ws2", "bearer tok-alice", fixed_user)
+                .workspace_id,
+            "ws2");
+  const auto denied = co::resolve_identity(config, "workspace_id=ws1", "Bearer tok-bob", fixed_user);
+  EXPECT_EQ(denied.http_status, 403);
+  EXPECT_EQ(co::resolve_identity(config, "workspace_id=a%20b", "Bearer tok-bob", fixed_user)
+                .http_status,
+            400);
+  // Authentication comes first: no token, bad workspace -> 401, not 400.
+  EXPECT_EQ(co::resolve_identity(config, "workspace_id=a%20b", "", fixed_user).http_status, 401);
+}
+
+TEST(PluginsCollaboration, TokensMayBeAListSoThatEnvironmentVariablesCanFillThem) {
+  const auto config = co::parse_settings(R"({"tokens":[
+      {"token":"tok-alice","user_id":"alice","workspaces":["ws1"]},
+      {"token":"tok-bob","user_id":"bob","workspaces":["ws2","ws3"]}]})");
+  ASSERT_EQ(config.tokens.size(), 2u);
+  const auto r = co::resolve_identity(config, "workspace_id=ws3", "Bearer tok-bob", fixed_user);
+  EXPECT_EQ(r.http_status, 0);
+  EXPECT_EQ(r.user_id, "bob");
+  EXPECT_EQ(r.workspace_id, "ws3");
+  EXPECT_THROW(co::parse_settings(R"({"tokens":[{"user_id":"a","workspaces":["w"]}]})"),
+               apistudio::sdk::settings_error);
+  try {
+    co::parse_settings(R"({"tokens":[{"token":"dup-secret","user_id":"a","workspaces":["w"]},
+                                     {"token":"dup-secret","user_id":"b","workspaces":["w"]}]})");
+    FAIL() << "a repeated token was accepted";
+  } catch (const apistudio::sdk::settings_error &e) {
+    EXPECT_NE(std::string(e.what()).find("tokens entry 2"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("dup-secret"), std::string::npos) << e.what();
+  }
+}
+
+TEST(PluginsCollaboration, SettingsErrorsNeverQuoteATokenAndDefaultsHold) {
+  const auto message = [](const char *json) -> std::string {
+    try {
+      co::parse_settings(json);
+    } catch (const apistudio::sdk::settings_error &e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  const auto bad = message(R"({"tokens":{"super-secret-token":{"user_id":"a b","workspaces":["w"]}}})");
+  EXPECT_NE(bad.find("tokens entry 1"), std::string::npos) << bad;
+  EXPECT_EQ(bad.find("super-secret-token"), std::string::npos) << bad;
+  const auto no_ws = message(R"({"tokens":{"super-secret-token":{"user_id":"al","workspaces":[]}}})");
+  EXPECT_NE(no_ws.find("(user al)"), std::string::npos) << no_ws;
+  EXPECT_EQ(no_ws.find("super-secret-token"), std::string::npos);
+  const auto extra = message(R"({"tokens":{"super-secret-token":{"user_id":"al","workspaces":["w"],"x":1}}})");
+  EXPECT_EQ(extra.find("super-secret-token"), std::string::npos) << extra;
+  EXPECT_NE(message(R"({"default_workspace":"a/b"})").find("default_workspace"), std::string::npos);
+  EXPECT_NE(message(R"({"away_after":"later"})").find("away_after"), std::string::npos);
+  EXPECT_EQ(message(R"({"away_after":"5m"})"), "accepted");
+  const auto defaults = co::parse_settings("{}");
+  EXPECT_TRUE(defaults.tokens.empty());
+  EXPECT_EQ(defaults.default_workspace, "default");
+}
+
+TEST(PluginsCollaboration, ValidEventsParse) {
+  auto r = co::parse_client_event(R"({"type":"user_presence","status":"away","user_id":"x"})", false);
+  ASSERT_TRUE(r.event) << r.error;
+  EXPECT_EQ(std::get<co::presence_change>(*r.event).status, co::presence_status::away);
+
+  r = co::parse_client_event(
+      R"({"type":"collection_updated","collection_id":"c1","changes":{"name":"N","updated_by":"forged"}})",
+      false);
+  ASSERT_TRUE(r.event) << r.error;
+  EXPECT_EQ(std::get<co::collection_update>(*r.event).collection_id, "c1");
+
+  r = co::parse_client_event(
+      R"({"type":"request_shared","request_id":"r1","shared_with":["bob","carol","bob"]})", false);
+  ASSERT_TRUE(r.event) << r.error;
+  EXPECT_EQ(std::get<co::request_share>(*r.event).shared_with,
+            (std::vector<std::string>{"bob", "carol"}));
+}
+
+TEST(PluginsCollaboration, MalformedEventsSayWhatIsWrong) {
+  const auto error = [](std::string_view payload, bool binary = false) {
+    const auto r = co::parse_client_event(payload, binary);
+    EXPECT_FALSE(r.event) << payload;
+    return r.error;
+  };
+  EXPECT_EQ(error("{}", true), "binary frames are not accepted");
+  EXPECT_EQ(error("{nope"), "not valid JSON");
+  EXPECT_EQ(error("[1]"), "expected a JSON object");
+  EXPECT_EQ(error(R"({"status":"away"})"), "missing string field 'type'");
+  EXPECT_EQ(error(R"({"type":"dance"})"), "unknown type 'dance'");
+  EXPECT_NE(error(R"({"type":"user_presence","status":"offline"})").find("status"), std::string::npos);
+  EXPECT_NE(error(R"({"type":"collection_updated","changes":{}})").find("collection_id"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"type":"collection_updated","collection_id":"c1","changes":[]})").find("changes"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"type":"request_shared","request_id":"r1","shared_with":[]})").find("shared_with"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"type":"request_shared","request_id":"r1","shared_with":["a b"]})")
+                .find("shared_with"),
+            std::string::npos);
+  std::string many = R"({"type":"request_shared","request_id":"r1","shared_with":[)";
+  for (int i = 0; i < 101; ++i) many += (i ? ",\"u" : "\"u") + std::to_string(i) + "\"";
+  many += "]}";
+  EXPECT_NE(error(many).find("more than 100"), std::string::npos);
+  std::string deep = R"({"type":"collection_updated","collection_id":"c","changes":)";
+  deep += std::string(1000, '[') + std::string(1000, ']') + "}";
+  EXPECT_NE(error(deep).find("nested"), std::string::npos);
+}
+
+TEST(PluginsCollaboration, OutgoingEventsHaveTheSpecsShapeWithServerFields) {
+  const auto ts = "2025-01-01T12:00:00.000Z";
+  EXPECT_EQ(co::serialize(co::user_presence_event("alice", "online", "ws1", ts)),
+            R"({"type":"user_presence","user_id":"alice","status":"online","workspace_id":"ws1",)"
+            R"("timestamp":"2025-01-01T12:00:00.000Z"})");
+  const auto parsed = co::parse_client_event(
+      R"({"type":"collection_updated","collection_id":"c1","changes":{"name":"N","updated_by":"forged"}})",
+      false);
+  EXPECT_EQ(co::serialize(co::collection_updated_event(std::get<co::collection_update>(*parsed.event),
+                                                       "alice", ts)),
+            R"({"type":"collection_updated","collection_id":"c1","changes":{"name":"N",)"
+            R"("updated_by":"alice"},"timestamp":"2025-01-01T12:00:00.000Z"})");
+  EXPECT_EQ(co::serialize(co::request_shared_event({"r1", {"bob"}}, "alice", ts)),
+            R"({"type":"request_shared","request_id":"r1","shared_by":"alice","shared_with":["bob"],)"
+            R"("timestamp":"2025-01-01T12:00:00.000Z"})");
+  EXPECT_EQ(co::invalid_format_event("not valid JSON", ts),
+            R"({"type":"error","code":"INVALID_FORMAT","error":"Invalid message format: not valid )"
+            R"(JSON","timestamp":"2025-01-01T12:00:00.000Z"})");
+}
+
+TEST(PluginsCollaboration, EnvelopeRoundTripsAndFiltersRecipients) {
+  const co::bus_envelope broadcast{7, std::nullopt, co::user_presence_event("a", "online", "w", "t")};
+  const auto decoded = co::decode_envelope(co::encode_envelope(broadcast));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->from_session, 7u);
+  EXPECT_FALSE(decoded->to_users);
+  EXPECT_EQ(decoded->event, broadcast.event);
+  EXPECT_FALSE(co::should_deliver(*decoded, 7, "a")); // not back to the sender
+  EXPECT_TRUE(co::should_deliver(*decoded, 8, "a"));  // the user's other session does get it
+  EXPECT_TRUE(co::should_deliver(*decoded, 9, "b"));
+
+  const co::bus_envelope share{7, std::vector<std::string>{"bob"}, co::json::object()};
+  const auto to_bob = co::decode_envelope(co::encode_envelope(share));
+  ASSERT_TRUE(to_bob);
+  EXPECT_TRUE(co::should_deliver(*to_bob, 9, "bob"));
+  EXPECT_FALSE(co::should_deliver(*to_bob, 10, "carol"));
+
+  EXPECT_FALSE(co::decode_envelope("nope"));
+  EXPECT_FALSE(co::decode_envelope(R"({"from_session":1,"to_users":"bob","event":{}})"));
+  EXPECT_FALSE(co::decode_envelope(R"({"from_session":1,"event":{}})"));
+  EXPECT_EQ(co::bus_topic("ws1"), "ws:ws1");
+}
+
+TEST(PluginsCollaboration, PresenceStoreCountsSessionsPerUser) {
+  co::in_memory_presence_store store;
+  auto j = store.join("w", "alice", 1);
+  EXPECT_TRUE(j.first_session);
+  EXPECT_TRUE(j.others.empty());
+  j = store.join("w", "bob", 2);
+  EXPECT_TRUE(j.first_session);
+  ASSERT_EQ(j.others.size(), 1u);
+  EXPECT_EQ(j.others[0].user_id, "alice");
+
+  EXPECT_TRUE(store.set_status("w", "alice", co::presence_status::away));
+  j = store.join("w", "alice", 3); // alice's second tab
+  EXPECT_FALSE(j.first_session);
+  ASSERT_EQ(j.others.size(), 1u);
+  EXPECT_EQ(j.others[0].user_id, "bob");
+
+  j = store.join("w", "carol", 4);
+  ASSERT_EQ(j.others.size(), 2u);
+  EXPECT_EQ(j.others[0].user_id, "alice");
+  EXPECT_EQ(j.others[0].status, co::presence_status::away); // as last set
+
+  EXPECT_FALSE(store.leave("w", "alice", 1)); // tab 3 still open
+  EXPECT_FALSE(store.leave("w", "alice", 1)); // twice: nothing
+  EXPECT_TRUE(store.leave("w", "alice", 3));
+  EXPECT_FALSE(store.set_status("w", "alice", co::presence_status::online));
+  EXPECT_EQ(store.join("w", "alice", 5).others.size(), 2u);
+  EXPECT_EQ(store.members("w")[0].status, co::presence_status::online); // back, starts online
+
+  EXPECT_TRUE(store.members("other").empty()); // workspaces never mix
+  EXPECT_TRUE(store.join("other", "alice", 6).others.empty());
+  EXPECT_EQ(store.workspace_count(), 2u);
+  EXPECT_TRUE(store.leave("w", "alice", 5));
+  EXPECT_TRUE(store.leave("w", "bob", 2));
+  EXPECT_TRUE(store.leave("w", "carol", 4));
+  EXPECT_TRUE(store.leave("other", "alice", 6));
+  EXPECT_EQ(store.workspace_count(), 0u); // nothing kept for empty workspaces
+}
+
+} // namespace
