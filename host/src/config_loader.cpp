@@ -455,6 +455,7 @@ private:
   long long integer(const located &value, long long min, long long max) const;
   milliseconds duration(const located &value, milliseconds max) const;
   std::size_t size(const located &value, std::size_t min, std::size_t max) const;
+  std::string path_text(const located &value) const;
   fs::path resolve(const std::string &path) const;
 
   void read_server(const located &section);
@@ -554,7 +555,7 @@ host_config reader::read(const std::string &yaml) {
                         {"debug", [this](const located &v) { config_.debug = boolean(v); }},
                         {"plugin_dir",
                          [this](const located &v) {
-                           const std::string dir = text(v, "a directory");
+                           const std::string dir = path_text(v);
                            if (dir.empty())
                              fail(v.mark(), v.path,
                                   "empty directory (remove the key for the "
@@ -751,6 +752,14 @@ std::size_t reader::size(const located &value, std::size_t min, std::size_t max)
   return result;
 }
 
+// The system would silently cut a path at a NUL byte ("\0" is valid in a quoted YAML string).
+std::string reader::path_text(const located &value) const {
+  std::string path = text(value, "a path");
+  if (path.find('\0') != std::string::npos)
+    fail(value.mark(), value.path, "a path cannot contain a NUL byte");
+  return path;
+}
+
 fs::path reader::resolve(const std::string &path) const {
   fs::path p(path);
   if (p.is_relative())
@@ -820,31 +829,14 @@ void reader::read_limits(const located &section) {
 }
 
 void reader::read_keepalive(const located &section) {
-  keepalive_config &k = config_.keepalive;
-  // Where each was written. Marks and paths, not `located`: assigning a YAML::Node would write
-  // through to the document's node.
-  std::optional<std::pair<YAML::Mark, std::string>> ping;
-  std::optional<std::pair<YAML::Mark, std::string>> idle;
+  // Beast's keep-alive sends a ping after idle_timeout / 2 of silence and drops the peer after
+  // idle_timeout: one setting says both, so there is no separate ping interval to contradict it.
   read_mapping(section, {
-                            {"ping_interval",
-                             [&](const located &v) {
-                               k.ping_interval = duration(v, 1h);
-                               ping.emplace(v.mark(), v.path);
-                             }},
                             {"idle_timeout",
                              [&](const located &v) {
-                               k.idle_timeout = duration(v, 24h);
-                               idle.emplace(v.mark(), v.path);
+                               config_.keepalive.idle_timeout = duration(v, 24h);
                              }},
                         });
-  if (k.idle_timeout <= k.ping_interval && (idle || ping)) {
-    // Point at whichever of the two the operator wrote; the other is the default.
-    const auto &[mark, path] = idle ? *idle : *ping;
-    fail(mark, path,
-         "idle_timeout (" + format_duration(k.idle_timeout) +
-             ") must be longer than ping_interval (" + format_duration(k.ping_interval) +
-             "), or a live but quiet peer is dropped before it is pinged");
-  }
 }
 
 void reader::read_tls(const located &section) {
@@ -853,7 +845,7 @@ void reader::read_tls(const located &section) {
                    {"verify", [this](const located &v) { config_.tls.verify = boolean(v); }},
                    {"ca_file",
                     [this](const located &v) {
-                      const std::string file = text(v, "a file name");
+                      const std::string file = path_text(v);
                       if (file.empty()) {
                         config_.tls.ca_file.clear();
                         return;
@@ -987,7 +979,7 @@ void reader::read_plugins(const located &list) {
              }},
             {"path",
              [&](const located &v) {
-               plugin.path = text(v, "a file name");
+               plugin.path = path_text(v);
                if (plugin.path.empty())
                  fail(v.mark(), v.path,
                       "empty path (remove the key to load lib<name>.so from plugin_dir)");
@@ -1281,6 +1273,12 @@ host_config load_config(const std::string &path) {
 
 host_config load_config_from_string(const std::string &yaml, const std::string &source_name) {
   return reader(source_name, directory_of(source_name)).read(yaml);
+}
+
+void parse_listen_address(const std::string &text, listen_config &out) {
+  host_port parsed = parse_listen(text);
+  out.host = std::move(parsed.host);
+  out.port = parsed.port;
 }
 
 } // namespace apistudio

@@ -26,6 +26,9 @@ host_config load_config_from_string(const std::string &yaml, const std::string &
 
 // "30s" -> 30000ms, etc. Throws std::invalid_argument with a short reason.
 std::chrono::milliseconds parse_duration(const std::string &text);
+// "HOST:PORT" or "[IPV6]:PORT" (what server.listen and --listen take) into `out`.
+// Throws std::invalid_argument with a short reason.
+void parse_listen_address(const std::string &text, listen_config &out);
 // "1MiB" -> 1048576, etc. Throws std::invalid_argument with a short reason.
 std::size_t parse_size(const std::string &text);
 

@@ -38,8 +38,8 @@ struct limits_config {
 };
 
 struct keepalive_config {
-  std::chrono::milliseconds ping_interval = 20s; // pings after this much silence
-  std::chrono::milliseconds idle_timeout = 60s;  // no frame nor pong for this long: peer is dead
+  // A ping goes to a peer silent for idle_timeout / 2; silent for idle_timeout, it is dead.
+  std::chrono::milliseconds idle_timeout = 60s;
 };
 
 struct tls_config {

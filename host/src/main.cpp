@@ -22,30 +22,6 @@ bool env_truthy(const char *name) {
   return s == "true" || s == "1" || s == "yes";
 }
 
-// "HOST:PORT" or "[V6]:PORT".
-bool parse_listen(const std::string &text, listen_config &out) {
-  std::string host, port;
-  if (!text.empty() && text.front() == '[') {
-    const auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    const auto colon = text.rfind(':');
-    if (colon == std::string::npos) return false;
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  if (host.empty() || port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos)
-    return false;
-  const int n = std::stoi(port);
-  if (n > 65535) return false;
-  out.host = host;
-  out.port = static_cast<std::uint16_t>(n);
-  return true;
-}
-
 } // namespace
 
 int main(int argc, char **argv) {
@@ -83,10 +59,13 @@ int main(int argc, char **argv) {
     std::cerr << "apistudio-host: configuration error: " << e.what() << '\n';
     return 1;
   }
-  if (vm.count("listen") && !parse_listen(vm["listen"].as<std::string>(), config.listen)) {
-    std::cerr << "apistudio-host: --listen: expected HOST:PORT or [IPV6]:PORT, got '"
-              << vm["listen"].as<std::string>() << "'\n";
-    return 2;
+  if (vm.count("listen")) {
+    try {
+      parse_listen_address(vm["listen"].as<std::string>(), config.listen);
+    } catch (const std::invalid_argument &e) {
+      std::cerr << "apistudio-host: --listen: " << e.what() << " (expected HOST:PORT or [IPV6]:PORT)\n";
+      return 2;
+    }
   }
   if (vm.count("plugin-dir")) config.plugin_dir = vm["plugin-dir"].as<std::string>();
   if (env_truthy("WEBSOCKET_DEBUG")) config.debug = true;

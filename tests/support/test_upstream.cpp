@@ -8,6 +8,8 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include <chrono>
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -91,6 +93,16 @@ std::map<std::string, std::string> test_upstream::last_request_headers() const {
 std::string test_upstream::last_target() const {
   std::lock_guard lock(mutex_);
   return last_target_;
+}
+
+std::vector<std::string> test_upstream::received() const {
+  std::lock_guard lock(mutex_);
+  return received_;
+}
+
+std::size_t test_upstream::received_count() const {
+  std::lock_guard lock(mutex_);
+  return received_.size();
 }
 
 namespace {
@@ -194,10 +206,28 @@ void test_upstream::serve(int fd) {
         pumped_ += chunk.size();
       }
     }
+    if (b_.mode == k::mute) {
+      // Not reading means no pong is ever sent: to the host this peer looks dead.
+      while (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      return;
+    }
     for (;;) {
       beast::flat_buffer in;
       ws.read(in, ec);
       if (ec) return;
+      {
+        std::lock_guard lock(mutex_);
+        received_.push_back(beast::buffers_to_string(in.data()));
+      }
+      if (b_.mode == k::reset_after_first) {
+        {
+          std::lock_guard lock(mutex_);
+          std::erase(fds_, fd); // closed here, before serve() ends: stop() must not touch it
+        }
+        sock.set_option(net::socket_base::linger(true, 0), ec);
+        sock.close(ec);
+        return;
+      }
       if (b_.mode == k::close_after_first) {
         websocket::close_reason r(static_cast<std::uint16_t>(b_.close_code));
         r.reason = b_.close_reason;
@@ -211,6 +241,15 @@ void test_upstream::serve(int fd) {
       ws.text(ws.got_text());
       ws.write(in.data(), ec);
       if (ec) return;
+      if (b_.mode == k::echo_then_close) {
+        websocket::close_reason r(static_cast<std::uint16_t>(b_.close_code));
+        r.reason = b_.close_reason;
+        ws.close(r, ec);
+        for (;;) { // drain until the peer's close answer arrives
+          ws.read(in, ec);
+          if (ec) return;
+        }
+      }
     }
   };
   if (b_.tls) {

@@ -26,6 +26,9 @@ struct upstream_behaviour {
     close_after_first,     // closes with close_code/close_reason after the first frame
     push_large,            // sends a push_bytes text frame once open, then echoes
     pump,                  // sends push_bytes of 64 KiB binary frames as fast as it can
+    mute,                  // completes the handshake, then never reads again (ignores pings)
+    reset_after_first,     // drops the TCP connection (RST, no close frame) after the first frame
+    echo_then_close,       // echoes the first frame, then closes with close_code/close_reason
   };
   kind mode = kind::echo;
   int status = 401;
@@ -55,6 +58,9 @@ public:
   std::size_t accepted() const { return accepted_.load(); }
   std::size_t open_now() const { return open_.load(); }
   std::size_t bytes_pumped() const { return pumped_.load(); }
+  // Every data frame the upstream received after a handshake, in arrival order (all sockets).
+  std::vector<std::string> received() const;
+  std::size_t received_count() const;
 
   void stop();
 
@@ -71,6 +77,7 @@ private:
   std::vector<int> fds_;
   std::map<std::string, std::string> last_headers_;
   std::string last_target_;
+  std::vector<std::string> received_;
   std::atomic<std::size_t> accepted_{0};
   std::atomic<std::size_t> open_{0};
   std::atomic<std::size_t> pumped_{0};

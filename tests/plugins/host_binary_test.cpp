@@ -1,0 +1,215 @@
+// The loader and the command line through the real apistudio-host binary (issues 3 and 2): what an
+// operator sees on the terminal and in the exit code when a plugin cannot be loaded, the flags,
+// and a graceful stop on SIGTERM.
+#include "child_process.hpp"
+#include "plugin_e2e.hpp"
+
+#include <csignal>
+
+using namespace apistudio;
+using namespace apistudio::testing;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string host_binary = APISTUDIO_HOST_BINARY;
+const std::string plugin_dir = APISTUDIO_PLUGIN_DIR;
+
+// A configuration whose one plugin entry (`name`, optional `path` and settings lines) starts on
+// line 4, column 5: "plugins:" is line 3.
+std::string one_plugin_yaml(const std::string &name, const std::string &path,
+                            const std::string &settings = "") {
+  std::string y = "# written by host_binary_test\nplugin_dir: \"" + plugin_dir + "\"\nplugins:\n";
+  y += "  - name: " + name + "\n";
+  if (!path.empty()) y += "    path: " + path + "\n";
+  if (!settings.empty()) y += "    settings: " + settings + "\n";
+  return y;
+}
+
+struct load_failure {
+  std::string fixture;  // library file name in the plugin dir
+  std::string problem;  // what the message must say
+};
+
+void expect_refused(const std::string &yaml, const std::string &library_file,
+                    const std::vector<std::string> &needles) {
+  const std::string config = temp_file("config.yaml", yaml);
+  const std::string where = config + ":4:5";
+  for (const bool check_only : {true, false}) {
+    SCOPED_TRACE(check_only ? "--check-config" : "start");
+    std::vector<std::string> argv = {host_binary, "--config", config, "--listen", "127.0.0.1:0"};
+    if (check_only) argv.push_back("--check-config");
+    const process_result r = run_process(argv);
+    ASSERT_TRUE(r.exit_code.has_value()) << "the host did not stop; stderr:\n" << r.err;
+    EXPECT_EQ(*r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("plugin 'broken'"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(plugin_dir + "/" + library_file), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(where), std::string::npos) << r.err;
+    for (const auto &n : needles) EXPECT_NE(r.err.find(n), std::string::npos) << n << "\n" << r.err;
+    EXPECT_EQ(r.err.find("listening on"), std::string::npos) << r.err; // it never started
+  }
+}
+
+} // namespace
+
+TEST(HostBinary, EachBrokenPluginIsRefusedWithNameFileLocationAndReason) {
+  const std::vector<load_failure> cases = {
+      {"libtest_wrong_major.so",
+       "was built for plugin SDK 2.0 but this host implements SDK 1.0"},
+      {"libtest_newer_minor.so", "built for plugin SDK 1.99, newer than this host's SDK 1.0"},
+      {"libtest_no_version.so", "does not export apistudio_plugin_abi_version()"},
+      {"libtest_no_descriptor.so", "does not export apistudio_plugin_descriptor_v1()"},
+      {"libtest_descriptor_null.so", "returned no descriptor (NULL)"},
+      {"libtest_descriptor_small.so", "smaller than the"},
+      {"libtest_descriptor_mismatch.so", "declares plugin SDK 1.1 in its descriptor but 1.0"},
+      {"libtest_descriptor_no_name.so", "has a descriptor without a name"},
+      {"libtest_descriptor_no_create.so", "has a descriptor without on_create"},
+      {"libdoes_not_exist.so", "does not exist"},
+  };
+  for (const auto &c : cases) {
+    SCOPED_TRACE(c.fixture);
+    expect_refused(one_plugin_yaml("broken", c.fixture), c.fixture, {c.problem});
+  }
+}
+
+TEST(HostBinary, VersionProblemsShowBothVersionsAndWhatToDo) {
+  expect_refused(one_plugin_yaml("broken", "libtest_wrong_major.so"), "libtest_wrong_major.so",
+                 {"SDK 2.0", "SDK 1.0", "rebuild the plugin against SDK 1.0"});
+  expect_refused(one_plugin_yaml("broken", "libtest_newer_minor.so"), "libtest_newer_minor.so",
+                 {"SDK 1.99", "SDK 1.0", "upgrade the host"});
+}
+
+TEST(HostBinary, AFileThatIsNotALibraryIsRefusedWithTheLoadersReason) {
+  const std::string junk = temp_file("libjunk.so", "this is not an ELF file\n");
+  const std::string yaml = one_plugin_yaml("broken", junk);
+  const std::string config = temp_file("config.yaml", yaml);
+  const process_result r =
+      run_process({host_binary, "--config", config, "--check-config"});
+  ASSERT_TRUE(r.exit_code.has_value());
+  EXPECT_EQ(*r.exit_code, 1);
+  EXPECT_NE(r.err.find("plugin 'broken' (" + junk + ")"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("could not be loaded"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(config + ":4:5"), std::string::npos) << r.err;
+}
+
+TEST(HostBinary, RefusedSettingsShowThePluginsMessageAndTheLocation) {
+  const std::string yaml = one_plugin_yaml("broken", "libtest_refuses_settings.so", "{y: 1}");
+  expect_refused(yaml, "libtest_refuses_settings.so",
+                 {"refused its settings at", "setting 'x' is required"});
+  // The same plugin with acceptable settings loads.
+  const std::string ok = temp_file(
+      "ok.yaml", one_plugin_yaml("fine", "libtest_refuses_settings.so", "{x: 1}"));
+  const process_result r = run_process({host_binary, "--config", ok, "--check-config"});
+  ASSERT_TRUE(r.exit_code.has_value());
+  EXPECT_EQ(*r.exit_code, 0) << r.err;
+}
+
+TEST(HostBinary, ShippedPluginRefusingItsSettingsStopsTheHost) {
+  const std::string yaml =
+      one_plugin_yaml("rate_limiter", "", "{limits: [{messages: 0, window: 60s}]}");
+  const std::string config = temp_file("rl.yaml", yaml);
+  const process_result r = run_process({host_binary, "--config", config, "--check-config"});
+  ASSERT_TRUE(r.exit_code.has_value());
+  EXPECT_EQ(*r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("plugin 'rate_limiter' (" + plugin_dir + "/librate_limiter.so) refused "
+                       "its settings at " + config + ":4:5: rate_limiter: limits"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(HostBinary, GoodConfigChecksOkAndListsPlugins) {
+  const std::string yaml = "plugin_dir: \"" + plugin_dir + "\"\nplugins:\n"
+                           "  - name: test_c_plugin\n"
+                           "  - name: second\n    path: libtest_recorder.so\n"
+                           "  - name: off\n    path: libtest_wrong_major.so\n    enabled: false\n";
+  const std::string config = temp_file("good.yaml", yaml);
+  const process_result check = run_process({host_binary, "--config", config, "--check-config"});
+  ASSERT_TRUE(check.exit_code.has_value());
+  EXPECT_EQ(*check.exit_code, 0) << check.err;
+  EXPECT_NE(check.out.find(config + ": OK (2 plugin(s) loaded)"), std::string::npos) << check.out;
+
+  child_process host({host_binary, "--config", config, "--listen", "127.0.0.1:0"});
+  const std::uint16_t port = host.wait_for_listen_port(10s);
+  ASSERT_NE(port, 0) << host.err();
+  const http_result r = http_request(port, "GET", "/api/plugins");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.json(), (json{{"plugins",
+                             {{{"name", "test_c_plugin"},
+                               {"version", "0.1.0"},
+                               {"sdk_version", "1.0"},
+                               {"file", plugin_dir + "/libtest_c_plugin.so"}},
+                              {{"name", "second"},
+                               {"version", "1.2.3"},
+                               {"sdk_version", "1.0"},
+                               {"file", plugin_dir + "/libtest_recorder.so"}}}}}))
+      << r.body;
+  host.send_signal(SIGTERM);
+  EXPECT_EQ(host.wait_exit(5s), std::optional<int>(0)) << host.err();
+}
+
+TEST(HostBinary, VersionHelpAndBadFlags) {
+  const process_result v = run_process({host_binary, "--version"});
+  EXPECT_EQ(v.exit_code, std::optional<int>(0));
+  EXPECT_EQ(v.out.rfind("apistudio-host 1.", 0), 0u) << v.out;
+  EXPECT_NE(v.out.find(" (plugin SDK 1.0)\n"), std::string::npos) << v.out;
+
+  const process_result h = run_process({host_binary, "--help"});
+  EXPECT_EQ(h.exit_code, std::optional<int>(0));
+  for (const char *flag : {"--config", "--listen", "--plugin-dir", "--check-config", "--version",
+                           "WEBSOCKET_DEBUG"})
+    EXPECT_NE(h.out.find(flag), std::string::npos) << flag << "\n" << h.out;
+
+  const process_result bad = run_process({host_binary, "--no-such-flag"});
+  EXPECT_EQ(bad.exit_code, std::optional<int>(2));
+  EXPECT_NE(bad.err.find("no-such-flag"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("--check-config"), std::string::npos) << "usage expected:\n" << bad.err;
+
+  const process_result listen = run_process({host_binary, "--listen", "nonsense"});
+  EXPECT_EQ(listen.exit_code, std::optional<int>(2)) << listen.err;
+
+  const process_result missing = run_process(
+      {host_binary, "--config", ::testing::TempDir() + "/no/such/config.yaml", "--check-config"});
+  EXPECT_EQ(missing.exit_code, std::optional<int>(1)) << missing.err;
+  EXPECT_NE(missing.err.find("config.yaml"), std::string::npos) << missing.err;
+}
+
+TEST(HostBinary, SigtermClosesClientsWith1001AndExitsZero) {
+  test_upstream echo;
+  const std::string config = temp_file("sig.yaml", "plugins: []\n");
+  child_process host({host_binary, "--config", config, "--listen", "127.0.0.1:0"});
+  const std::uint16_t port = host.wait_for_listen_port(10s);
+  ASSERT_NE(port, 0) << host.err();
+  ws_client proxy, plain;
+  ASSERT_TRUE(open_proxy(proxy, port, "sigterm", echo.url()));
+  ASSERT_TRUE(plain.connect(port, "/ws"));
+  ASSERT_EQ(echo.open_now(), 1u);
+
+  const auto start = std::chrono::steady_clock::now();
+  host.send_signal(SIGTERM);
+  EXPECT_EQ(proxy.wait_closed(5s), 1001);
+  EXPECT_EQ(plain.wait_closed(5s), 1001);
+  EXPECT_EQ(host.wait_exit(5s), std::optional<int>(0)) << host.err();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_TRUE(eventually([&] { return echo.open_now() == 0; }, 5s)); // upstreams closed too
+  EXPECT_NE(host.err().find("SIGTERM"), std::string::npos) << host.err();
+}
+
+TEST(HostBinary, SigtermWithPluginsLoadedExitsZero) {
+  // Plugins with a repeating global timer and open sessions must not hold the shutdown up.
+  const std::string yaml = "plugin_dir: \"" + plugin_dir + "\"\nplugins:\n"
+                           "  - name: ticker\n    path: libtest_recorder.so\n"
+                           "    settings: {global_timer_ms: 5, global_timer_interval_ms: 5,"
+                           " timer_ms: 5, timer_interval_ms: 5}\n";
+  const std::string config = temp_file("sigplugins.yaml", yaml);
+  child_process host({host_binary, "--config", config, "--listen", "127.0.0.1:0"});
+  const std::uint16_t port = host.wait_for_listen_port(10s);
+  ASSERT_NE(port, 0) << host.err();
+  ws_client c;
+  ASSERT_TRUE(c.connect(port, "/ws"));
+  EXPECT_EQ(c.read_json().value("type", ""), "timer");
+  host.send_signal(SIGTERM);
+  EXPECT_EQ(c.wait_closed(5s), 1001);
+  EXPECT_EQ(host.wait_exit(5s), std::optional<int>(0)) << host.err();
+  EXPECT_NE(host.err().find("ticker destroyed"), std::string::npos) << host.err();
+}

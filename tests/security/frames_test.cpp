@@ -1,0 +1,172 @@
+// WebSocket frames from a hostile client (issue 5, "Frames"), hand-made on a raw socket: fragment
+// floods counted across fragments (1009), a header declaring 2^62 bytes (closed without
+// allocating), no permessage-deflate, and the RFC 6455 close code 1002 for protocol violations.
+#include "host_fixture.hpp"
+#include "raw_socket.hpp"
+#include "security_helpers.hpp"
+#include "test_client.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace apistudio;
+using namespace apistudio::testing;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int op_continuation = 0, op_text = 1, op_binary = 2, op_close = 8, op_ping = 9;
+
+// An upgraded raw connection on the proxy endpoint.
+raw_socket open_raw(std::uint16_t port, const std::string &client_id) {
+  raw_socket s(port);
+  EXPECT_TRUE(s.connected());
+  EXPECT_EQ(s.upgrade("/api/websocket/connect/" + client_id), 101) << s.head();
+  return s;
+}
+
+// The host answers a command on `s` (proves the connection is alive after what came before).
+void expect_alive(raw_socket &s) {
+  ASSERT_TRUE(s.send(ws_frame(op_text, R"({"type":"disconnect_external","request_id":"alive"})")));
+  const auto f = read_frame(s, 5s);
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->opcode, op_text);
+  EXPECT_NE(f->payload.find("\"alive\""), std::string::npos) << f->payload;
+}
+
+} // namespace
+
+TEST(Frames, FragmentFloodIsCountedAcrossFragmentsAndClosedWith1009) {
+  host_config c = test_config();
+  c.limits.max_message_bytes = 64 * 1024;
+  host_instance host(c);
+  {
+    // Fragments of a message well under the limit are fine.
+    raw_socket s = open_raw(host.port(), "fragments-ok");
+    s.send(ws_frame(op_text, R"({"type":"disconnect_external",)", false));
+    for (int i = 0; i < 100; ++i) s.send(ws_frame(op_continuation, " ", false));
+    s.send(ws_frame(op_continuation, R"("request_id":"alive"})", true));
+    const auto f = read_frame(s, 5s);
+    ASSERT_TRUE(f.has_value());
+    EXPECT_NE(f->payload.find("\"alive\""), std::string::npos) << f->payload;
+  }
+  raw_socket s = open_raw(host.port(), "flood");
+  s.send(ws_frame(op_text, std::string(1024, ' '), false));
+  // 200 KiB in 1 KiB continuation frames, never a final one: each small, together over 64 KiB.
+  const std::string fragment = ws_frame(op_continuation, std::string(1024, ' '), false);
+  for (int i = 0; i < 200; ++i)
+    if (!s.send(fragment, 2s)) break; // the host may already have closed
+  EXPECT_EQ(read_close_code(s, 5s), 1009);
+  EXPECT_TRUE(s.wait_closed(5s));
+  EXPECT_TRUE(eventually([&] {
+    return active_connections(host.port())["active_connections"] == json::array();
+  }));
+}
+
+TEST(Frames, FragmentFloodOfTinyFramesIsBoundedToo) {
+  host_config c = test_config();
+  c.limits.max_message_bytes = 4096;
+  host_instance host(c);
+  raw_socket s = open_raw(host.port(), "tiny-flood");
+  s.send(ws_frame(op_binary, "x", false));
+  std::string burst;
+  for (int i = 0; i < 1000; ++i) burst += ws_frame(op_continuation, "abcdefgh", false);
+  for (int round = 0; round < 10; ++round)
+    if (!s.send(burst, 2s)) break;
+  EXPECT_EQ(read_close_code(s, 5s), 1009);
+}
+
+TEST(Frames, AFrameDeclaring2To62BytesIsClosedWithoutAllocating) {
+  host_instance host;
+  const std::size_t before = resident_bytes();
+  for (const auto opcode : {op_text, op_binary, op_continuation}) {
+    raw_socket s = open_raw(host.port(), "huge" + std::to_string(opcode));
+    ASSERT_TRUE(s.send(ws_frame_header(opcode, std::uint64_t{1} << 62)));
+    ASSERT_TRUE(s.send(std::string(100, 'x')));
+    const int code = read_close_code(s, 5s);
+    // A continuation with nothing to continue is a protocol error; the others are too big.
+    EXPECT_EQ(code, opcode == op_continuation ? 1002 : 1009) << "opcode " << opcode;
+  }
+  {
+    // The most significant bit of a 64-bit length must be 0 (RFC 6455 5.2).
+    raw_socket s = open_raw(host.port(), "msb");
+    ASSERT_TRUE(s.send(ws_frame_header(op_binary, std::uint64_t{1} << 63)));
+    const int code = read_close_code(s, 5s);
+    EXPECT_TRUE(code == 1002 || code == 1009) << code;
+  }
+  EXPECT_LT(resident_bytes(), before + 16 * 1024 * 1024);
+  ws_client c;
+  EXPECT_TRUE(c.connect(host.port(), "/api/websocket/connect/after"));
+}
+
+TEST(Frames, PermessageDeflateIsNeverNegotiated) {
+  host_instance host;
+  raw_socket s(host.port());
+  ASSERT_EQ(s.upgrade("/api/websocket/connect/deflate",
+                      {{"Sec-WebSocket-Extensions",
+                        "permessage-deflate; client_max_window_bits, x-webkit-deflate-frame"}}),
+            101);
+  std::string lower = s.head();
+  for (auto &ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  EXPECT_EQ(lower.find("sec-websocket-extensions"), std::string::npos) << s.head();
+  expect_alive(s);
+  // So a "compressed" frame (RSV1) is a protocol violation, not something to inflate.
+  ASSERT_TRUE(s.send(ws_frame(op_text, "\xf2\x48\xcd\xc9\xc9\x07\x00", true, true, 4)));
+  EXPECT_EQ(read_close_code(s, 5s), 1002);
+}
+
+TEST(Frames, ProtocolViolationsAreClosedWith1002) {
+  host_instance host;
+  struct violation {
+    std::string what, bytes;
+  };
+  const std::vector<violation> violations = {
+      {"unmasked client frame", ws_frame(op_text, R"({"type":"disconnect_external"})", true, false)},
+      {"RSV1 without an extension", ws_frame(op_text, "{}", true, true, 4)},
+      {"RSV2", ws_frame(op_text, "{}", true, true, 2)},
+      {"RSV3", ws_frame(op_binary, "x", true, true, 1)},
+      {"reserved data opcode 3", ws_frame(3, "x")},
+      {"reserved data opcode 7", ws_frame(7, "x")},
+      {"reserved control opcode 0xB", ws_frame(0xB, "x")},
+      {"continuation with nothing to continue", ws_frame(op_continuation, "x")},
+      {"fragmented ping", ws_frame(op_ping, "x", false)},
+      {"control frame over 125 bytes", ws_frame(op_ping, std::string(126, 'p'))},
+      {"new message inside a fragmented one",
+       ws_frame(op_text, "{", false) + ws_frame(op_text, "}", true)},
+      {"close with a 1-byte payload", ws_frame(op_close, "\x03")},
+      {"close with code 999", ws_frame(op_close, close_payload(999))},
+      {"close with reserved code 1005", ws_frame(op_close, close_payload(1005))},
+      {"close with reserved code 1006", ws_frame(op_close, close_payload(1006))},
+      {"close with code 5000", ws_frame(op_close, close_payload(5000))},
+  };
+  int n = 0;
+  for (const auto &v : violations) {
+    raw_socket s = open_raw(host.port(), "violation" + std::to_string(n++));
+    ASSERT_TRUE(s.send(v.bytes)) << v.what;
+    EXPECT_EQ(read_close_code(s, 5s), 1002) << v.what;
+    EXPECT_TRUE(s.wait_closed(5s)) << v.what;
+  }
+  {
+    // A close frame whose reason is not UTF-8 is 1007.
+    raw_socket s = open_raw(host.port(), "close-reason");
+    ASSERT_TRUE(s.send(ws_frame(op_close, close_payload(1000, "\xff\xfe"))));
+    EXPECT_EQ(read_close_code(s, 5s), 1007);
+  }
+  EXPECT_TRUE(eventually([&] {
+    return active_connections(host.port())["active_connections"] == json::array();
+  }));
+  // Legitimate control frames in the middle of a fragmented message are fine.
+  raw_socket s = open_raw(host.port(), "legit");
+  s.send(ws_frame(op_text, R"({"type":"disconnect_external",)", false));
+  s.send(ws_frame(op_ping, "p"));
+  s.send(ws_frame(op_continuation, R"("request_id":"r"})", true));
+  bool pong = false, answer = false;
+  for (int i = 0; i < 2; ++i) {
+    const auto f = read_frame(s, 5s);
+    ASSERT_TRUE(f.has_value());
+    pong |= f->opcode == 0xA && f->payload == "p";
+    answer |= f->opcode == op_text && f->payload.find("\"r\"") != std::string::npos;
+  }
+  EXPECT_TRUE(pong);
+  EXPECT_TRUE(answer);
+}
