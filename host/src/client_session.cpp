@@ -129,32 +129,51 @@ void client_session::handle_client_frame(std::string_view frame, bool binary) {
     msg_ = hook_message{};
     msg_.payload = frame;
     msg_.binary = binary;
-    const chain_outcome o = ctx_.plugins.client_message(sctx_, msg_);
-    switch (o.verdict) {
-    case APISTUDIO_CONTINUE:
-    case APISTUDIO_REPLACE:
-      payload = msg_.payload;
-      break;
-    case APISTUDIO_DROP:
-      return;
-    case APISTUDIO_REPLY: {
-      outbound_frame &f = begin_frame();
-      f.owned = std::move(msg_.reply);
-      f.binary = msg_.reply_binary;
-      return commit_frame();
-    }
-    case APISTUDIO_CLOSE:
-      return close_client(msg_.close_code, std::move(msg_.close_reason));
-    case APISTUDIO_FAIL:
-    default:
-      return close_client(1011, "plugin error");
-    }
+    if (!carry_on(ctx_.plugins.client_message(sctx_, msg_))) return;
+    payload = msg_.payload;
   }
   if (!proxy_) return send_error("No plugin handles messages on this endpoint", "NOT_SUPPORTED", {});
   if (binary)
     return send_error("Invalid message format: binary frames are not accepted; send JSON text",
                       "INVALID_FORMAT", {});
   handle_envelope(payload);
+}
+
+bool client_session::carry_on(const chain_outcome &outcome) {
+  switch (outcome.verdict) {
+  case APISTUDIO_CONTINUE:
+  case APISTUDIO_REPLACE:
+    return true;
+  case APISTUDIO_DROP:
+    return false;
+  case APISTUDIO_REPLY: {
+    outbound_frame &f = begin_frame();
+    f.owned = std::move(msg_.reply);
+    f.binary = msg_.reply_binary;
+    commit_frame();
+    return false;
+  }
+  case APISTUDIO_CLOSE:
+    close_client(msg_.close_code, std::move(msg_.close_reason));
+    return false;
+  case APISTUDIO_FAIL:
+  default:
+    close_client(1011, "plugin error");
+    return false;
+  }
+}
+
+void client_session::answer_held_messages(upstream_connection &u, std::string_view why) {
+  auto &q = u.queue();
+  while (!q.empty()) {
+    if (q.front().ack) {
+      outbound_frame &f = begin_frame();
+      encode_send_error(f.owned, why, "NOT_CONNECTED", {u.connection_id, q.front().request_id},
+                        ctx_.clock.unix_ms());
+      commit_frame();
+    }
+    q.pop();
+  }
 }
 
 void client_session::handle_envelope(std::string_view frame) {
@@ -292,16 +311,8 @@ void client_session::on_upstream_open(const std::string &cid, const dial_error *
   const std::string rid = u->connect_request_id;
   if (error != nullptr) {
     // Messages sent while it was connecting get an answer each, in order: never silently lost.
-    auto &q = u->connection->queue();
-    while (!q.empty()) {
-      if (q.front().ack) {
-        outbound_frame &f = begin_frame();
-        encode_send_error(f.owned, "Not connected: the connection failed (" + error->code + ")",
-                          "NOT_CONNECTED", {cid, q.front().request_id}, ctx_.clock.unix_ms());
-        commit_frame();
-      }
-      q.pop();
-    }
+    answer_held_messages(*u->connection,
+                         "Not connected: the connection failed (" + error->code + ")");
     ctx_.clients.release_upstream(sctx_.client_id, false);
     const auto conn = u->connection;
     erase_upstream(*conn);
@@ -325,16 +336,7 @@ void client_session::do_disconnect_external() {
   if (!u->open) {
     // Still connecting: abandon it; what was queued for it is answered, not dropped.
     auto conn = u->connection;
-    auto &q = conn->queue();
-    while (!q.empty()) {
-      if (q.front().ack) {
-        outbound_frame &f = begin_frame();
-        encode_send_error(f.owned, "Not connected: disconnected before the connection was established",
-                          "NOT_CONNECTED", {cid, q.front().request_id}, ctx_.clock.unix_ms());
-        commit_frame();
-      }
-      q.pop();
-    }
+    answer_held_messages(*conn, "Not connected: disconnected before the connection was established");
     conn->detach(1000);
     erase_upstream(*conn);
     ctx_.clients.release_upstream(sctx_.client_id, false);
@@ -355,26 +357,8 @@ void client_session::upstream_message(upstream_connection &u, std::string_view p
     msg_.payload = payload;
     msg_.binary = binary;
     msg_.connection_id = u.connection_id;
-    const chain_outcome o = ctx_.plugins.upstream_message(sctx_, msg_);
-    switch (o.verdict) {
-    case APISTUDIO_CONTINUE:
-    case APISTUDIO_REPLACE:
-      payload = msg_.payload;
-      break;
-    case APISTUDIO_DROP:
-      return;
-    case APISTUDIO_REPLY: {
-      outbound_frame &f = begin_frame();
-      f.owned = std::move(msg_.reply);
-      f.binary = msg_.reply_binary;
-      return commit_frame();
-    }
-    case APISTUDIO_CLOSE:
-      return close_client(msg_.close_code, std::move(msg_.close_reason));
-    case APISTUDIO_FAIL:
-    default:
-      return close_client(1011, "plugin error");
-    }
+    if (!carry_on(ctx_.plugins.upstream_message(sctx_, msg_))) return;
+    payload = msg_.payload;
   }
   outbound_frame &f = begin_frame();
   encode_message_received(f.owned, payload, binary, {u.connection_id, {}}, ctx_.clock.unix_ms());

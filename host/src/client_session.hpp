@@ -77,7 +77,11 @@ private:
   void do_read();
   void on_read(boost::beast::error_code ec);
   void handle_client_frame(std::string_view frame, bool binary);
+  // Applies a plugin chain's verdict; true when the host should go on with the message.
+  bool carry_on(const chain_outcome &outcome);
   void handle_envelope(std::string_view frame);
+  // Answers every message still queued for an upstream that will never open (send_error).
+  void answer_held_messages(upstream_connection &u, std::string_view why);
   void do_send_message();
   void do_connect_external();
   void do_disconnect_external();

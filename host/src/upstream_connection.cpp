@@ -253,6 +253,10 @@ private:
       done_ = nullptr;
       done(nullptr, diag_);
     }
+    // An open upstream may live for hours: keep only what it still needs (the URL).
+    diag_ = {};
+    req_.headers = {};
+    req_.protocols = {};
     flush();
     do_read();
   }
