@@ -132,7 +132,9 @@ host_server::host_server(host_config config, host_options options) : config_(std
   p.egress = std::make_unique<egress_policy>();
   p.ctx = std::unique_ptr<server_context>(new server_context{
       config_, p.log, p.clock, *p.plugins, p.directory, p.clients, *p.egress, *p.admission,
-      *p.resolver, p.tls_verify, p.tls_insecure, std::move(options.on_dial), {}, {}, {}, {}, {}});
+      *p.resolver, p.tls_verify, p.tls_insecure, std::move(options.on_dial)});
+  // The members after on_dial keep their default initialisers: an explicit {} would start
+  // next_session_id at 0, the ABI's "no session" (the first session's timers became global).
   try {
     p.accept = std::make_shared<listener>(*p.ioc, *p.ctx, listen_endpoint(config_.listen));
   } catch (const boost::system::system_error &e) {

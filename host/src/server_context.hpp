@@ -48,8 +48,10 @@ struct server_context {
   std::atomic<bool> stopping{false};
 
   // Live WebSocket sessions, to close them all with 1001 at shutdown.
-  std::mutex sessions_mutex;
-  std::unordered_map<std::uint64_t, std::weak_ptr<session_lifecycle>> sessions;
+  // (Every member after on_dial has a default initialiser, so host_server's aggregate
+  // initialisation can leave them out and next_session_id really starts at 1.)
+  std::mutex sessions_mutex{};
+  std::unordered_map<std::uint64_t, std::weak_ptr<session_lifecycle>> sessions{};
 };
 
 // What shutdown needs of a session; any thread.

@@ -81,12 +81,19 @@ debug_run run_session(const std::string &enabled, std::optional<std::string> web
                  {"connection_id", "second"},
                  {"url", "ws://user:USERINFOCANARY444@127.0.0.1:" + std::to_string(echo.port()) + "/"}});
     EXPECT_EQ(c.read_until("connection_error")["code"], "INVALID_URL");
+    EXPECT_EQ(c.read_until("connection_status")["status"], "error");
     c.send_json({{"type", "disconnect_external"}});
     EXPECT_EQ(c.read_until("connection_status")["status"], "disconnected");
     c.close();
   }
   // The session's close is the last event: wait for it (when on), then stop the host.
-  if (websocket_debug || enabled == "true") host.wait_for_err("closed: path=", 10s);
+  std::string env = websocket_debug.value_or("");
+  for (auto &ch : env) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const bool logging =
+      enabled == "true" || (enabled == "auto" && (env == "true" || env == "1" || env == "yes"));
+  if (logging) {
+    EXPECT_TRUE(host.wait_for_err("closed: path=", 10s)) << host.err();
+  }
   host.send_signal(SIGTERM);
   EXPECT_EQ(host.wait_exit(10s), std::optional<int>(0));
   out.err = host.err();
@@ -104,6 +111,8 @@ void expect_no_canary(const debug_run &r) {
 void expect_one_line_per_event(const debug_run &r) {
   const std::string &l = r.plugin_lines;
   EXPECT_EQ(count_of(l, " opened: path=/api/websocket/connect/debugged"), 1u) << l;
+  // The host's first session: ids start at 1 (0 means "no session" in the ABI).
+  EXPECT_NE(l.find("] session 1 opened: "), std::string::npos) << l;
   EXPECT_NE(l.find("remote=127.0.0.1"), std::string::npos) << l;
   EXPECT_NE(l.find("client_id=\"debugged\""), std::string::npos) << l;
   EXPECT_NE(l.find("token=[REDACTED]"), std::string::npos) << l;

@@ -165,7 +165,9 @@ TEST(HostBinary, VersionHelpAndBadFlags) {
   EXPECT_NE(bad.err.find("no-such-flag"), std::string::npos) << bad.err;
   EXPECT_NE(bad.err.find("--check-config"), std::string::npos) << "usage expected:\n" << bad.err;
 
-  const process_result listen = run_process({host_binary, "--listen", "nonsense"});
+  const std::string empty_config = temp_file("empty.yaml", "plugins: []\n");
+  const process_result listen =
+      run_process({host_binary, "--config", empty_config, "--listen", "nonsense"});
   EXPECT_EQ(listen.exit_code, std::optional<int>(2)) << listen.err;
 
   const process_result missing = run_process(
@@ -183,7 +185,7 @@ TEST(HostBinary, SigtermClosesClientsWith1001AndExitsZero) {
   ws_client proxy, plain;
   ASSERT_TRUE(open_proxy(proxy, port, "sigterm", echo.url()));
   ASSERT_TRUE(plain.connect(port, "/ws"));
-  ASSERT_EQ(echo.open_now(), 1u);
+  ASSERT_TRUE(eventually([&] { return echo.open_now() == 1; }));
 
   const auto start = std::chrono::steady_clock::now();
   host.send_signal(SIGTERM);
@@ -199,7 +201,7 @@ TEST(HostBinary, SigtermWithPluginsLoadedExitsZero) {
   // Plugins with a repeating global timer and open sessions must not hold the shutdown up.
   const std::string yaml = "plugin_dir: \"" + plugin_dir + "\"\nplugins:\n"
                            "  - name: ticker\n    path: libtest_recorder.so\n"
-                           "    settings: {global_timer_ms: 5, global_timer_interval_ms: 5,"
+                           "    settings: {tag: ticker, global_timer_ms: 5, global_timer_interval_ms: 5,"
                            " timer_ms: 5, timer_interval_ms: 5}\n";
   const std::string config = temp_file("sigplugins.yaml", yaml);
   child_process host({host_binary, "--config", config, "--listen", "127.0.0.1:0"});

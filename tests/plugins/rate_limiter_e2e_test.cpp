@@ -41,6 +41,13 @@ void expect_not_connected(ws_client &c) {
   EXPECT_EQ(e.value("code", ""), "NOT_CONNECTED") << e.dump();
 }
 
+// {"limits": [{"messages": n, "window": w}]} plus `scope` when given.
+json one_limit(int n, const std::string &window, const std::string &scope = "") {
+  json s = {{"limits", json::array({json{{"messages", n}, {"window", window}}})}};
+  if (!scope.empty()) s["scope"] = scope;
+  return s;
+}
+
 host_config limiter(json settings = json::object()) {
   return config_with({make_plugin("rate_limiter", std::move(settings))});
 }
@@ -103,7 +110,7 @@ TEST(RateLimiterE2E, WindowEdgeIsExact) {
   manual_clock clock;
   host_options options;
   options.clock = &clock;
-  host_instance host(limiter({{"limits", {{{"messages", 2}, {"window", "1s"}}}}}),
+  host_instance host(limiter(one_limit(2, "1s")),
                      std::move(options));
   {
     ws_client c;
@@ -146,7 +153,7 @@ TEST(RateLimiterE2E, SeveralLimitsNameTheFirstFullOne) {
 }
 
 TEST(RateLimiterE2E, ConnectionScopeStartsAFreshBudgetPerSocket) {
-  host_instance host(limiter({{"limits", {{{"messages", 3}, {"window", "60s"}}}}}));
+  host_instance host(limiter(one_limit(3, "60s")));
   ws_client c;
   ASSERT_TRUE(c.connect(host.port(), "/api/websocket/connect/same"));
   for (int i = 0; i < 3; ++i) send_unconnected(c, i);
@@ -161,8 +168,7 @@ TEST(RateLimiterE2E, ConnectionScopeStartsAFreshBudgetPerSocket) {
 }
 
 TEST(RateLimiterE2E, ClientIdScopeSharesTheBudgetAcrossReconnects) {
-  host_instance host(limiter({{"limits", {{{"messages", 3}, {"window", "60s"}}},
-                              {"scope", "client_id"}}));
+  host_instance host(limiter(one_limit(3, "60s", "client_id")));
   ws_client c;
   ASSERT_TRUE(c.connect(host.port(), "/api/websocket/connect/shared"));
   send_unconnected(c, 1);
@@ -185,8 +191,7 @@ TEST(RateLimiterE2E, ClientIdScopeSharesTheBudgetAcrossReconnects) {
 }
 
 TEST(RateLimiterE2E, RemoteAddressScopeSharesTheBudgetBetweenSockets) {
-  host_instance host(limiter({{"limits", {{{"messages", 3}, {"window", "60s"}}},
-                              {"scope", "remote_address"}}));
+  host_instance host(limiter(one_limit(3, "60s", "remote_address")));
   ws_client a, b, w;
   ASSERT_TRUE(a.connect(host.port(), "/api/websocket/connect/a"));
   ASSERT_TRUE(b.connect(host.port(), "/api/websocket/connect/b"));

@@ -66,7 +66,7 @@ TEST(ShippedConfig, StartsAndServesWithAllFourPlugins) {
   EXPECT_EQ(host.err().find("[plugin:debug_logger]"), std::string::npos) << host.err();
 
   host.send_signal(SIGTERM);
-  EXPECT_EQ(p.wait_closed(5s), 1001);
+  for (auto *c : {&p, &a, &b}) EXPECT_EQ(c->wait_closed(5s), 1001);
   EXPECT_EQ(host.wait_exit(5s), std::optional<int>(0)) << host.err();
 }
 

@@ -27,11 +27,9 @@ for header in plugin_abi.h plugin.hpp; do
 done
 config_dir=$(dirname "$(find "$prefix" -name ApiStudioSdkConfig.cmake -print -quit)")
 [[ -n $config_dir && $config_dir != . ]] || fail "no ApiStudioSdkConfig.cmake installed"
-for f in ApiStudioSdkConfigVersion.cmake ApiStudioSdkTargets.cmake; do
+for f in ApiStudioSdkConfigVersion.cmake ApiStudioSdkTargets.cmake apistudio_plugin_exports.map; do
   [[ -f $config_dir/$f ]] || fail "missing $f next to ApiStudioSdkConfig.cmake"
 done
-grep -q SameMajorVersion "$config_dir/ApiStudioSdkConfigVersion.cmake" ||
-  fail "ApiStudioSdkConfigVersion.cmake is not SameMajorVersion"
 grep -q 'apistudio::sdk' "$config_dir/ApiStudioSdkTargets.cmake" ||
   fail "ApiStudioSdkTargets.cmake does not define apistudio::sdk"
 if find "$prefix" -name 'apistudio-host' -o -name '*.a' -o -name 'lib*.so' | grep -q .; then
@@ -45,8 +43,9 @@ fi
 plugin=$work/build/libtemplate_plugin.so
 [[ -f $plugin ]] || fail "no $plugin after the build"
 
-# Exactly the two entry points are exported (hidden visibility from apistudio_add_plugin).
-exports=$(nm -D --defined-only "$plugin" | awk '$2 ~ /^[TDBRVWiu]$/ {print $3}' | grep -v '^_' | sort || true)
+# Exactly the two entry points are exported (hidden visibility and the version script that
+# apistudio_add_plugin applies): not even libstdc++'s weak template instantiations.
+exports=$(nm -D --defined-only "$plugin" | awk 'NF == 3 {print $3}' | sed 's/@.*//' | sort -u)
 expected=$(printf '%s\n' apistudio_plugin_abi_version apistudio_plugin_descriptor_v1)
 if [[ $exports != "$expected" ]]; then
   fail "libtemplate_plugin.so exports more than its entry points:"$'\n'"$exports"

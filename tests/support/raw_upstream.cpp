@@ -27,7 +27,8 @@ struct scripted_upstream::impl {
   std::atomic<bool> stopping{false};
 };
 
-scripted_upstream::scripted_upstream(script s) : impl_(std::make_unique<impl>()), script_(std::move(s)) {
+scripted_upstream::scripted_upstream(script s)
+    : impl_(std::make_unique<impl>()), script_(std::move(s)) {
   auto &a = impl_->acceptor;
   const tcp::endpoint ep(net::ip::make_address("127.0.0.1"), 0);
   a.open(ep.protocol());
@@ -40,8 +41,10 @@ scripted_upstream::scripted_upstream(script s) : impl_(std::make_unique<impl>())
       beast::error_code ec;
       tcp::socket sock(impl_->ioc);
       impl_->acceptor.accept(sock, ec);
-      if (impl_->stopping) return;
-      if (ec) continue;
+      if (impl_->stopping)
+        return;
+      if (ec)
+        continue;
       ++accepted_;
       std::lock_guard lock(impl_->mutex);
       impl_->fds.push_back(sock.native_handle());
@@ -54,7 +57,8 @@ scripted_upstream::scripted_upstream(script s) : impl_(std::make_unique<impl>())
         if (!e) {
           websocket::stream<tcp::socket &> ws(s);
           ws.accept(req, e);
-          if (!e) script_(s);
+          if (!e)
+            script_(s);
         }
         {
           std::lock_guard l(impl_->mutex);
@@ -79,10 +83,12 @@ scripted_upstream::~scripted_upstream() {
   std::vector<std::thread> workers;
   {
     std::lock_guard lock(impl_->mutex);
-    for (int fd : impl_->fds) ::shutdown(fd, SHUT_RDWR);
+    for (int fd : impl_->fds)
+      ::shutdown(fd, SHUT_RDWR);
     workers.swap(impl_->workers);
   }
-  for (auto &t : workers) t.join();
+  for (auto &t : workers)
+    t.join();
 }
 
 std::string scripted_upstream::url(const std::string &path) const {
@@ -101,7 +107,8 @@ std::string scripted_upstream::frame(int opcode, const std::string &payload, boo
     f += static_cast<char>(n & 0xff);
   } else {
     f += static_cast<char>(127);
-    for (int shift = 56; shift >= 0; shift -= 8) f += static_cast<char>((n >> shift) & 0xff);
+    for (int shift = 56; shift >= 0; shift -= 8)
+      f += static_cast<char>((n >> shift) & 0xff);
   }
   return f + payload;
 }
@@ -122,7 +129,8 @@ struct echo_connection : std::enable_shared_from_this<echo_connection> {
   void run() {
     ws_.read_message_max(64 * 1024 * 1024);
     ws_.async_accept([self = shared_from_this()](beast::error_code ec) {
-      if (!ec) self->do_read();
+      if (!ec)
+        self->do_read();
     });
   }
   void do_read() {
@@ -132,11 +140,11 @@ struct echo_connection : std::enable_shared_from_this<echo_connection> {
         return;
       }
       self->ws_.text(self->ws_.got_text());
-      self->ws_.async_write(self->buffer_.data(),
-                            [self](beast::error_code e, std::size_t) {
-                              self->buffer_.consume(self->buffer_.size());
-                              if (!e) self->do_read();
-                            });
+      self->ws_.async_write(self->buffer_.data(), [self](beast::error_code e, std::size_t) {
+        self->buffer_.consume(self->buffer_.size());
+        if (!e)
+          self->do_read();
+      });
     });
   }
 
@@ -148,7 +156,8 @@ struct echo_connection : std::enable_shared_from_this<echo_connection> {
 namespace {
 void do_accept(async_echo_upstream &owner, tcp::acceptor &acceptor, std::atomic<std::size_t> &n) {
   acceptor.async_accept([&owner, &acceptor, &n](beast::error_code ec, tcp::socket s) {
-    if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+    if (ec == net::error::operation_aborted || !acceptor.is_open())
+      return;
     if (!ec) {
       ++n;
       std::make_shared<echo_connection>(owner, std::move(s))->run();
@@ -173,7 +182,8 @@ async_echo_upstream::async_echo_upstream() : impl_(std::make_unique<impl>()) {
 async_echo_upstream::~async_echo_upstream() { stop(); }
 
 void async_echo_upstream::stop() {
-  if (!thread_.joinable()) return;
+  if (!thread_.joinable())
+    return;
   impl_->ioc.stop();
   thread_.join();
   beast::error_code ignored;
