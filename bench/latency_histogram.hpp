@@ -25,7 +25,8 @@ public:
   }
 
   void merge(const latency_histogram &other) noexcept {
-    for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+    for (std::size_t i = 0; i < counts_.size(); ++i)
+      counts_[i] += other.counts_[i];
     total_ += other.total_;
     max_ = std::max(max_, other.max_);
     min_ = std::min(min_, other.min_);
@@ -40,12 +41,14 @@ public:
   // The value at quantile q (0..1): the middle of the bucket holding the q-th value, but never
   // above the largest value recorded. 0 when empty.
   std::uint64_t percentile(double q) const noexcept {
-    if (total_ == 0) return 0;
+    if (total_ == 0)
+      return 0;
     const auto rank = static_cast<std::uint64_t>(q * static_cast<double>(total_ - 1)) + 1;
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < counts_.size(); ++i) {
       seen += counts_[i];
-      if (seen >= rank) return std::min(middle_of(i), max_);
+      if (seen >= rank)
+        return std::min(middle_of(i), max_);
     }
     return max_;
   }
@@ -55,13 +58,15 @@ private:
   static constexpr std::size_t buckets = 58 * 64 + 128;
 
   static std::size_t index_of(std::uint64_t v) noexcept {
-    if (v < linear) return static_cast<std::size_t>(v);
+    if (v < linear)
+      return static_cast<std::size_t>(v);
     const int msb = 63 - std::countl_zero(v);
     const int e = msb - 6; // >= 1: v >> e lies in [64, 128)
     return static_cast<std::size_t>(e) * 64 + static_cast<std::size_t>(v >> e);
   }
   static std::uint64_t middle_of(std::size_t i) noexcept {
-    if (i < linear) return i;
+    if (i < linear)
+      return i;
     const std::size_t e = i / 64 - 1;
     const std::uint64_t lower = static_cast<std::uint64_t>(i % 64 + 64) << e;
     return lower + ((std::uint64_t{1} << e) >> 1);

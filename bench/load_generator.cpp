@@ -71,7 +71,7 @@ struct options {
   std::size_t size = 64;
   double duration = 5;
   double warmup = 1;
-  std::uint64_t count = 0; // round trips (setup: sessions) per connection; 0: use --duration
+  std::uint64_t count = 0;    // round trips (setup: sessions) per connection; 0: use --duration
   int open_concurrency = 256; // idle: sessions being opened at once
   double hold = 0;            // idle: seconds to hold; 0: until stdin closes
   double timeout = 20;        // opening all connections, and draining at the end
@@ -88,19 +88,20 @@ constexpr std::size_t seq_digits = 16;
 
 // Everything one thread records; merged after the threads have stopped.
 struct thread_stats {
-  latency_histogram rtt;       // round trip, or (setup) connect -> connected
-  latency_histogram upgrade;   // setup: TCP connect + WebSocket upgrade
-  latency_histogram dial;      // setup: connect_external -> connected
-  std::uint64_t round_trips = 0;  // recorded (measuring phase)
+  latency_histogram rtt;         // round trip, or (setup) connect -> connected
+  latency_histogram upgrade;     // setup: TCP connect + WebSocket upgrade
+  latency_histogram dial;        // setup: connect_external -> connected
+  std::uint64_t round_trips = 0; // recorded (measuring phase)
   std::uint64_t all_round_trips = 0;
-  std::uint64_t acks = 0;         // message_sent events (proxy)
+  std::uint64_t acks = 0; // message_sent events (proxy)
   std::uint64_t mismatch = 0, protocol = 0, io = 0, connect = 0, lost = 0;
   std::vector<std::string> samples; // the first errors, for the report
   steady::time_point last_done{};
 
   void error(std::uint64_t &counter, std::string what) {
     ++counter;
-    if (samples.size() < 5) samples.push_back(std::move(what));
+    if (samples.size() < 5)
+      samples.push_back(std::move(what));
   }
 };
 
@@ -116,7 +117,8 @@ class worker;
 
 void write_hex(char *out, std::uint64_t v) {
   static constexpr char digits[] = "0123456789abcdef";
-  for (std::size_t i = seq_digits; i-- > 0; v >>= 4) out[i] = digits[v & 15];
+  for (std::size_t i = seq_digits; i-- > 0; v >>= 4)
+    out[i] = digits[v & 15];
 }
 
 std::string shorten(std::string_view s) {
@@ -127,10 +129,12 @@ std::string shorten(std::string_view s) {
 // carry no escapes (event types, status, and the payloads this program sends).
 std::optional<std::string_view> string_field(std::string_view event, std::string_view key) {
   const auto at = event.find(key);
-  if (at == std::string_view::npos) return std::nullopt;
+  if (at == std::string_view::npos)
+    return std::nullopt;
   const auto begin = at + key.size();
   const auto end = event.find('"', begin);
-  if (end == std::string_view::npos) return std::nullopt;
+  if (end == std::string_view::npos)
+    return std::nullopt;
   return event.substr(begin, end - begin);
 }
 
@@ -181,8 +185,7 @@ private:
 
 class worker {
 public:
-  worker(const options &o, shared_state &s, tcp::endpoint target)
-      : o_(o), s_(s), target_(target) {}
+  worker(const options &o, shared_state &s, tcp::endpoint target) : o_(o), s_(s), target_(target) {}
 
   void add(std::shared_ptr<client_base> c) { clients_.push_back(std::move(c)); }
   const std::vector<std::shared_ptr<client_base>> &clients() const { return clients_; }
@@ -205,7 +208,8 @@ public:
   }
   void stop() { ioc_.stop(); }
   void join() {
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable())
+      thread_.join();
   }
 
   net::io_context ioc_;
@@ -238,15 +242,15 @@ void client_base::open() {
   rd_.clear();
   t_begin_ = steady::now();
   auto &tcp_layer = beast::get_lowest_layer(*ws_);
-  tcp_layer.expires_after(std::chrono::duration_cast<steady::duration>(
-      std::chrono::duration<double>(o_.timeout)));
-  tcp_layer.async_connect(w_.target_, [self = shared_from_this()](beast::error_code ec) {
-    self->on_connect(ec);
-  });
+  tcp_layer.expires_after(
+      std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(o_.timeout)));
+  tcp_layer.async_connect(
+      w_.target_, [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
 }
 
 void client_base::on_connect(beast::error_code ec) {
-  if (ec) return fail_open("connect: " + ec.message());
+  if (ec)
+    return fail_open("connect: " + ec.message());
   beast::error_code ignored;
   beast::get_lowest_layer(*ws_).socket().set_option(tcp::no_delay(true), ignored);
   ws_->set_option(websocket::stream_base::timeout{std::chrono::seconds(10),
@@ -254,17 +258,17 @@ void client_base::on_connect(beast::error_code ec) {
   ws_->read_message_max(64 * 1024 * 1024);
   ws_->auto_fragment(false);
   const std::string host = o_.host + ":" + std::to_string(o_.port);
-  const std::string path = o_.proxied() ? "/api/websocket/connect/lg-" +
-                                              std::to_string(::getpid()) + "-" +
-                                              std::to_string(index_) + "-" + std::to_string(cycle_)
-                                        : "/";
-  ws_->async_handshake(host, path, [self = shared_from_this()](beast::error_code e) {
-    self->on_handshake(e);
-  });
+  const std::string path = o_.proxied()
+                               ? "/api/websocket/connect/lg-" + std::to_string(::getpid()) + "-" +
+                                     std::to_string(index_) + "-" + std::to_string(cycle_)
+                               : "/";
+  ws_->async_handshake(host, path,
+                       [self = shared_from_this()](beast::error_code e) { self->on_handshake(e); });
 }
 
 void client_base::on_handshake(beast::error_code ec) {
-  if (ec) return fail_open("upgrade: " + ec.message());
+  if (ec)
+    return fail_open("upgrade: " + ec.message());
   beast::get_lowest_layer(*ws_).expires_never();
   t_upgraded_ = steady::now();
   if (!o_.proxied()) {
@@ -272,19 +276,20 @@ void client_base::on_handshake(beast::error_code ec) {
     return on_open();
   }
   ws_->text(true);
-  ws_->async_write(net::buffer(connect_frame_),
-                   [self = shared_from_this()](beast::error_code e, std::size_t) {
-                     self->on_connect_sent(e);
-                   });
+  ws_->async_write(
+      net::buffer(connect_frame_),
+      [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_connect_sent(e); });
 }
 
 void client_base::on_connect_sent(beast::error_code ec) {
-  if (ec) return fail_open("connect_external: " + ec.message());
+  if (ec)
+    return fail_open("connect_external: " + ec.message());
   read([](client_base *self, beast::error_code e) { self->on_status(e); });
 }
 
 void client_base::on_status(beast::error_code ec) {
-  if (ec) return fail_open("waiting for connected: " + ec.message());
+  if (ec)
+    return fail_open("waiting for connected: " + ec.message());
   const std::string_view ev = frame();
   const auto type = string_field(ev, R"("type":")");
   const auto status = string_field(ev, R"("status":")");
@@ -327,11 +332,13 @@ public:
 
   // On the worker's thread once every connection has opened.
   void go() {
-    if (!ready_ || done_) return;
+    if (!ready_ || done_)
+      return;
     read([](client_base *self, beast::error_code ec) {
       static_cast<pump_client *>(self)->on_read(ec);
     });
-    for (int i = 0; i < o_.inflight; ++i) want_send();
+    for (int i = 0; i < o_.inflight; ++i)
+      want_send();
   }
 
   std::uint64_t outstanding() const { return done_ && !ready_ ? 0 : next_send_ - next_echo_; }
@@ -348,14 +355,17 @@ private:
   }
 
   bool may_send() const {
-    if (o_.count != 0) return next_send_ + queued_ < o_.count;
+    if (o_.count != 0)
+      return next_send_ + queued_ < o_.count;
     return s_.phase.load(std::memory_order_relaxed) != stopping;
   }
 
   void want_send() {
-    if (done_ || closing_ || !may_send()) return;
+    if (done_ || closing_ || !may_send())
+      return;
     ++queued_;
-    if (!writing_) do_write();
+    if (!writing_)
+      do_write();
   }
 
   void do_write() {
@@ -365,22 +375,26 @@ private:
     sent_at_[seq % sent_at_.size()] = steady::now();
     writing_ = true;
     ws_->text(true);
-    ws_->async_write(net::buffer(frame_), [self = shared_from_this()](beast::error_code ec,
-                                                                      std::size_t) {
-      static_cast<pump_client *>(self.get())->on_write(ec);
-    });
+    ws_->async_write(net::buffer(frame_),
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       static_cast<pump_client *>(self.get())->on_write(ec);
+                     });
   }
 
   void on_write(beast::error_code ec) {
     writing_ = false;
-    if (ec) return fail("write: " + ec.message());
-    if (closing_) return do_close();
-    if (queued_ > 0) do_write();
+    if (ec)
+      return fail("write: " + ec.message());
+    if (closing_)
+      return do_close();
+    if (queued_ > 0)
+      do_write();
   }
 
   // True when `payload` is what message `seq` carried.
   bool matches(std::string_view payload, std::uint64_t seq) const {
-    if (payload.size() != content_.size()) return false;
+    if (payload.size() != content_.size())
+      return false;
     char digits[seq_digits];
     write_hex(digits, seq);
     return std::memcmp(payload.data(), digits, seq_digits) == 0 &&
@@ -390,12 +404,15 @@ private:
 
   void on_read(beast::error_code ec) {
     if (ec) {
-      if (closing_) return; // our own close completed the read
+      if (closing_)
+        return; // our own close completed the read
       return fail("read: " + ec.message());
     }
-    if (!handle(frame())) return;
+    if (!handle(frame()))
+      return;
     rd_.consume(rd_.size());
-    if (done_) return;
+    if (done_)
+      return;
     read([](client_base *self, beast::error_code e) {
       static_cast<pump_client *>(self)->on_read(e);
     });
@@ -403,7 +420,8 @@ private:
 
   // False when the connection was given up.
   bool handle(std::string_view f) {
-    if (!o_.proxied()) return echoed(f);
+    if (!o_.proxied())
+      return echoed(f);
     const auto type = string_field(f, R"("type":")");
     if (type == "message_received") {
       const auto content = string_field(f, R"("content":")");
@@ -433,9 +451,10 @@ private:
     const std::uint64_t seq = next_echo_++;
     ++st_.all_round_trips;
     if (o_.count != 0 || s_.phase.load(std::memory_order_relaxed) == measuring) {
-      st_.rtt.record(static_cast<std::uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(now - sent_at_[seq % sent_at_.size()])
-              .count()));
+      st_.rtt.record(
+          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         now - sent_at_[seq % sent_at_.size()])
+                                         .count()));
       ++st_.round_trips;
     }
     if (may_send()) {
@@ -449,20 +468,23 @@ private:
 
   // Normal end: close handshake, once no write is in flight.
   void finish() {
-    if (closing_ || done_) return;
+    if (closing_ || done_)
+      return;
     closing_ = true;
-    if (!writing_) do_close();
+    if (!writing_)
+      do_close();
   }
   void do_close() {
-    if (close_started_) return;
+    if (close_started_)
+      return;
     close_started_ = true;
-    ws_->async_close(websocket::close_code::normal,
-                     [self = shared_from_this()](beast::error_code) {
-                       static_cast<pump_client *>(self.get())->mark_done();
-                     });
+    ws_->async_close(websocket::close_code::normal, [self = shared_from_this()](beast::error_code) {
+      static_cast<pump_client *>(self.get())->mark_done();
+    });
   }
   void mark_done() {
-    if (done_) return;
+    if (done_)
+      return;
     done_ = true;
     s_.live.fetch_sub(1);
   }
@@ -478,7 +500,8 @@ private:
     return false;
   }
   void fail(std::string what) {
-    if (done_) return;
+    if (done_)
+      return;
     st_.error(st_.io, std::move(what));
     fail_silently();
   }
@@ -512,18 +535,19 @@ private:
       };
       st_.rtt.record(ns(t_connected_ - t_begin_));
       st_.upgrade.record(ns(t_upgraded_ - t_begin_));
-      if (o_.proxied()) st_.dial.record(ns(t_connected_ - t_upgraded_));
+      if (o_.proxied())
+        st_.dial.record(ns(t_connected_ - t_upgraded_));
       ++st_.round_trips;
     }
     ++st_.all_round_trips;
     ++cycle_;
-    ws_->async_close(websocket::close_code::normal,
-                     [self = shared_from_this()](beast::error_code) {
-                       static_cast<setup_client *>(self.get())->next();
-                     });
+    ws_->async_close(websocket::close_code::normal, [self = shared_from_this()](beast::error_code) {
+      static_cast<setup_client *>(self.get())->next();
+    });
   }
   void on_open_failed() override {
-    if (!counted_open_) s_.failed.fetch_add(1);
+    if (!counted_open_)
+      s_.failed.fetch_add(1);
     counted_open_ = true;
     end();
   }
@@ -534,7 +558,8 @@ private:
     }
     const bool more = o_.count != 0 ? static_cast<std::uint64_t>(cycle_) < o_.count
                                     : s_.phase.load(std::memory_order_relaxed) != stopping;
-    if (more) return open();
+    if (more)
+      return open();
     st_.last_done = std::max(st_.last_done, steady::now());
     end();
   }
@@ -566,9 +591,12 @@ private:
     w_.one_opened();
   }
   void on_read(beast::error_code ec) {
-    if (s_.phase.load() == stopping) return;
-    if (ec) st_.error(st_.io, "idle session ended: " + ec.message());
-    else st_.error(st_.protocol, "unexpected frame on an idle session: " + shorten(frame()));
+    if (s_.phase.load() == stopping)
+      return;
+    if (ec)
+      st_.error(st_.io, "idle session ended: " + ec.message());
+    else
+      st_.error(st_.protocol, "unexpected frame on an idle session: " + shorten(frame()));
     s_.live.fetch_sub(1);
   }
 };
@@ -588,9 +616,12 @@ double cpu_seconds() {
 
 json percentiles_us(const latency_histogram &h) {
   auto us = [](std::uint64_t ns) { return std::round(static_cast<double>(ns) / 100.0) / 10.0; };
-  return {{"count", h.count()},         {"p50", us(h.percentile(0.50))},
-          {"p90", us(h.percentile(0.90))}, {"p99", us(h.percentile(0.99))},
-          {"max", us(h.max())},          {"mean", us(static_cast<std::uint64_t>(h.mean()))}};
+  return {{"count", h.count()},
+          {"p50", us(h.percentile(0.50))},
+          {"p90", us(h.percentile(0.90))},
+          {"p99", us(h.percentile(0.99))},
+          {"max", us(h.max())},
+          {"mean", us(static_cast<std::uint64_t>(h.mean()))}};
 }
 
 void raise_fd_limit() {
@@ -605,15 +636,14 @@ template <class Pred> bool wait_for(Pred pred, double seconds) {
   const auto deadline = steady::now() + std::chrono::duration_cast<steady::duration>(
                                             std::chrono::duration<double>(seconds));
   while (!pred()) {
-    if (steady::now() > deadline) return false;
+    if (steady::now() > deadline)
+      return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
 }
 
-void sleep_seconds(double s) {
-  std::this_thread::sleep_for(std::chrono::duration<double>(s));
-}
+void sleep_seconds(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
 
 } // namespace
 
@@ -622,16 +652,16 @@ int main(int argc, char **argv) {
   po::options_description desc(
       "load_generator — WebSocket load, direct or through the host; every answer checked\n\n"
       "Options");
-  desc.add_options()("help,h", "show this help")(
-      "mode", po::value(&o.mode)->default_value(o.mode), "direct | proxy | setup | idle")(
+  desc.add_options()("help,h", "show this help")("mode", po::value(&o.mode)->default_value(o.mode),
+                                                 "direct | proxy | setup | idle")(
       "via", po::value(&o.via)->default_value(o.via), "setup/idle: proxy (the host) | direct")(
-      "host", po::value(&o.host)->default_value(o.host), "address of the server to load")(
-      "port", po::value(&o.port), "its port (required)")(
+      "host", po::value(&o.host)->default_value(o.host),
+      "address of the server to load")("port", po::value(&o.port), "its port (required)")(
       "upstream", po::value(&o.upstream), "proxied modes: the ws:// URL of the echo server")(
       "connections,c", po::value(&o.connections)->default_value(o.connections), "connections")(
       "inflight,f", po::value(&o.inflight)->default_value(o.inflight),
-      "messages in flight per connection")(
-      "size,s", po::value(&o.size)->default_value(o.size), "payload bytes (>= 16)")(
+      "messages in flight per connection")("size,s", po::value(&o.size)->default_value(o.size),
+                                           "payload bytes (>= 16)")(
       "duration,d", po::value(&o.duration)->default_value(o.duration), "seconds measured")(
       "count,n", po::value(&o.count)->default_value(o.count),
       "round trips (setup: sessions) per connection instead of --duration; all recorded")(
@@ -658,8 +688,8 @@ int main(int argc, char **argv) {
   }
   const bool known_mode =
       o.mode == "direct" || o.mode == "proxy" || o.mode == "setup" || o.mode == "idle";
-  if (!known_mode || (o.via != "proxy" && o.via != "direct") || o.port == 0 ||
-      o.connections < 1 || o.inflight < 1 || o.threads < 1) {
+  if (!known_mode || (o.via != "proxy" && o.via != "direct") || o.port == 0 || o.connections < 1 ||
+      o.inflight < 1 || o.threads < 1) {
     std::cerr << "load_generator: need --mode direct|proxy|setup|idle, --port, and positive "
                  "--connections/--inflight/--threads (see --help)\n";
     return 2;
@@ -669,8 +699,10 @@ int main(int argc, char **argv) {
               << "ws://HOST:PORT/ of the echo server\n";
     return 2;
   }
-  if (o.size < seq_digits) o.size = seq_digits;
-  if (o.mode == "idle" && o.count != 0) o.count = 0;
+  if (o.size < seq_digits)
+    o.size = seq_digits;
+  if (o.mode == "idle" && o.count != 0)
+    o.count = 0;
   raise_fd_limit();
 
   tcp::endpoint target;
@@ -683,25 +715,31 @@ int main(int argc, char **argv) {
 
   shared_state s;
   std::vector<std::unique_ptr<worker>> workers;
-  for (int i = 0; i < o.threads; ++i) workers.push_back(std::make_unique<worker>(o, s, target));
+  for (int i = 0; i < o.threads; ++i)
+    workers.push_back(std::make_unique<worker>(o, s, target));
   for (int i = 0; i < o.connections; ++i) {
     worker &w = *workers[static_cast<std::size_t>(i % o.threads)];
-    if (o.mode == "direct" || o.mode == "proxy") w.add(std::make_shared<pump_client>(w, i));
-    else if (o.mode == "setup") w.add(std::make_shared<setup_client>(w, i));
-    else w.add(std::make_shared<idle_client>(w, i));
+    if (o.mode == "direct" || o.mode == "proxy")
+      w.add(std::make_shared<pump_client>(w, i));
+    else if (o.mode == "setup")
+      w.add(std::make_shared<setup_client>(w, i));
+    else
+      w.add(std::make_shared<idle_client>(w, i));
   }
   s.live = o.connections;
 
   const double cpu_before = cpu_seconds();
-  for (auto &w : workers) w->run();
+  for (auto &w : workers)
+    w->run();
   steady::time_point t0, t1;
   bool drained = true;
   json extra = json::object();
 
   if (o.mode == "direct" || o.mode == "proxy") {
-    for (auto &w : workers) w->start_all(SIZE_MAX);
-    const bool all_open = wait_for(
-        [&] { return s.opened.load() + s.failed.load() == o.connections; }, o.timeout);
+    for (auto &w : workers)
+      w->start_all(SIZE_MAX);
+    const bool all_open =
+        wait_for([&] { return s.opened.load() + s.failed.load() == o.connections; }, o.timeout);
     if (!all_open || s.failed.load() != 0) {
       std::cerr << "load_generator: " << s.opened.load() << " of " << o.connections
                 << " connections opened\n";
@@ -709,7 +747,8 @@ int main(int argc, char **argv) {
     s.phase = o.count != 0 ? measuring : warming;
     for (auto &w : workers)
       net::post(w->ioc_, [&w] {
-        for (const auto &c : w->clients()) static_cast<pump_client &>(*c).go();
+        for (const auto &c : w->clients())
+          static_cast<pump_client &>(*c).go();
       });
     if (o.count != 0) {
       t0 = steady::now();
@@ -726,7 +765,8 @@ int main(int argc, char **argv) {
   } else if (o.mode == "setup") {
     s.phase = o.count != 0 ? measuring : warming;
     t0 = steady::now();
-    for (auto &w : workers) w->start_all(SIZE_MAX);
+    for (auto &w : workers)
+      w->start_all(SIZE_MAX);
     if (o.count != 0) {
       drained = wait_for([&] { return s.live.load() == 0; }, 3600);
     } else {
@@ -742,7 +782,8 @@ int main(int argc, char **argv) {
     const std::size_t per_thread =
         std::max<std::size_t>(1, static_cast<std::size_t>(o.open_concurrency / o.threads));
     t0 = steady::now();
-    for (auto &w : workers) w->start_all(per_thread);
+    for (auto &w : workers)
+      w->start_all(per_thread);
     const bool all_open = wait_for(
         [&] { return s.opened.load() + s.failed.load() == o.connections; }, o.timeout * 10);
     t1 = steady::now();
@@ -751,7 +792,8 @@ int main(int argc, char **argv) {
                         {"complete", all_open},
                         {"open_seconds", seconds_between(t0, t1)}};
     std::cout << ready.dump() << std::endl;
-    if (o.hold > 0) sleep_seconds(o.hold);
+    if (o.hold > 0)
+      sleep_seconds(o.hold);
     else {
       std::string ignored;
       while (std::getline(std::cin, ignored)) {
@@ -761,8 +803,10 @@ int main(int argc, char **argv) {
     extra["ended_while_held"] = o.connections - s.failed.load() - s.live.load();
   }
 
-  for (auto &w : workers) w->stop();
-  for (auto &w : workers) w->join();
+  for (auto &w : workers)
+    w->stop();
+  for (auto &w : workers)
+    w->join();
   const double cpu_used = cpu_seconds() - cpu_before;
 
   thread_stats total;
@@ -781,11 +825,14 @@ int main(int argc, char **argv) {
     total.lost += st.lost;
     total.last_done = std::max(total.last_done, st.last_done);
     for (const auto &x : st.samples)
-      if (total.samples.size() < 5) total.samples.push_back(x);
+      if (total.samples.size() < 5)
+        total.samples.push_back(x);
     if (o.mode == "direct" || o.mode == "proxy")
-      for (const auto &c : w->clients()) total.lost += static_cast<pump_client &>(*c).outstanding();
+      for (const auto &c : w->clients())
+        total.lost += static_cast<pump_client &>(*c).outstanding();
   }
-  if (o.count != 0 && o.mode != "idle") t1 = total.last_done > t0 ? total.last_done : steady::now();
+  if (o.count != 0 && o.mode != "idle")
+    t1 = total.last_done > t0 ? total.last_done : steady::now();
   const double seconds = o.mode == "idle" ? 0.0 : seconds_between(t0, t1);
   const std::uint64_t errors =
       total.mismatch + total.protocol + total.io + total.connect + total.lost;
@@ -803,7 +850,8 @@ int main(int argc, char **argv) {
                 {"connect", total.connect},
                 {"lost", total.lost},
                 {"samples", total.samples}}}};
-  if (o.mode == "setup" || o.mode == "idle") out["via"] = o.via;
+  if (o.mode == "setup" || o.mode == "idle")
+    out["via"] = o.via;
   if (o.mode == "direct" || o.mode == "proxy") {
     out["inflight"] = o.inflight;
     out["size"] = o.size;
@@ -811,14 +859,17 @@ int main(int argc, char **argv) {
     out["round_trips_all"] = total.all_round_trips;
     out["rate_per_s"] = seconds > 0 ? static_cast<double>(total.round_trips) / seconds : 0.0;
     out["latency_us"] = percentiles_us(total.rtt);
-    if (o.mode == "proxy") out["message_sent_events"] = total.acks;
-    if (!drained) out["drained"] = false;
+    if (o.mode == "proxy")
+      out["message_sent_events"] = total.acks;
+    if (!drained)
+      out["drained"] = false;
   } else if (o.mode == "setup") {
     out["sessions"] = total.round_trips;
     out["rate_per_s"] = seconds > 0 ? static_cast<double>(total.round_trips) / seconds : 0.0;
     out["connect_to_connected_us"] = percentiles_us(total.rtt);
     out["upgrade_us"] = percentiles_us(total.upgrade);
-    if (o.proxied()) out["connect_external_to_connected_us"] = percentiles_us(total.dial);
+    if (o.proxied())
+      out["connect_external_to_connected_us"] = percentiles_us(total.dial);
   } else {
     out["held"] = s.opened.load();
     out.update(extra);
@@ -836,9 +887,11 @@ int main(int argc, char **argv) {
   } else {
     std::cout << out.dump(2) << std::endl;
   }
-  for (const auto &x : total.samples) std::cerr << "load_generator: error: " << x << '\n';
+  for (const auto &x : total.samples)
+    std::cerr << "load_generator: error: " << x << '\n';
   // Idle sessions are not closed one by one: the process ends and the kernel closes them.
   std::fflush(stdout);
-  if (o.mode == "idle") _exit(errors == 0 ? 0 : 1);
+  if (o.mode == "idle")
+    _exit(errors == 0 ? 0 : 1);
   return errors == 0 ? 0 : 1;
 }

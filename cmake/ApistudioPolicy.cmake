@@ -3,7 +3,9 @@
 
 add_library(apistudio_warnings INTERFACE)
 target_compile_options(apistudio_warnings INTERFACE
-  $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Werror -Wnon-virtual-dtor -Wshadow=local>
+  $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Werror -Wnon-virtual-dtor>
+  # GCC's local-only shadow warning; clang has no such flag (and would fail on it with -Werror).
+  $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CXX_COMPILER_ID:GNU>>:-Wshadow=local>
   $<$<COMPILE_LANGUAGE:C>:-Wall -Wextra -Werror>
   # GCC 12 at -O2/-O3 reports these on std::string / std::vector code inlined from libstdc++
   # (GCC bugs 105329, 105545, 106199): false positives, not findings in our code.
@@ -20,5 +22,17 @@ target_compile_definitions(apistudio_options INTERFACE BOOST_DLL_USE_STD_FS BOOS
 if(APISTUDIO_SANITIZE)
   # Beast/Asio assertions stay on (no NDEBUG) so misuse such as overlapping writes aborts.
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+if(APISTUDIO_FUZZ)
+  # libFuzzer builds (tests/fuzz): coverage instrumentation and ASan + UBSan on everything the
+  # targets link, so the fuzzer sees the host's own branches. The targets add -fsanitize=fuzzer.
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "APISTUDIO_FUZZ=ON needs clang: configure with "
+                        "-DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()

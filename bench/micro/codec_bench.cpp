@@ -42,6 +42,14 @@ std::string text_payload(std::size_t size) {
   return payload;
 }
 
+// Plain ASCII with nothing to escape: what bench/load_generator sends (letters and digits).
+std::string plain_payload(std::size_t size) {
+  std::string payload(size, 'a');
+  for (std::size_t i = 0; i < size; ++i)
+    payload[i] = static_cast<char>('a' + (i * 7) % 26);
+  return payload;
+}
+
 std::string binary_payload(std::size_t size) {
   std::string payload(size, '\0');
   for (std::size_t i = 0; i < size; ++i)
@@ -81,6 +89,30 @@ void BM_encode_message_received_text(benchmark::State &state) {
     benchmark::DoNotOptimize(out.data());
   });
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * payload.size()));
+}
+
+void BM_encode_message_received_plain(benchmark::State &state) {
+  const std::string payload = plain_payload(static_cast<std::size_t>(state.range(0)));
+  std::string out;
+  run_counting(state, [&] {
+    out.clear();
+    encode_message_received(out, payload, false, {"upstream-1", ""}, unix_ms);
+    benchmark::DoNotOptimize(out.data());
+  });
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * payload.size()));
+}
+
+// The large workload's client frame: a send_message around 16 KiB of plain text.
+void BM_parse_send_message_plain(benchmark::State &state) {
+  const std::string frame = R"({"type":"send_message","content":")" +
+                            plain_payload(static_cast<std::size_t>(state.range(0))) + R"("})";
+  client_command command;
+  run_counting(state, [&] {
+    const bool ok = parse_client_command(frame, command);
+    benchmark::DoNotOptimize(ok);
+    benchmark::DoNotOptimize(command.content.data());
+  });
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * frame.size()));
 }
 
 void BM_encode_message_received_binary(benchmark::State &state) {
@@ -154,6 +186,12 @@ int main(int argc, char **argv) {
       benchmark::RegisterBenchmark("BM_encode_message_received_text",
                                    BM_encode_message_received_text)
           ->Arg(64)
+          ->Arg(16 * 1024),
+      benchmark::RegisterBenchmark("BM_encode_message_received_plain",
+                                   BM_encode_message_received_plain)
+          ->Arg(64)
+          ->Arg(16 * 1024),
+      benchmark::RegisterBenchmark("BM_parse_send_message_plain", BM_parse_send_message_plain)
           ->Arg(16 * 1024),
       benchmark::RegisterBenchmark("BM_encode_message_received_binary",
                                    BM_encode_message_received_binary)

@@ -21,7 +21,8 @@ static void *on_create(const apistudio_host_api *host, apistudio_plugin_handle *
   (void)settings_json;
   (void)settings_size;
   if (instance_count == sizeof instances / sizeof instances[0]) {
-    if (error_size > 0) error[0] = '\0';
+    if (error_size > 0)
+      error[0] = '\0';
     return NULL;
   }
   instances[instance_count].host = host;

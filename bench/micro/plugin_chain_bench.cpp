@@ -40,7 +40,8 @@ const std::string upstream_text_64 =
 
 // A runtime with `n` no-op plugins and one session opened through it.
 struct chain_fixture {
-  explicit chain_fixture(std::size_t n) : log(log_level::warn), bus(make_local_message_bus(directory)) {
+  explicit chain_fixture(std::size_t n)
+      : log(log_level::warn), bus(make_local_message_bus(directory)) {
     host_config config;
     for (std::size_t i = 0; i < n; ++i) {
       plugin_config p;
@@ -55,7 +56,8 @@ struct chain_fixture {
     session.client_id = "bench";
     session.remote_address = "127.0.0.1";
     const auto outcome = runtime->session_open(session, {});
-    if (outcome.failed || outcome.http_status != 0) std::abort();
+    if (outcome.failed || outcome.http_status != 0)
+      std::abort();
   }
   ~chain_fixture() { runtime->session_close(session); }
 

@@ -51,7 +51,11 @@ void client_session::start(request req) {
   t.idle_timeout = ctx_.config.keepalive.idle_timeout;
   t.keep_alive_pings = true;
   ws_.set_option(t);
-  ws_.read_message_max(ctx_.config.limits.max_message_bytes);
+  // On the proxy socket a message travels inside a JSON envelope, base64 (x4/3) when binary and
+  // escaped when text: the frame gets room for a message of the full size (x2 + 4 KiB of fields).
+  // The message itself is held to the limit after decoding (send_error MESSAGE_TOO_LARGE).
+  const std::size_t max_message = ctx_.config.limits.max_message_bytes;
+  ws_.read_message_max(proxy_ ? 2 * max_message + 4096 : max_message);
   ws_.auto_fragment(false);
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type &res) {
     res.set(http::field::server, "apistudio-host/" APISTUDIO_HOST_VERSION);
@@ -197,10 +201,15 @@ void client_session::do_send_message() {
   const std::string_view cid = cmd_.connection_id ? std::string_view(*cmd_.connection_id) : "";
   const std::string_view rid = cmd_.request_id ? std::string_view(*cmd_.request_id) : "";
   upstream_entry *u = find_upstream(cid);
-  if (u == nullptr) {
+  // An upstream that was open and no longer is, is closing (disconnect_external came first).
+  const bool closing = u != nullptr && (u->disconnect_requested ||
+                                        (u->open && !u->connection->is_open()));
+  if (u == nullptr || closing) {
     outbound_frame &f = begin_frame();
-    encode_send_error(f.owned, "Not connected: send connect_external first", "NOT_CONNECTED",
-                      {cid, rid}, ctx_.clock.unix_ms());
+    encode_send_error(f.owned,
+                      closing ? "Not connected: the connection is closing"
+                              : "Not connected: send connect_external first",
+                      "NOT_CONNECTED", {cid, rid}, ctx_.clock.unix_ms());
     return commit_frame();
   }
   outbound_frame &f = u->connection->queue().emplace();
@@ -294,7 +303,8 @@ void client_session::do_connect_external() {
     d.protocols = std::move(r.protocols);
   }
 
-  send_status("connecting", {d.url, {}, 0, {}}, cid, rid);
+  // Echoed without credentials: events may end up in logs and screenshots (docs/security.md).
+  send_status("connecting", {redacted_url(d.url), {}, 0, {}}, cid, rid);
   auto conn = upstream_connection::create(ctx_, strand(), d.target.tls, d.tls_verify);
   conn->connection_id = cid;
   upstreams_.push_back({cid, conn, rid, {}, false, false});
@@ -310,22 +320,28 @@ void client_session::on_upstream_open(const std::string &cid, const dial_error *
   if (u == nullptr) return;
   const std::string rid = u->connect_request_id;
   if (error != nullptr) {
-    // Messages sent while it was connecting get an answer each, in order: never silently lost.
-    answer_held_messages(*u->connection,
-                         "Not connected: the connection failed (" + error->code + ")");
     ctx_.clients.release_upstream(sctx_.client_id, false);
     const auto conn = u->connection;
+    const bool answer_disconnect = u->disconnect_requested;
+    const std::string disconnect_rid = u->disconnect_request_id;
     erase_upstream(*conn);
+    // The connect came first, so its answer does too. Then each message sent while it was
+    // connecting gets an answer, in order: never silently lost.
     send_connection_error(*error, cid, rid);
     send_status("error", {}, cid, rid);
+    answer_held_messages(*conn, "Not connected: the connection failed (" + error->code + ")");
+    if (answer_disconnect) send_status("disconnected", {}, cid, disconnect_rid);
     update_flow();
     return;
   }
   u->open = true;
   ctx_.clients.mark_upstream_open(sctx_.client_id);
-  send_status("connected", {u->connection->url, u->connection->subprotocol, 0, {}}, cid, rid);
+  send_status("connected", {redacted_url(u->connection->url), u->connection->subprotocol, 0, {}},
+              cid, rid);
   if (!ctx_.plugins.empty())
     ctx_.plugins.upstream_opened(sctx_, cid, u->connection->url, u->connection->subprotocol);
+  // A disconnect_external that came while connecting: the held messages are written, then 1000.
+  if (u->disconnect_requested) u->connection->close(1000, "");
 }
 
 void client_session::do_disconnect_external() {
@@ -333,8 +349,15 @@ void client_session::do_disconnect_external() {
   const std::string rid = cmd_.request_id.value_or(std::string());
   upstream_entry *u = find_upstream(cid);
   if (u == nullptr) return send_status("disconnected", {}, cid, rid); // idempotent
+  if (!u->open && !u->connection->queue().empty()) {
+    // Commands take effect in order: the messages sent before this disconnect go out first, so
+    // the close waits for the connect (bounded by the connect timeout) and what it releases.
+    u->disconnect_requested = true;
+    u->disconnect_request_id = rid;
+    return;
+  }
   if (!u->open) {
-    // Still connecting: abandon it; what was queued for it is answered, not dropped.
+    // Still connecting with nothing held: abandon it at once.
     auto conn = u->connection;
     answer_held_messages(*conn, "Not connected: disconnected before the connection was established");
     conn->detach(1000);

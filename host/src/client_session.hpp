@@ -69,6 +69,7 @@ private:
     std::string connect_request_id;    // echoed on the connected / error status
     std::string disconnect_request_id; // echoed on the final disconnected status
     bool open = false;
+    bool disconnect_requested = false; // while connecting, behind held messages
     bool above_high = false; // its queue is over the high watermark: client reads paused
   };
 

@@ -1,9 +1,9 @@
 // egress_policy.cpp — the classifier behind connect_external's DESTINATION_DENIED.
 //
-// Order of decisions (docs/egress.md): the host's own listeners, then the always-denied classes
-// (no rule can open them), then deny rules, then allow rules, then the preset. Addresses are
-// handled as raw bytes — a 32-bit IPv4 value or 16 IPv6 bytes — so that IPv6 forms which carry an
-// IPv4 address inside can be unwrapped and judged as that IPv4 address.
+// Order of decisions (docs/security.md, "Where the host may connect"): the host's own listeners,
+// then the always-denied classes (no rule can open them), then deny rules, then allow rules, then
+// the preset. Addresses are handled as raw bytes — a 32-bit IPv4 value or 16 IPv6 bytes — so that
+// IPv6 forms which carry an IPv4 address inside can be unwrapped and judged as that IPv4 address.
 #include "egress_policy.hpp"
 
 #include "config_loader.hpp"

@@ -92,17 +92,23 @@ void append_error_head(std::string &out, std::string_view type_head, std::string
 
 } // namespace
 
-// Writes into room made by resize() instead of appending piece by piece: eight plain bytes cost
-// one load and one store, an escape a few stores. The input goes in chunks so the worst case
-// (6 output bytes for one input byte) is never reserved for a whole large payload at once.
+// Writes into room made by resize() instead of appending piece by piece: sixteen (or eight)
+// plain bytes cost one load and one store, an escape a few stores. The input goes in chunks so
+// the worst case (6 output bytes for one input byte) is never reserved for a whole large payload
+// at once. Chunks are small and the first reserve() covers plain text plus one chunk's worst
+// case: with 4 KiB chunks the 24 KiB of worst-case room made a 16 KiB payload's buffer double
+// past the 64 KiB that outbound_queue keeps, so every large event reallocated, copied and
+// zero-filled its buffer again (docs/performance.md).
 void append_json_string(std::string &out, std::string_view bytes) {
-  constexpr std::size_t chunk_bytes = 4096;
+  constexpr std::size_t chunk_bytes = 512;
   constexpr std::size_t worst_expansion = 6; // a control character becomes \u00XX
   constexpr std::size_t slack = 8;           // a word store or a UTF-8 sequence past the chunk
   const char *p = bytes.data();
   const char *const end = p + bytes.size();
   const auto *const uend = reinterpret_cast<const unsigned char *>(end);
   std::size_t size = out.size();
+  out.reserve(size + bytes.size() + worst_expansion * std::min(chunk_bytes, bytes.size()) + slack +
+              2);
   out.push_back('"');
   ++size;
   do {
@@ -112,7 +118,14 @@ void append_json_string(std::string &out, std::string_view bytes) {
     char *const begin = out.data();
     char *d = begin + size;
     while (p < chunk_end) {
-      if (json_text::little_endian && chunk_end - p >= 8) {
+      if (json_text::has_prefix16 && chunk_end - p >= 16) {
+        std::memcpy(d, p, 16); // room for it: at least 6 bytes per unread input byte
+        const unsigned plain = json_text::plain_ascii_prefix16(p);
+        p += plain;
+        d += plain;
+        if (plain == 16)
+          continue;
+      } else if (json_text::little_endian && chunk_end - p >= 8) {
         std::uint64_t word;
         std::memcpy(&word, p, 8);
         std::memcpy(d, &word, 8); // room for it: at least 6 bytes per unread input byte

@@ -8,6 +8,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace apistudio::json_text {
 
 // One step over a byte >= 0x80. `length` is the whole sequence when valid; when not, it is the
@@ -71,9 +75,46 @@ inline unsigned plain_ascii_prefix(std::uint64_t word) noexcept {
 
 inline constexpr bool little_endian = std::endian::native == std::endian::little;
 
+// Whether plain_ascii_prefix16 is a single SSE2 compare (x86-64 always has SSE2). Elsewhere the
+// callers go eight bytes at a time with plain_ascii_prefix.
+#if defined(__SSE2__)
+inline constexpr bool has_prefix16 = true;
+#else
+inline constexpr bool has_prefix16 = false;
+#endif
+
+// For the 16 bytes at p (all readable): the number of leading plain ASCII bytes (16 if all).
+// Measured (bench/micro/codec_bench, docs/performance.md): the 16 KiB payloads of the large
+// workload spend most of the codec's time in these loops; SSE2 halves the instructions per byte.
+inline unsigned plain_ascii_prefix16(const char *p) noexcept {
+#if defined(__SSE2__)
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+  // Signed compare: bytes >= 0x80 are negative, so "below space" flags non-ASCII bytes too.
+  const __m128i special =
+      _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+  const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+  return mask == 0 ? 16 : static_cast<unsigned>(std::countr_zero(mask));
+#else
+  unsigned plain = 0;
+  while (plain < 16 && is_plain_ascii(static_cast<unsigned char>(p[plain])))
+    ++plain;
+  return plain;
+#endif
+}
+
 // Returns the first byte in [p, end) that is a control character (< 0x20), '"', '\\' or
-// non-ASCII, or end. Eight bytes at a time: JSON payloads are mostly plain ASCII runs.
+// non-ASCII, or end. Sixteen or eight bytes at a time: JSON payloads are mostly plain ASCII runs.
 inline const char *skip_plain_ascii(const char *p, const char *end) noexcept {
+  if constexpr (has_prefix16) {
+    while (end - p >= 16) {
+      const unsigned plain = plain_ascii_prefix16(p);
+      p += plain;
+      if (plain != 16)
+        return p;
+    }
+  }
   if constexpr (little_endian) {
     while (end - p >= 8) {
       std::uint64_t word;

@@ -50,7 +50,8 @@ json diagnostics_json(const dial_diagnostics &d) {
 
 http_response test_error(const rest_request &req, const std::string &url, const std::string &code,
                          const std::string &message, const dial_diagnostics *d) {
-  json body = {{"status", "error"}, {"message", message}, {"code", code}, {"url", url}};
+  json body = {
+      {"status", "error"}, {"message", message}, {"code", code}, {"url", redacted_url(url)}};
   if (d != nullptr) body["diagnostics"] = diagnostics_json(*d);
   return make_json_response(http::status::ok, body, req.version());
 }
@@ -121,7 +122,7 @@ void test_connection(server_context &ctx, boost::asio::any_io_executor strand,
                conn->close(1000, "connection test complete");
                json out = {{"status", "success"},
                            {"message", "WebSocket connection test successful"},
-                           {"url", url}};
+                           {"url", redacted_url(url)}};
                out["diagnostics"] = diagnostics_json(diag);
                reply(make_json_response(http::status::ok, out, version));
              });

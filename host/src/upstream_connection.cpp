@@ -88,7 +88,10 @@ public:
     state_ = state::closing;
     close_code_ = code;
     close_reason_ = std::move(reason);
-    if (!writing_) do_close();
+    // What is queued goes out first; on_write sends the close frame once the queue is empty.
+    if (writing_) return;
+    if (!queue_.empty()) return do_write();
+    do_close();
   }
 
   void detach(int code) override {
@@ -324,6 +327,12 @@ private:
       return report_closed(1009, "message too big", &e);
     }
     if (state_ == state::closing) return report_closed(close_code_, close_reason_, nullptr);
+    // The upstream broke RFC 6455 and Beast has already failed it with 1007 (a text frame or close
+    // reason that is not UTF-8) or 1002: report that code, not a bare "connection lost".
+    if (ec == websocket::error::bad_frame_payload)
+      return report_closed(1007, "invalid UTF-8 from upstream", nullptr);
+    if (ec == websocket::condition::protocol_violation)
+      return report_closed(1002, "protocol error from upstream", nullptr);
     // eof, reset, idle timeout (dead peer), aborted: the connection is gone without a close frame.
     report_closed(1006, ec == beast::error::timeout ? "upstream timed out" : "connection lost",
                   nullptr);

@@ -308,6 +308,83 @@ bool parse_upstream_url(std::string_view url, upstream_target &out, std::string 
   return true;
 }
 
+namespace {
+
+constexpr std::string_view redacted = "[REDACTED]";
+
+// Names of parameters whose values are hidden (the same list as the debug_logger plugin's).
+bool is_sensitive_parameter(std::string_view raw_name) {
+  std::string name;
+  for (std::size_t i = 0; i < raw_name.size(); ++i) {
+    char c = raw_name[i];
+    if (c == '%' && i + 2 < raw_name.size() && is_hex_digit(raw_name[i + 1]) &&
+        is_hex_digit(raw_name[i + 2])) {
+      const auto hex = [](char h) {
+        return is_digit(h) ? h - '0' : (to_lower_ascii(h) - 'a' + 10);
+      };
+      c = static_cast<char>(hex(raw_name[i + 1]) * 16 + hex(raw_name[i + 2]));
+      i += 2;
+    }
+    name += to_lower_ascii(c);
+  }
+  static constexpr std::array<std::string_view, 11> markers = {
+      "token", "key", "secret", "pass", "pwd", "auth",
+      "session", "sig", "jwt", "credential", "code"};
+  return std::any_of(markers.begin(), markers.end(),
+                     [&](std::string_view m) { return name.find(m) != std::string::npos; });
+}
+
+// "a=1&token=x" -> "a=1&token=[REDACTED]".
+void append_redacted_parameters(std::string &out, std::string_view params) {
+  for (;;) {
+    const auto amp = params.find('&');
+    const std::string_view pair = params.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (eq != std::string_view::npos && is_sensitive_parameter(pair.substr(0, eq))) {
+      out.append(pair.substr(0, eq + 1));
+      out.append(redacted);
+    } else {
+      out.append(pair);
+    }
+    if (amp == std::string_view::npos) return;
+    out += '&';
+    params.remove_prefix(amp + 1);
+  }
+}
+
+} // namespace
+
+std::string redacted_url(std::string_view url) {
+  std::string out;
+  out.reserve(url.size() + 16);
+  const auto scheme_end = url.find("://");
+  const std::size_t authority_start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  const auto authority_end = std::min(url.find_first_of("/?#", authority_start), url.size());
+  const std::string_view authority = url.substr(authority_start, authority_end - authority_start);
+  out.append(url.substr(0, authority_start));
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+    out.append(redacted);
+    out.append(authority.substr(at));
+  } else {
+    out.append(authority);
+  }
+  std::string_view rest = url.substr(authority_end);
+  const auto fragment = rest.find('#');
+  const auto query = rest.substr(0, fragment).find('?');
+  out.append(rest.substr(0, std::min(query, fragment)));
+  if (query != std::string_view::npos) {
+    out += '?';
+    append_redacted_parameters(out, rest.substr(query + 1, fragment == std::string_view::npos
+                                                               ? std::string_view::npos
+                                                               : fragment - query - 1));
+  }
+  if (fragment != std::string_view::npos) {
+    out += '#';
+    append_redacted_parameters(out, rest.substr(fragment + 1));
+  }
+  return out;
+}
+
 bool is_valid_header_name(std::string_view name) { return is_token(name); }
 
 bool is_valid_header_value(std::string_view value) {

@@ -25,6 +25,12 @@ struct upstream_target {
 // ws/wss, userinfo (credentials in the URL), an empty host, a bad port, spaces or control bytes.
 bool parse_upstream_url(std::string_view url, upstream_target &out, std::string &error);
 
+// The URL as the host may show it (events, REST answers): userinfo and the values of query and
+// fragment parameters that look like credentials (names containing token, key, secret, pass,
+// pwd, auth, session, sig, jwt, credential or code, any case) become "[REDACTED]". Works on any
+// text, parseable or not; the rest is kept byte for byte.
+std::string redacted_url(std::string_view url);
+
 // RFC 7230 token characters only.
 bool is_valid_header_name(std::string_view name);
 // No CR, LF or NUL (Beast 1.81 does not reject them itself); other controls but HTAB refused too.

@@ -5,10 +5,9 @@
 // as do crashes, hangs and sanitizer findings. A loaded config must also be usable downstream:
 // plugin settings are dumped, as the plugin runtime does, which throws on invalid UTF-8.
 //
-// Build: clang++-14 -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I host/src \
-//          tests/fuzz/config_fuzz.cpp host/src/config_loader.cpp -lyaml-cpp -lboost_url
-// Run:   ./config_fuzz -max_total_time=60 tests/fuzz/corpus/config
-// Every crash found becomes a file in tests/fuzz/corpus/config/, which the unit tests replay.
+// Build and run: scripts/fuzz.sh SECONDS (tests/fuzz/CMakeLists.txt builds config_fuzz with
+// clang and libFuzzer). Every crash found becomes a file in tests/fuzz/corpus/config/, which CTest
+// replays (fuzz_replay_config) and so do the unit tests.
 #include "config_loader.hpp"
 
 #include <cstddef>

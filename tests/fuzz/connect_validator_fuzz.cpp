@@ -10,9 +10,8 @@
 //   line 3   the port, then egress words: "public-only", "+RULE" (allow), "-RULE" (deny)
 //   lines 4+ "Name: value" headers, or "@protocol" subprotocols
 //
-// Build: clang++-14 -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I host/src
-//        tests/fuzz/connect_validator_fuzz.cpp host/src/upstream_target.cpp
-//        host/src/egress_policy.cpp -lboost_url
+// Build and run: scripts/fuzz.sh SECONDS (tests/fuzz/CMakeLists.txt). The committed corpus
+// tests/fuzz/corpus/connect_validator/ is replayed by CTest (fuzz_replay_connect_validator).
 #include "config_loader.hpp"
 #include "egress_policy.hpp"
 #include "upstream_target.hpp"

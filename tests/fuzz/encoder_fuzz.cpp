@@ -2,12 +2,9 @@
 // binary, must give valid JSON that brings the payload back (properties in
 // encoder_fuzz_check.hpp).
 //
-// Build: clang++-14 -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I host/src \
-//          tests/fuzz/encoder_fuzz.cpp host/src/event_encoder.cpp host/src/base64.cpp \
-//          host/src/iso_timestamp.cpp -o encoder_fuzz
-// Run:   ./encoder_fuzz -max_total_time=60 tests/fuzz/corpus/encoder
-// Every input that once broke it becomes a file in tests/fuzz/corpus/encoder/, which the unit
-// tests replay.
+// Build and run: scripts/fuzz.sh SECONDS (tests/fuzz/CMakeLists.txt builds encoder_fuzz with
+// clang and libFuzzer). Every input that once broke it becomes a file in
+// tests/fuzz/corpus/encoder/, which CTest replays (fuzz_replay_encoder) and so do the unit tests.
 #include "encoder_fuzz_check.hpp"
 
 #include <cstddef>

@@ -2,14 +2,10 @@
 // the nlohmann path must agree on every input, and nothing may crash, hang or leak
 // (properties in envelope_fuzz_check.hpp).
 //
-// Build: clang++-14 -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I host/src \
-//          tests/fuzz/envelope_fuzz.cpp host/src/client_command.cpp host/src/envelope_scanner.cpp \
-//          host/src/envelope_reference_parser.cpp host/src/event_encoder.cpp host/src/base64.cpp \
-//          host/src/iso_timestamp.cpp -o envelope_fuzz
-// Run:   ./envelope_fuzz -max_total_time=60 -max_len=4096 -dict=tests/fuzz/envelope.dict \
-//          tests/fuzz/corpus/envelope
-// Every input that once broke it becomes a file in tests/fuzz/corpus/envelope/, which the unit
-// tests replay.
+// Build and run: scripts/fuzz.sh SECONDS (tests/fuzz/CMakeLists.txt builds envelope_fuzz with
+// clang and libFuzzer; the script passes -dict=tests/fuzz/envelope.dict). Every input that once
+// broke it becomes a file in tests/fuzz/corpus/envelope/, which CTest replays
+// (fuzz_replay_envelope) and so do the unit tests.
 #include "envelope_fuzz_check.hpp"
 
 #include <cstddef>

@@ -18,9 +18,9 @@ struct failed_connect {
   bool saw_connecting = false;
 };
 
-// connect_external to `url`; collects connecting (if any), the connection_error and the final status.
-failed_connect connect_and_fail(ws_client &c, const std::string &url,
-                                json extra = json::object()) {
+// connect_external to `url`; collects connecting (if any), the connection_error and the final
+// status.
+failed_connect connect_and_fail(ws_client &c, const std::string &url, json extra = json::object()) {
   json cmd = {{"type", "connect_external"}, {"url", url}};
   cmd.update(extra);
   c.send_json(cmd);
@@ -177,9 +177,9 @@ TEST(ProxyErrors, InvalidUrlsAreRefusedBeforeDialling) {
   proxy_client c(host.port(), "bad-urls");
   ASSERT_TRUE(c.ok);
   for (const std::string url :
-       {"http://127.0.0.1:1/", "https://127.0.0.1/", "ftp://example.com/", "ws://user:secret@127.0.0.1:1/",
-        "ws://user@127.0.0.1:1/", "not a url", "garbage", "", "ws://", "ws://:80/", "ws://127.0.0.1:99999/",
-        "wss//missing-colon", "//127.0.0.1/"}) {
+       {"http://127.0.0.1:1/", "https://127.0.0.1/", "ftp://example.com/",
+        "ws://user:secret@127.0.0.1:1/", "ws://user@127.0.0.1:1/", "not a url", "garbage", "",
+        "ws://", "ws://:80/", "ws://127.0.0.1:99999/", "wss//missing-colon", "//127.0.0.1/"}) {
     SCOPED_TRACE(url);
     auto f = connect_and_fail(c.ws, url, {{"request_id", "u"}});
     EXPECT_FALSE(f.saw_connecting) << "refused before connecting";
@@ -224,7 +224,9 @@ TEST(ProxyErrors, ConnectingUpstreamsCountTowardsTheLimit) {
   proxy_client c(host.port(), "limit-connecting");
   ASSERT_TRUE(c.ok);
   for (int i = 0; i < 10; ++i) {
-    c.ws.send_json({{"type", "connect_external"}, {"url", silent.url()}, {"connection_id", "s" + std::to_string(i)}});
+    c.ws.send_json({{"type", "connect_external"},
+                    {"url", silent.url()},
+                    {"connection_id", "s" + std::to_string(i)}});
     ASSERT_EQ(next_event(c.ws)["status"], "connecting");
   }
   auto f = connect_and_fail(c.ws, silent.url(), {{"connection_id", "s10"}});
@@ -294,7 +296,9 @@ TEST(ProxyErrors, InvalidBase64IsASendError) {
   proxy_client c(host.port(), "b64");
   ASSERT_TRUE(c.ok);
   ASSERT_EQ(open_upstream(c.ws, echo.url())["status"], "connected");
-  c.ws.send_json({{"type", "send_message"}, {"content", "not*base64!"}, {"message_type", "binary"},
+  c.ws.send_json({{"type", "send_message"},
+                  {"content", "not*base64!"},
+                  {"message_type", "binary"},
                   {"request_id", "b"}});
   json e = next_event(c.ws);
   EXPECT_EQ(e["type"], "send_error") << e.dump();

@@ -5,6 +5,7 @@
 #include "proxy_test_util.hpp"
 
 #include "envelope_codec.hpp"
+#include "raw_socket.hpp"
 
 #include <gtest/gtest.h>
 
@@ -32,15 +33,20 @@ std::string b64(std::string_view bytes) {
 
 TEST(ProxyLimits, ClientFrameFarOverTheLimitClosesWith1009) {
   host_instance host(small_limit_config());
-  proxy_client c(host.port(), "big-frame");
-  ASSERT_TRUE(c.ok);
+  // Read off the wire with a raw socket: Boost 1.81's server teardown stops draining after 2 KiB
+  // and closes, so the rest of a big frame makes the kernel answer with a reset right after the
+  // 1009 close frame. A client whose own write fails on that reset (Beast's stream does) never
+  // reads the close frame; the frame is on the wire all the same.
+  raw_socket s(host.port());
+  ASSERT_EQ(s.upgrade("/api/websocket/connect/big-frame"), 101) << s.head();
   // Way over any envelope allowance: a frame of four times the message limit.
-  c.ws.send_text(json({{"type", "send_message"}, {"content", std::string(4 * limit, 'a')}}).dump());
-  EXPECT_EQ(c.ws.wait_closed(), 1009);
+  const std::string big =
+      json({{"type", "send_message"}, {"content", std::string(4 * limit, 'a')}}).dump();
+  s.send(ws_frame(1, big), std::chrono::seconds(2)); // may fail part way: the host hangs up
+  EXPECT_EQ(read_close_code(s, std::chrono::seconds(5)), 1009) << host.log_text();
   // The client is gone from the host, and its client_id can connect again.
-  EXPECT_TRUE(eventually([&] {
-    return active_connections(host.port())["active_connections"] == json::array();
-  }));
+  EXPECT_TRUE(eventually(
+      [&] { return active_connections(host.port())["active_connections"] == json::array(); }));
   proxy_client again(host.port(), "big-frame");
   EXPECT_TRUE(again.ok);
 }
@@ -53,8 +59,10 @@ TEST(ProxyLimits, SendMessageOverTheLimitIsSendErrorAndTheSocketStaysUsable) {
   ASSERT_EQ(open_upstream(c.ws, echo.url())["status"], "connected");
 
   // Binary: base64 of limit + 1 bytes (the frame itself is ~4/3 of that).
-  c.ws.send_json({{"type", "send_message"}, {"content", b64(std::string(limit + 1, '\x07'))},
-                  {"message_type", "binary"}, {"request_id", "big-bin"}});
+  c.ws.send_json({{"type", "send_message"},
+                  {"content", b64(std::string(limit + 1, '\x07'))},
+                  {"message_type", "binary"},
+                  {"request_id", "big-bin"}});
   json e = next_event(c.ws);
   EXPECT_EQ(e["type"], "send_error") << e.dump().substr(0, 300);
   EXPECT_EQ(e["code"], "MESSAGE_TOO_LARGE");
@@ -62,7 +70,9 @@ TEST(ProxyLimits, SendMessageOverTheLimitIsSendErrorAndTheSocketStaysUsable) {
   EXPECT_TRUE(has_timestamp(e));
 
   // Text: limit + 1 characters of content.
-  c.ws.send_json({{"type", "send_message"}, {"content", std::string(limit + 1, 't')}, {"request_id", "big-text"}});
+  c.ws.send_json({{"type", "send_message"},
+                  {"content", std::string(limit + 1, 't')},
+                  {"request_id", "big-text"}});
   e = next_event(c.ws);
   EXPECT_EQ(e["type"], "send_error") << e.dump().substr(0, 300);
   EXPECT_EQ(e["code"], "MESSAGE_TOO_LARGE");
@@ -71,10 +81,7 @@ TEST(ProxyLimits, SendMessageOverTheLimitIsSendErrorAndTheSocketStaysUsable) {
   // Nothing of them reached the upstream, and exactly the limit goes through both ways.
   const std::string exact(limit, '\x42');
   c.ws.send_json({{"type", "send_message"}, {"content", b64(exact)}, {"message_type", "binary"}});
-  e = next_event(c.ws);
-  EXPECT_EQ(e["type"], "message_sent") << e.dump().substr(0, 300);
-  e = next_event(c.ws);
-  EXPECT_EQ(e["type"], "message_received") << e.dump().substr(0, 300);
+  e = read_round_trip(c.ws).received;
   std::string decoded;
   ASSERT_TRUE(decode_base64(e.value("content", ""), decoded));
   EXPECT_EQ(decoded, exact);
@@ -110,7 +117,7 @@ TEST(ProxyLimits, UpstreamFrameOverTheLimitClosesThatUpstreamOnly) {
   EXPECT_FALSE(c.ws.closed());
   c.ws.send_json({{"type", "send_message"}, {"content", "still alive"}, {"connection_id", "fine"}});
   EXPECT_EQ(c.ws.read_until("message_received")["content"], "still alive");
-  EXPECT_EQ(echo.open_now(), 1u);
+  EXPECT_TRUE(eventually([&] { return echo.open_now() == 1; })); // counted on its own thread
 }
 
 TEST(ProxyLimits, UpstreamFrameOfExactlyTheLimitIsDelivered) {

@@ -29,9 +29,11 @@ TEST(ProxyLoad, TwoHundredConcurrentClientsRoundTripWithoutLossOrCrossing) {
       for (int i = 0; i < per_thread; ++i) {
         const std::string id = "load-" + std::to_string(t) + "-" + std::to_string(i);
         clients.push_back(std::make_unique<proxy_client>(host.port(), id));
-        if (!clients.back()->ok) return fail.push_back(id + ": client handshake failed");
+        if (!clients.back()->ok)
+          return fail.push_back(id + ": client handshake failed");
       }
-      for (auto &c : clients) c->ws.send_json({{"type", "connect_external"}, {"url", echo.url()}});
+      for (auto &c : clients)
+        c->ws.send_json({{"type", "connect_external"}, {"url", echo.url()}});
       for (int i = 0; i < per_thread; ++i) {
         auto &ws = clients[i]->ws;
         const json a = ws.read_json(), b = ws.read_json();
@@ -43,7 +45,8 @@ TEST(ProxyLoad, TwoHundredConcurrentClientsRoundTripWithoutLossOrCrossing) {
       for (int i = 0; i < per_thread; ++i)
         for (int m = 0; m < messages; ++m)
           clients[i]->ws.send_json({{"type", "send_message"},
-                                    {"content", "t" + std::to_string(t) + "c" + std::to_string(i) + "m" + std::to_string(m)},
+                                    {"content", "t" + std::to_string(t) + "c" + std::to_string(i) +
+                                                    "m" + std::to_string(m)},
                                     {"request_id", std::to_string(m)}});
       for (int i = 0; i < per_thread; ++i) {
         auto &ws = clients[i]->ws;
@@ -52,25 +55,32 @@ TEST(ProxyLoad, TwoHundredConcurrentClientsRoundTripWithoutLossOrCrossing) {
           const json e = ws.read_json();
           if (!e.is_object()) {
             fail.push_back("client " + std::to_string(i) + ": no event after " +
-                           std::to_string(sent.size()) + " sent / " + std::to_string(received.size()) + " received");
+                           std::to_string(sent.size()) + " sent / " +
+                           std::to_string(received.size()) + " received");
             break;
           }
-          if (e["type"] == "message_sent") sent.push_back(e["content"]);
-          else if (e["type"] == "message_received") received.push_back(e["content"]);
-          else fail.push_back("client " + std::to_string(i) + ": unexpected " + e.dump());
+          if (e["type"] == "message_sent")
+            sent.push_back(e["content"]);
+          else if (e["type"] == "message_received")
+            received.push_back(e["content"]);
+          else
+            fail.push_back("client " + std::to_string(i) + ": unexpected " + e.dump());
         }
         std::vector<std::string> expected;
         for (int m = 0; m < messages; ++m)
-          expected.push_back("t" + std::to_string(t) + "c" + std::to_string(i) + "m" + std::to_string(m));
+          expected.push_back("t" + std::to_string(t) + "c" + std::to_string(i) + "m" +
+                             std::to_string(m));
         if (sent != expected || received != expected)
           fail.push_back("client " + std::to_string(i) + " got sent=" + json(sent).dump() +
                          " received=" + json(received).dump());
       }
     });
   }
-  for (auto &w : workers) w.join();
+  for (auto &w : workers)
+    w.join();
   for (int t = 0; t < threads; ++t)
-    for (const auto &f : failures[t]) ADD_FAILURE() << "thread " << t << ": " << f;
+    for (const auto &f : failures[t])
+      ADD_FAILURE() << "thread " << t << ": " << f;
   EXPECT_EQ(connected.load(), threads * per_thread);
   EXPECT_EQ(echo.accepted(), static_cast<std::size_t>(threads * per_thread));
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));

@@ -22,7 +22,8 @@ std::string b64(std::string_view bytes) {
 
 std::string all_bytes() {
   std::string s;
-  for (int i = 0; i < 256; ++i) s.push_back(static_cast<char>(i));
+  for (int i = 0; i < 256; ++i)
+    s.push_back(static_cast<char>(i));
   return s;
 }
 
@@ -36,21 +37,19 @@ TEST(ProxyMessages, TextRoundTripEchoesContentOnMessageSentAndReceived) {
   ASSERT_EQ(open_upstream(c.ws, echo.url())["status"], "connected");
   const std::string content = "héllo \"quoted\" \\ \n\t 🌍 {\"json\":true}";
   c.ws.send_json({{"type", "send_message"}, {"content", content}, {"message_type", "text"}});
-  json sent = next_event(c.ws);
-  EXPECT_EQ(sent["type"], "message_sent");
+  auto [sent, got] = read_round_trip(c.ws);
   EXPECT_EQ(sent["content"], content);
   EXPECT_EQ(sent["message_type"], "text");
   EXPECT_TRUE(has_timestamp(sent));
-  json got = next_event(c.ws);
-  EXPECT_EQ(got["type"], "message_received");
   EXPECT_EQ(got["content"], content);
   EXPECT_EQ(got["message_type"], "text");
   EXPECT_TRUE(has_timestamp(got));
   EXPECT_FALSE(got.contains("connection_id"));
   // Without message_type the default is text.
   c.ws.send_json({{"type", "send_message"}, {"content", "default"}});
-  EXPECT_EQ(next_event(c.ws)["message_type"], "text");
-  EXPECT_EQ(next_event(c.ws)["content"], "default");
+  auto [sent2, got2] = read_round_trip(c.ws);
+  EXPECT_EQ(sent2["message_type"], "text");
+  EXPECT_EQ(got2["content"], "default");
 }
 
 TEST(ProxyMessages, BinaryRoundTripIsBase64BothWays) {
@@ -61,12 +60,9 @@ TEST(ProxyMessages, BinaryRoundTripIsBase64BothWays) {
   ASSERT_EQ(open_upstream(c.ws, echo.url())["status"], "connected");
   const std::string payload = all_bytes();
   c.ws.send_json({{"type", "send_message"}, {"content", b64(payload)}, {"message_type", "binary"}});
-  json sent = next_event(c.ws);
-  EXPECT_EQ(sent["type"], "message_sent");
+  auto [sent, got] = read_round_trip(c.ws);
   EXPECT_EQ(sent["content"], b64(payload));
   EXPECT_EQ(sent["message_type"], "binary");
-  json got = next_event(c.ws);
-  EXPECT_EQ(got["type"], "message_received");
   EXPECT_EQ(got["message_type"], "binary") << "the echo server answered with a binary frame";
   std::string decoded;
   ASSERT_TRUE(decode_base64(got["content"].get<std::string>(), decoded));
@@ -130,7 +126,10 @@ TEST(ProxyMessages, RequestIdIsEchoedOnMessageSentSendErrorAndError) {
   EXPECT_EQ(sent["request_id"], "req-a");
   json got = c.ws.read_until("message_received");
   EXPECT_FALSE(got.contains("request_id")) << "an upstream message answers no command";
-  c.ws.send_json({{"type", "send_message"}, {"content", "%%%"}, {"message_type", "binary"}, {"request_id", "req-b"}});
+  c.ws.send_json({{"type", "send_message"},
+                  {"content", "%%%"},
+                  {"message_type", "binary"},
+                  {"request_id", "req-b"}});
   json err = next_event(c.ws);
   EXPECT_EQ(err["type"], "send_error");
   EXPECT_EQ(err["request_id"], "req-b");
@@ -171,11 +170,15 @@ TEST(ProxyMessages, ConnectionIdRoutesEveryCommandAndEveryEvent) {
   for (int i = 0; i < 6; ++i) {
     json ev = next_event(c.ws);
     const std::string cid = ev.value("connection_id", "<default>");
-    if (ev["type"] == "message_sent") sent_on[ev["content"]] = cid;
-    else if (ev["type"] == "message_received") received_on[ev["content"]] = cid;
-    else ADD_FAILURE() << ev.dump();
+    if (ev["type"] == "message_sent")
+      sent_on[ev["content"]] = cid;
+    else if (ev["type"] == "message_received")
+      received_on[ev["content"]] = cid;
+    else
+      ADD_FAILURE() << ev.dump();
   }
-  const std::map<std::string, std::string> expected = {{"to-a", "a"}, {"to-b", "b"}, {"to-default", "<default>"}};
+  const std::map<std::string, std::string> expected = {
+      {"to-a", "a"}, {"to-b", "b"}, {"to-default", "<default>"}};
   EXPECT_EQ(sent_on, expected);
   EXPECT_EQ(received_on, expected);
 
@@ -187,13 +190,13 @@ TEST(ProxyMessages, ConnectionIdRoutesEveryCommandAndEveryEvent) {
   EXPECT_EQ(e["request_id"], "d-a");
   EXPECT_EQ(e["close_code"], 1000);
   EXPECT_TRUE(eventually([&] { return echo_a.open_now() == 0; }));
-  EXPECT_EQ(echo_b.open_now(), 1u);
+  EXPECT_TRUE(eventually([&] { return echo_b.open_now() == 1; }));
   c.ws.send_json({{"type", "send_message"}, {"content", "x"}, {"connection_id", "a"}});
   e = next_event(c.ws);
   EXPECT_EQ(e["code"], "NOT_CONNECTED");
   EXPECT_EQ(e["connection_id"], "a");
   c.ws.send_json({{"type", "send_message"}, {"content", "still-b"}, {"connection_id", "b"}});
-  e = c.ws.read_until("message_received");
+  e = read_round_trip(c.ws).received;
   EXPECT_EQ(e["content"], "still-b");
   EXPECT_EQ(e["connection_id"], "b");
 
@@ -221,7 +224,9 @@ TEST(ProxyMessages, MessagesSentWhileConnectingAreDeliveredInOrder) {
   c.ws.send_json({{"type", "connect_external"}, {"url", echo.url()}});
   constexpr int n = 20;
   for (int i = 0; i < n; ++i)
-    c.ws.send_json({{"type", "send_message"}, {"content", "m" + std::to_string(i)}, {"request_id", std::to_string(i)}});
+    c.ws.send_json({{"type", "send_message"},
+                    {"content", "m" + std::to_string(i)},
+                    {"request_id", std::to_string(i)}});
   std::vector<std::string> statuses, sent, received;
   while (received.size() < n) {
     json e = next_event(c.ws);
@@ -239,7 +244,8 @@ TEST(ProxyMessages, MessagesSentWhileConnectingAreDeliveredInOrder) {
     }
   }
   std::vector<std::string> expected;
-  for (int i = 0; i < n; ++i) expected.push_back("m" + std::to_string(i));
+  for (int i = 0; i < n; ++i)
+    expected.push_back("m" + std::to_string(i));
   EXPECT_EQ(statuses, (std::vector<std::string>{"connecting", "connected"}));
   EXPECT_EQ(sent, expected);
   EXPECT_EQ(received, expected);
@@ -256,14 +262,18 @@ TEST(ProxyMessages, MessagesHeldForAFailedConnectGetNotConnectedAfterTheConnectA
   ASSERT_TRUE(c.ok);
   c.ws.send_json({{"type", "connect_external"}, {"url", silent.url()}, {"request_id", "conn"}});
   for (int i = 0; i < 3; ++i)
-    c.ws.send_json({{"type", "send_message"}, {"content", "h" + std::to_string(i)}, {"request_id", "h" + std::to_string(i)}});
+    c.ws.send_json({{"type", "send_message"},
+                    {"content", "h" + std::to_string(i)},
+                    {"request_id", "h" + std::to_string(i)}});
   std::vector<std::string> seen;
   for (int i = 0; i < 6; ++i) {
     json e = next_event(c.ws);
     ASSERT_TRUE(e.is_object());
     std::string what = e["type"].get<std::string>();
-    if (e.contains("status")) what += ":" + e["status"].get<std::string>();
-    if (e.contains("code")) what += ":" + e["code"].get<std::string>();
+    if (e.contains("status"))
+      what += ":" + e["status"].get<std::string>();
+    if (e.contains("code"))
+      what += ":" + e["code"].get<std::string>();
     what += "@" + e.value("request_id", "");
     seen.push_back(what);
   }
@@ -290,9 +300,11 @@ TEST(ProxyMessages, CommandsTakeEffectInTheOrderSent) {
   std::vector<std::string> seen;
   while (seen.empty() || seen.back() != "connection_status:disconnected") {
     json e = next_event(c.ws);
-    ASSERT_TRUE(e.is_object());
-    std::string what = e["type"].get<std::string>() + ":" + e.value("status", e.value("content", e.value("code", "")));
-    if (e["type"] == "message_received") continue; // echoes may or may not beat the close
+    ASSERT_TRUE(e.is_object()) << "after " << json(seen).dump();
+    std::string what = e["type"].get<std::string>() + ":" +
+                       e.value("status", e.value("content", e.value("code", "")));
+    if (e["type"] == "message_received")
+      continue; // echoes may or may not beat the close
     seen.push_back(what);
   }
   // "refused" was sent after the disconnect: NOT_CONNECTED, but it may be answered before the
@@ -300,12 +312,52 @@ TEST(ProxyMessages, CommandsTakeEffectInTheOrderSent) {
   std::vector<std::string> without_refusal;
   bool refused = false;
   for (const auto &s : seen) {
-    if (s == "send_error:NOT_CONNECTED") refused = true;
-    else without_refusal.push_back(s);
+    if (s == "send_error:NOT_CONNECTED")
+      refused = true;
+    else
+      without_refusal.push_back(s);
   }
-  if (!refused) EXPECT_EQ(next_event(c.ws)["code"], "NOT_CONNECTED");
+  if (!refused) {
+    EXPECT_EQ(next_event(c.ws)["code"], "NOT_CONNECTED");
+  }
   EXPECT_EQ(without_refusal, (std::vector<std::string>{"message_sent:one", "message_sent:two",
                                                        "connection_status:disconnected"}));
+}
+
+TEST(ProxyMessages, DisconnectWhileConnectingWaitsForTheHeldMessages) {
+  // The spec's JavaScript example sends connect_external, send_message and disconnect_external
+  // back to back: the message was sent before the disconnect, so it reaches the upstream first.
+  upstream_behaviour b;
+  b.tls = true; // a TLS handshake keeps the upstream connecting while the commands arrive
+  test_upstream echo(b);
+  host_instance host;
+  proxy_client c(host.port(), "js-flow");
+  ASSERT_TRUE(c.ok);
+  c.ws.send_json({{"type", "connect_external"}, {"url", echo.url()}});
+  c.ws.send_json({{"type", "send_message"}, {"content", "Hello World!"}});
+  c.ws.send_json({{"type", "disconnect_external"}, {"request_id", "bye"}});
+  c.ws.send_json({{"type", "send_message"}, {"content", "too late"}});
+  std::vector<std::string> seen;
+  int refusals = 0;
+  while (seen.empty() || seen.back().rfind("connection_status:disconnected", 0) != 0) {
+    json e = next_event(c.ws);
+    ASSERT_TRUE(e.is_object()) << "after " << json(seen).dump();
+    if (e["type"] == "message_received") continue; // the echo may or may not beat the close
+    if (e["type"] == "send_error") {                 // "too late": answered when it arrives
+      EXPECT_EQ(e["code"], "NOT_CONNECTED");
+      refusals++;
+      continue;
+    }
+    seen.push_back(e["type"].get<std::string>() + ":" +
+                   e.value("status", e.value("content", e.value("code", ""))) + "@" +
+                   e.value("request_id", ""));
+  }
+  EXPECT_EQ(refusals, 1);
+  EXPECT_EQ(seen, (std::vector<std::string>{"connection_status:connecting@",
+                                            "connection_status:connected@",
+                                            "message_sent:Hello World!@",
+                                            "connection_status:disconnected@bye"}));
+  EXPECT_TRUE(eventually([&] { return echo.received_count() >= 1; }));
 }
 
 // ---- disconnects ----
@@ -316,7 +368,7 @@ TEST(ProxyMessages, DisconnectExternalClosesWith1000) {
   proxy_client c(host.port(), "disconnect");
   ASSERT_TRUE(c.ok);
   ASSERT_EQ(open_upstream(c.ws, echo.url())["status"], "connected");
-  ASSERT_EQ(echo.open_now(), 1u);
+  ASSERT_TRUE(eventually([&] { return echo.open_now() == 1; }));
   c.ws.send_json({{"type", "disconnect_external"}});
   json e = next_event(c.ws);
   EXPECT_EQ(e["type"], "connection_status");

@@ -31,7 +31,8 @@ inline ::testing::AssertionResult has_timestamp(const nlohmann::json &event) {
     return ::testing::AssertionFailure() << "bad timestamp " << ts;
   for (std::size_t i = 0; i < ts.size(); ++i) {
     const bool ok = shape[i] == 'd' ? (ts[i] >= '0' && ts[i] <= '9') : ts[i] == shape[i];
-    if (!ok) return ::testing::AssertionFailure() << "bad timestamp " << ts;
+    if (!ok)
+      return ::testing::AssertionFailure() << "bad timestamp " << ts;
   }
   return ::testing::AssertionSuccess();
 }
@@ -42,7 +43,8 @@ inline bool eventually(const std::function<bool()> &condition,
                        std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
+    if (condition())
+      return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return condition();
@@ -62,7 +64,8 @@ inline nlohmann::json active_connections(std::uint16_t port) {
 }
 
 // Reads the next event, failing the test with context when none comes.
-inline nlohmann::json next_event(ws_client &c, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+inline nlohmann::json next_event(ws_client &c,
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   nlohmann::json e = c.read_json(timeout);
   EXPECT_TRUE(e.is_object()) << "no event (closed=" << c.closed() << ")";
   return e;
@@ -76,8 +79,32 @@ inline nlohmann::json open_upstream(ws_client &c, const std::string &url,
   cmd.update(extra);
   c.send_json(cmd);
   nlohmann::json e = next_event(c);
-  if (e.value("status", "") != "connecting") return e;
+  if (e.value("status", "") != "connecting")
+    return e;
   return next_event(c);
+}
+
+// The two events one send_message to an echo server produces. message_sent (the frame went
+// out) and the echo's message_received may come in either order: the write's completion and the
+// echo's read race on the host's worker threads. Unexpected or missing events fail the test.
+struct round_trip {
+  nlohmann::json sent, received;
+};
+inline round_trip read_round_trip(ws_client &c) {
+  round_trip r;
+  for (int i = 0; i < 2; ++i) {
+    nlohmann::json e = next_event(c);
+    const std::string type = e.is_object() ? e.value("type", "") : "";
+    nlohmann::json *slot = type == "message_sent"       ? &r.sent
+                           : type == "message_received" ? &r.received
+                                                        : nullptr;
+    if (slot == nullptr || !slot->is_null()) {
+      ADD_FAILURE() << "unexpected event " << e.dump().substr(0, 300);
+      continue;
+    }
+    *slot = std::move(e);
+  }
+  return r;
 }
 
 // A fresh client on /api/websocket/connect/{id}; check `ok()` (gtest ASSERTs need void functions).

@@ -39,7 +39,8 @@ std::map<std::string, std::vector<std::string>> hostile_table() {
 
 struct egress_host {
   dial_recorder dials;
-  std::shared_ptr<std::map<std::string, int>> lookups = std::make_shared<std::map<std::string, int>>();
+  std::shared_ptr<std::map<std::string, int>> lookups =
+      std::make_shared<std::map<std::string, int>>();
   std::unique_ptr<host_instance> host;
 
   explicit egress_host(std::map<std::string, std::vector<std::string>> table,
@@ -57,19 +58,21 @@ json connect_and_expect_error(ws_client &c, const std::string &url) {
   c.send_json({{"type", "connect_external"}, {"url", url}, {"request_id", url}});
   json err = c.read_until("connection_error", std::chrono::seconds(5));
   json status = c.read_until("connection_status", std::chrono::seconds(5));
-  if (status.value("status", "") == "connecting") status = c.read_until("connection_status");
+  if (status.value("status", "") == "connecting")
+    status = c.read_until("connection_status");
   EXPECT_EQ(status.value("status", ""), "error") << url << " " << status.dump();
   return err;
 }
 
 std::vector<std::string> denied_urls(const std::string &port) {
   std::vector<std::string> urls;
-  for (const auto &[name, addresses] : hostile_table()) urls.push_back("ws://" + name + ":" + port + "/");
+  for (const auto &[name, addresses] : hostile_table())
+    urls.push_back("ws://" + name + ":" + port + "/");
   // Literal addresses in the URL resolve to themselves and are judged the same way.
-  for (const std::string literal :
-       {"169.254.169.254", "[::ffff:169.254.169.254]", "[::ffff:a9fe:a9fe]", "[fd00:ec2::254]",
-        "[64:ff9b::a9fe:a9fe]", "224.0.0.1", "0.0.0.0", "255.255.255.255", "[fe80::1]", "[::]",
-        "100.100.100.200", "[2002:a9fe:a9fe::1]"})
+  for (const std::string &literal : std::vector<std::string>{
+           "169.254.169.254", "[::ffff:169.254.169.254]", "[::ffff:a9fe:a9fe]", "[fd00:ec2::254]",
+           "[64:ff9b::a9fe:a9fe]", "224.0.0.1", "0.0.0.0", "255.255.255.255", "[fe80::1]", "[::]",
+           "100.100.100.200", "[2002:a9fe:a9fe::1]"})
     urls.push_back("ws://" + literal + ":" + port + "/latest/meta-data/");
   urls.push_back("wss://metadata.test/computeMetadata/v1/");
   return urls;
@@ -110,10 +113,12 @@ TEST(Egress, ConnectionsBackToTheHostsOwnListenerAreDenied) {
   const std::string port = std::to_string(h.port());
   ws_client c;
   ASSERT_TRUE(c.connect(h.port(), "/api/websocket/connect/loop"));
-  const std::vector<std::string> urls = {
-      "ws://127.0.0.1:" + port + "/api/websocket/connect/other", "ws://localhost:" + port + "/ws",
-      "ws://[::1]:" + port + "/ws", "ws://127.0.0.2:" + port + "/ws",
-      "ws://[::ffff:127.0.0.1]:" + port + "/ws", "ws://self.test:" + port + "/ws"};
+  const std::vector<std::string> urls = {"ws://127.0.0.1:" + port + "/api/websocket/connect/other",
+                                         "ws://localhost:" + port + "/ws",
+                                         "ws://[::1]:" + port + "/ws",
+                                         "ws://127.0.0.2:" + port + "/ws",
+                                         "ws://[::ffff:127.0.0.1]:" + port + "/ws",
+                                         "ws://self.test:" + port + "/ws"};
   for (const auto &url : urls) {
     EXPECT_EQ(connect_and_expect_error(c, url).value("code", ""), "DESTINATION_DENIED") << url;
     const auto r = http_request(h.port(), "POST", "/api/websocket/test-connection",
@@ -132,7 +137,8 @@ TEST(Egress, ANameWithOneAllowedAndOneDeniedAddressIsDeniedWhole) {
   ws_client c;
   ASSERT_TRUE(c.connect(h.port(), "/api/websocket/connect/mixed"));
   const std::string port = std::to_string(echo.port());
-  for (const std::string name : {"mixed.test", "mixed-reversed.test", "mixed6.test"}) {
+  for (const std::string &name :
+       std::vector<std::string>{"mixed.test", "mixed-reversed.test", "mixed6.test"}) {
     const std::string url = "ws://" + name + ":" + port + "/";
     EXPECT_EQ(connect_and_expect_error(c, url).value("code", ""), "DESTINATION_DENIED") << url;
   }
@@ -142,7 +148,7 @@ TEST(Egress, ANameWithOneAllowedAndOneDeniedAddressIsDeniedWhole) {
 
 TEST(Egress, AnAllowedNameIsDialledAtTheCheckedAddressOnceWithItsOwnHostHeader) {
   test_upstream echo;
-  egress_host h({{"api.test", {"127.0.0.1"}}});
+  egress_host h(std::map<std::string, std::vector<std::string>>{{"api.test", {"127.0.0.1"}}});
   ws_client c;
   ASSERT_TRUE(c.connect(h.port(), "/api/websocket/connect/ok"));
   const std::string port = std::to_string(echo.port());
@@ -172,12 +178,11 @@ TEST(Egress, PublicOnlyPresetAndDenyRulesRefuseBeforeDialling) {
                 c);
   ws_client client;
   ASSERT_TRUE(client.connect(h.port(), "/api/websocket/connect/strict"));
-  for (const std::string url :
-       {"ws://private.test/", "ws://router.test:8080/", "ws://cgnat.test/", "ws://ula.test/",
-        "wss://api.blocked.test/", "ws://documented.test/", echo.url(),
-        "ws://localhost:" + std::to_string(echo.port()) + "/", "ws://10.0.0.1/"}) {
-    EXPECT_EQ(connect_and_expect_error(client, url).value("code", ""), "DESTINATION_DENIED")
-        << url;
+  for (const std::string &url : std::vector<std::string>{
+           "ws://private.test/", "ws://router.test:8080/", "ws://cgnat.test/", "ws://ula.test/",
+           "wss://api.blocked.test/", "ws://documented.test/", echo.url(),
+           "ws://localhost:" + std::to_string(echo.port()) + "/", "ws://10.0.0.1/"}) {
+    EXPECT_EQ(connect_and_expect_error(client, url).value("code", ""), "DESTINATION_DENIED") << url;
   }
   EXPECT_TRUE(h.dials.dials().empty());
   EXPECT_EQ(echo.accepted(), 0u);
@@ -187,11 +192,11 @@ TEST(Egress, UrlsThatAreNotPlainWebSocketTargetsAreRefusedBeforeResolving) {
   egress_host h(hostile_table());
   ws_client c;
   ASSERT_TRUE(c.connect(h.port(), "/api/websocket/connect/urls"));
-  for (const std::string url :
-       {"http://metadata.test/", "file:///etc/passwd", "gopher://metadata.test:70/",
-        "ws://user:pass@metadata.test/", "ws://:secret@metadata.test/", "ws:///nohost",
-        "ws://metadata.test:0/", "ws://metadata.test:99999/", "ws://meta data.test/",
-        "ws://metadata.test\r\nX: y/", "javascript:alert(1)", ""}) {
+  for (const std::string &url : std::vector<std::string>{
+           "http://metadata.test/", "file:///etc/passwd", "gopher://metadata.test:70/",
+           "ws://user:pass@metadata.test/", "ws://:secret@metadata.test/", "ws:///nohost",
+           "ws://metadata.test:0/", "ws://metadata.test:99999/", "ws://meta data.test/",
+           "ws://metadata.test\r\nX: y/", "javascript:alert(1)", ""}) {
     const json err = connect_and_expect_error(c, url);
     EXPECT_EQ(err.value("code", ""), "INVALID_URL") << "'" << url << "' -> " << err.dump();
   }

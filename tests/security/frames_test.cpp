@@ -44,7 +44,8 @@ TEST(Frames, FragmentFloodIsCountedAcrossFragmentsAndClosedWith1009) {
     // Fragments of a message well under the limit are fine.
     raw_socket s = open_raw(host.port(), "fragments-ok");
     s.send(ws_frame(op_text, R"({"type":"disconnect_external",)", false));
-    for (int i = 0; i < 100; ++i) s.send(ws_frame(op_continuation, " ", false));
+    for (int i = 0; i < 100; ++i)
+      s.send(ws_frame(op_continuation, " ", false));
     s.send(ws_frame(op_continuation, R"("request_id":"alive"})", true));
     const auto f = read_frame(s, 5s);
     ASSERT_TRUE(f.has_value());
@@ -55,12 +56,12 @@ TEST(Frames, FragmentFloodIsCountedAcrossFragmentsAndClosedWith1009) {
   // 200 KiB in 1 KiB continuation frames, never a final one: each small, together over 64 KiB.
   const std::string fragment = ws_frame(op_continuation, std::string(1024, ' '), false);
   for (int i = 0; i < 200; ++i)
-    if (!s.send(fragment, 2s)) break; // the host may already have closed
+    if (!s.send(fragment, 2s))
+      break; // the host may already have closed
   EXPECT_EQ(read_close_code(s, 5s), 1009);
   EXPECT_TRUE(s.wait_closed(5s));
-  EXPECT_TRUE(eventually([&] {
-    return active_connections(host.port())["active_connections"] == json::array();
-  }));
+  EXPECT_TRUE(eventually(
+      [&] { return active_connections(host.port())["active_connections"] == json::array(); }));
 }
 
 TEST(Frames, FragmentFloodOfTinyFramesIsBoundedToo) {
@@ -70,9 +71,11 @@ TEST(Frames, FragmentFloodOfTinyFramesIsBoundedToo) {
   raw_socket s = open_raw(host.port(), "tiny-flood");
   s.send(ws_frame(op_binary, "x", false));
   std::string burst;
-  for (int i = 0; i < 1000; ++i) burst += ws_frame(op_continuation, "abcdefgh", false);
+  for (int i = 0; i < 1000; ++i)
+    burst += ws_frame(op_continuation, "abcdefgh", false);
   for (int round = 0; round < 10; ++round)
-    if (!s.send(burst, 2s)) break;
+    if (!s.send(burst, 2s))
+      break;
   EXPECT_EQ(read_close_code(s, 5s), 1009);
 }
 
@@ -94,7 +97,9 @@ TEST(Frames, AFrameDeclaring2To62BytesIsClosedWithoutAllocating) {
     const int code = read_close_code(s, 5s);
     EXPECT_TRUE(code == 1002 || code == 1009) << code;
   }
-  EXPECT_LT(resident_bytes(), before + 16 * 1024 * 1024);
+  if (!sanitized) {
+    EXPECT_LT(resident_bytes(), before + 16 * 1024 * 1024);
+  }
   ws_client c;
   EXPECT_TRUE(c.connect(host.port(), "/api/websocket/connect/after"));
 }
@@ -107,7 +112,8 @@ TEST(Frames, PermessageDeflateIsNeverNegotiated) {
                         "permessage-deflate; client_max_window_bits, x-webkit-deflate-frame"}}),
             101);
   std::string lower = s.head();
-  for (auto &ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (auto &ch : lower)
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   EXPECT_EQ(lower.find("sec-websocket-extensions"), std::string::npos) << s.head();
   expect_alive(s);
   // So a "compressed" frame (RSV1) is a protocol violation, not something to inflate.
@@ -121,7 +127,8 @@ TEST(Frames, ProtocolViolationsAreClosedWith1002) {
     std::string what, bytes;
   };
   const std::vector<violation> violations = {
-      {"unmasked client frame", ws_frame(op_text, R"({"type":"disconnect_external"})", true, false)},
+      {"unmasked client frame",
+       ws_frame(op_text, R"({"type":"disconnect_external"})", true, false)},
       {"RSV1 without an extension", ws_frame(op_text, "{}", true, true, 4)},
       {"RSV2", ws_frame(op_text, "{}", true, true, 2)},
       {"RSV3", ws_frame(op_binary, "x", true, true, 1)},
@@ -137,7 +144,9 @@ TEST(Frames, ProtocolViolationsAreClosedWith1002) {
       {"close with code 999", ws_frame(op_close, close_payload(999))},
       {"close with reserved code 1005", ws_frame(op_close, close_payload(1005))},
       {"close with reserved code 1006", ws_frame(op_close, close_payload(1006))},
-      {"close with code 5000", ws_frame(op_close, close_payload(5000))},
+      {"close with unassigned code 1004", ws_frame(op_close, close_payload(1004))},
+      {"close with unassigned code 1016", ws_frame(op_close, close_payload(1016))},
+      {"close with reserved code 2999", ws_frame(op_close, close_payload(2999))},
   };
   int n = 0;
   for (const auto &v : violations) {
@@ -147,14 +156,15 @@ TEST(Frames, ProtocolViolationsAreClosedWith1002) {
     EXPECT_TRUE(s.wait_closed(5s)) << v.what;
   }
   {
-    // A close frame whose reason is not UTF-8 is 1007.
+    // A close frame whose reason is not UTF-8: 1002 or 1007 (both are what RFC 6455 clients
+    // accept, Autobahn case 7.5.1).
     raw_socket s = open_raw(host.port(), "close-reason");
     ASSERT_TRUE(s.send(ws_frame(op_close, close_payload(1000, "\xff\xfe"))));
-    EXPECT_EQ(read_close_code(s, 5s), 1007);
+    const int code = read_close_code(s, 5s);
+    EXPECT_TRUE(code == 1002 || code == 1007) << code;
   }
-  EXPECT_TRUE(eventually([&] {
-    return active_connections(host.port())["active_connections"] == json::array();
-  }));
+  EXPECT_TRUE(eventually(
+      [&] { return active_connections(host.port())["active_connections"] == json::array(); }));
   // Legitimate control frames in the middle of a fragmented message are fine.
   raw_socket s = open_raw(host.port(), "legit");
   s.send(ws_frame(op_text, R"({"type":"disconnect_external",)", false));

@@ -26,7 +26,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// One apistudio-host process with its stderr captured. Killed (SIGKILL) if still running at the end.
+// One apistudio-host process with its stderr captured. Killed (SIGKILL) if still running at the
+// end.
 class host_process {
 public:
   host_process(const std::string &yaml, rlim_t max_descriptors = 0) {
@@ -36,18 +37,21 @@ public:
     std::ofstream(config_) << yaml;
 
     int err[2];
-    if (::pipe2(err, O_CLOEXEC) != 0) return;
+    if (::pipe2(err, O_CLOEXEC) != 0)
+      return;
     const std::string binary = APISTUDIO_HOST_BINARY;
     std::vector<std::string> args = {binary, "--config", config_};
     std::vector<char *> argv;
-    for (auto &a : args) argv.push_back(a.data());
+    for (auto &a : args)
+      argv.push_back(a.data());
     argv.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
       // Only async-signal-safe calls between fork and exec.
       ::dup2(err[1], 2);
       if (max_descriptors != 0) {
-        rlimit rl{max_descriptors, max_descriptors}; // the hard limit too: the host raises soft to hard
+        rlimit rl{max_descriptors,
+                  max_descriptors}; // the hard limit too: the host raises soft to hard
         ::setrlimit(RLIMIT_NOFILE, &rl);
       }
       ::execv(argv[0], argv.data());
@@ -58,7 +62,8 @@ public:
       char buf[4096];
       for (;;) {
         const auto n = ::read(fd, buf, sizeof buf);
-        if (n <= 0) break;
+        if (n <= 0)
+          break;
         std::lock_guard lock(mutex_);
         log_.append(buf, static_cast<std::size_t>(n));
       }
@@ -77,7 +82,8 @@ public:
       ::kill(pid_, SIGKILL);
       wait_exit(10s);
     }
-    if (reader_.joinable()) reader_.join();
+    if (reader_.joinable())
+      reader_.join();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
@@ -90,9 +96,11 @@ public:
   }
 
   bool exited() {
-    if (status_) return true;
+    if (status_)
+      return true;
     int st = 0;
-    if (::waitpid(pid_, &st, WNOHANG) == pid_) status_ = st;
+    if (::waitpid(pid_, &st, WNOHANG) == pid_)
+      status_ = st;
     return status_.has_value();
   }
   // The wait status, or nullopt when it is still running after `timeout`.
@@ -109,7 +117,8 @@ public:
     std::string field;
     double ticks = 0;
     for (int i = 3; i <= 15 && fields >> field; ++i)
-      if (i == 14 || i == 15) ticks += std::stod(field);
+      if (i == 14 || i == 15)
+        ticks += std::stod(field);
     return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
   }
   std::size_t descriptors() const {
@@ -133,7 +142,8 @@ private:
 
 std::string base_config(const std::string &extra = {}) {
   return "server:\n  listen: \"127.0.0.1:0\"\n  worker_threads: 2\n"
-         "plugin_dir: \"" APISTUDIO_PLUGIN_DIR "\"\n" + extra;
+         "plugin_dir: \"" APISTUDIO_PLUGIN_DIR "\"\n" +
+         extra;
 }
 
 } // namespace
@@ -151,8 +161,9 @@ TEST(Process, AcceptLoopSurvivesRunningOutOfDescriptorsAndRecovers) {
     hogs.emplace_back(host.port());
     ASSERT_TRUE(hogs.back().connected()) << i;
   }
-  ASSERT_TRUE(eventually([&] { return host.log().find("out of descriptors") != std::string::npos; }))
-      << host.log();
+  ASSERT_TRUE(eventually([&] {
+    return host.log().find("out of descriptors") != std::string::npos;
+  })) << host.log();
   EXPECT_GE(host.descriptors(), limit - 2);
 
   // While out of descriptors it backs off: over one second it burns far less than a CPU-second.
@@ -196,7 +207,8 @@ TEST(Process, SigtermUnderLoadClosesEveryClientWith1001AndExitsZeroWithinFiveSec
   }
   const auto started = std::chrono::steady_clock::now();
   ASSERT_EQ(::kill(host.pid(), SIGTERM), 0);
-  for (auto &c : clients) EXPECT_EQ(c->wait_closed(5s), 1001);
+  for (auto &c : clients)
+    EXPECT_EQ(c->wait_closed(5s), 1001);
   const auto status = host.wait_exit(5s);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
   ASSERT_TRUE(status.has_value()) << "still running 5 s after SIGTERM\n" << host.log();

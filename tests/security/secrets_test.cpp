@@ -16,7 +16,7 @@ using nlohmann::json;
 namespace {
 
 const std::vector<std::string> canaries = {
-    "CANARYauth7c1", "CANARYcookie2d9", "CANARYapikey4e0", "CANARYuserinfo5f2",
+    "CANARYauth7c1",  "CANARYcookie2d9", "CANARYapikey4e0",   "CANARYuserinfo5f2",
     "CANARYquery6a3", "CANARYaccess8b4", "CANARYinjected9c5", "CANARYproxyauth1d7"};
 
 void expect_no_canary(const std::string &text, const std::string &where) {
@@ -28,7 +28,7 @@ void expect_no_canary(const std::string &text, const std::string &where) {
 
 TEST(Secrets, CanariesAppearInNoLogLineEventOrRestResponse) {
   upstream_behaviour b;
-  b.require_headers = {{"X-Injected", "Bearer CANARYinjected9c5"}};
+  b.require_headers = {{"Authorization", "Bearer CANARYinjected9c5"}};
   test_upstream echo(b);
   host_config c = test_config();
   c.debug = true;
@@ -37,9 +37,11 @@ TEST(Secrets, CanariesAppearInNoLogLineEventOrRestResponse) {
       "auth_header_injector",
       {{"rules", json::array({{{"name", "local"},
                                {"match", {{"host", "127.0.0.1"}}},
-                               {"set", {{"X-Injected", {{"value", "CANARYinjected9c5"},
-                                                        {"prefix", "Bearer "}}}}}}})}}));
-  c.plugins.push_back(make_plugin("debug_logger", {{"enabled", true}, {"max_payload_log_bytes", 4096}}));
+                               {"set",
+                                {{"Authorization",
+                                  {{"value", "CANARYinjected9c5"}, {"prefix", "Bearer "}}}}}}})}}));
+  c.plugins.push_back(
+      make_plugin("debug_logger", {{"enabled", true}, {"max_payload_log_bytes", 4096}}));
   host_instance host(c);
   const std::uint16_t port = host.port();
   const std::string auth = "Bearer CANARYaccess8b4";
@@ -53,25 +55,31 @@ TEST(Secrets, CanariesAppearInNoLogLineEventOrRestResponse) {
                                {"Proxy-Authorization", "Basic CANARYproxyauth1d7"}};
   const std::string url = echo.url("/feed?token=CANARYquery6a3&room=1");
   client.send_json({{"type", "connect_external"}, {"url", url}, {"headers", secret_headers}});
-  for (const std::string type : {"connection_status", "connection_status"}) {
+  for (const std::string &type :
+       std::vector<std::string>{"connection_status", "connection_status"}) {
     const json e = client.read_until(type);
     seen += e.dump() + "\n";
   }
   ASSERT_NE(seen.find("\"connected\""), std::string::npos) << seen << host.log_text();
-  EXPECT_EQ(echo.last_request_headers()["authorization"], "Bearer CANARYauth7c1");
+  // The injector replaced the client's Authorization with the operator's secret.
+  EXPECT_EQ(echo.last_request_headers()["authorization"], "Bearer CANARYinjected9c5");
+  EXPECT_EQ(echo.last_request_headers()["x-api-key"], "CANARYapikey4e0");
   client.send_json({{"type", "send_message"}, {"content", "hello"}});
   seen += client.read_until("message_sent").dump() + "\n";
   seen += client.read_until("message_received").dump() + "\n";
 
   // Credentials in the URL are refused without being repeated.
-  client.send_json({{"type", "connect_external"}, {"connection_id", "userinfo"},
-                    {"url", "ws://admin:CANARYuserinfo5f2@127.0.0.1:" +
-                                std::to_string(echo.port()) + "/"}});
+  client.send_json(
+      {{"type", "connect_external"},
+       {"connection_id", "userinfo"},
+       {"url", "ws://admin:CANARYuserinfo5f2@127.0.0.1:" + std::to_string(echo.port()) + "/"}});
   const json refused = client.read_until("connection_error");
   EXPECT_EQ(refused.value("code", ""), "INVALID_URL");
   seen += refused.dump() + "\n";
   // A refused header is named, its value is not repeated.
-  client.send_json({{"type", "connect_external"}, {"connection_id", "bad-header"}, {"url", url},
+  client.send_json({{"type", "connect_external"},
+                    {"connection_id", "bad-header"},
+                    {"url", url},
                     {"headers", {{"Authorization", "Bearer CANARYauth7c1\r\nX: y"}}}});
   const json bad = client.read_until("error");
   EXPECT_EQ(bad.value("code", ""), "INVALID_FORMAT");
@@ -82,13 +90,15 @@ TEST(Secrets, CanariesAppearInNoLogLineEventOrRestResponse) {
   // REST: test-connection with the same secrets, and every listing.
   const std::vector<std::pair<std::string, std::string>> rest_auth = {
       {"Authorization", auth}, {"Content-Type", "application/json"}};
-  for (const auto &target : {url, "ws://u:CANARYuserinfo5f2@127.0.0.1:1/"}) {
+  for (const std::string &target :
+       std::vector<std::string>{url, "ws://u:CANARYuserinfo5f2@127.0.0.1:1/"}) {
     const auto r = http_request(port, "POST", "/api/websocket/test-connection", rest_auth,
                                 json{{"url", target}, {"headers", secret_headers}}.dump());
     EXPECT_EQ(r.status, 200);
     seen += r.body + "\n";
   }
-  for (const std::string target : {"/api/websocket/active-connections", "/api/plugins", "/healthz"}) {
+  for (const std::string &target :
+       std::vector<std::string>{"/api/websocket/active-connections", "/api/plugins", "/healthz"}) {
     const auto r = http_request(port, "GET", target, {{"Authorization", auth}});
     EXPECT_EQ(r.status, 200) << target;
     seen += r.body + "\n";
