@@ -50,8 +50,8 @@ public:
       // Only async-signal-safe calls between fork and exec.
       ::dup2(err[1], 2);
       if (max_descriptors != 0) {
-        rlimit rl{max_descriptors,
-                  max_descriptors}; // the hard limit too: the host raises soft to hard
+        // The hard limit too: the host raises its soft limit to the hard one.
+        rlimit rl{max_descriptors, max_descriptors};
         ::setrlimit(RLIMIT_NOFILE, &rl);
       }
       ::execv(argv[0], argv.data());
@@ -150,6 +150,13 @@ std::string base_config(const std::string &extra = {}) {
 
 TEST(Process, AcceptLoopSurvivesRunningOutOfDescriptorsAndRecovers) {
   const rlim_t limit = 48;
+  if (sanitized) {
+    // UBSan's vptr check probes memory through a pipe; with no descriptor left the probe fails and
+    // every virtual call (boost::system::error_category's, in any error_code) is reported as a bad
+    // vptr, fatally. Suppressions cannot help: the dynamic type cannot be read either. The
+    // release build runs this test.
+    GTEST_SKIP() << "cannot run out of descriptors under UBSan's vptr check";
+  }
   host_process host(base_config("limits:\n  http_header_timeout: 60s\n"), limit);
   ASSERT_NE(host.port(), 0) << host.log();
   const std::size_t used = host.descriptors();
