@@ -11,12 +11,12 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 
-client_session::client_session(server_context &ctx, beast::tcp_stream &&stream,
+client_session::client_session(server_context &ctx, worker_socket &&socket,
                                connection_slot slot, bool proxy_protocol, std::string client_id,
                                bool client_registered, std::string remote_address)
-    : ctx_(ctx), ws_(std::move(stream)), slot_(std::move(slot)), proxy_(proxy_protocol),
+    : ctx_(ctx), ws_(std::move(socket)), slot_(std::move(slot)), proxy_(proxy_protocol),
       client_registered_(client_registered), out_(ctx.config.limits.max_outbound_queue_bytes),
-      stall_timer_(ws_.get_executor()) {
+      stall_timer_(ws_.get_executor()), keepalive_timer_(ws_.get_executor()) {
   sctx_.id = ctx.next_session_id.fetch_add(1);
   sctx_.client_id = std::move(client_id);
   sctx_.remote_address = std::move(remote_address);
@@ -24,7 +24,7 @@ client_session::client_session(server_context &ctx, beast::tcp_stream &&stream,
 
 client_session::~client_session() { finish(); }
 
-net::any_io_executor client_session::strand() { return ws_.get_executor(); }
+net::any_io_executor client_session::executor() { return ws_.get_executor(); }
 
 void client_session::start(request req) {
   const auto target = req.target();
@@ -47,10 +47,11 @@ void client_session::start(request req) {
                   req);
 
   websocket::stream_base::timeout t{};
-  t.handshake_timeout = ctx_.config.limits.http_header_timeout;
-  t.idle_timeout = ctx_.config.keepalive.idle_timeout;
-  t.keep_alive_pings = true;
+  t.handshake_timeout = ctx_.config.limits.http_header_timeout; // also bounds the closing handshake
+  t.idle_timeout = websocket::stream_base::none(); // keep_tick() instead (keepalive.hpp)
+  t.keep_alive_pings = false;
   ws_.set_option(t);
+  ws_.control_callback([this](websocket::frame_type, beast::string_view) { keepalive_.heard(); });
   // On the proxy socket a message travels inside a JSON envelope, base64 (x4/3) when binary and
   // escaped when text: the frame gets room for a message of the full size (x2 + 4 KiB of fields).
   // The message itself is held to the limit after decoding (send_error MESSAGE_TOO_LARGE).
@@ -60,7 +61,6 @@ void client_session::start(request req) {
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type &res) {
     res.set(http::field::server, "apistudio-host/" APISTUDIO_HOST_VERSION);
   }));
-  beast::get_lowest_layer(ws_).expires_never();
   ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
 }
 
@@ -71,8 +71,7 @@ void client_session::refuse(int status, std::string code, std::string message, r
   http::async_write(ws_.next_layer(), *res,
                     [self = shared_from_this(), res](beast::error_code, std::size_t) {
                       beast::error_code ignored;
-                      self->ws_.next_layer().socket().shutdown(net::ip::tcp::socket::shutdown_send,
-                                                               ignored);
+                      self->ws_.next_layer().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
                       self->finish();
                     });
 }
@@ -89,8 +88,39 @@ void client_session::on_accept(beast::error_code ec) {
   }
   if (closing_) return do_close(); // closed (plugin, shutdown) while the upgrade was under way
   if (ctx_.stopping) return close_client(1001, "server shutting down");
+  arm_keepalive();
   do_read();
   if (!out_.empty()) do_write(); // frames plugins sent during on_session_open
+}
+
+// ---- keep-alive ----
+
+void client_session::arm_keepalive() {
+  keepalive_timer_.expires_after(ctx_.config.keepalive.idle_timeout / 2);
+  keepalive_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->keep_tick();
+  });
+}
+
+void client_session::keep_tick() {
+  if (finished_ || close_sent_) return; // Beast's close timeout bounds a closing handshake
+  switch (keepalive_.tick(reading_)) {
+  case keepalive_state::action::none:
+    break;
+  case keepalive_state::action::ping:
+    ws_.async_ping({}, [self = shared_from_this()](beast::error_code) {
+      self->keepalive_.ping_finished();
+    });
+    break;
+  case keepalive_state::action::dead: {
+    ctx_.log.debug("session", "client " + std::to_string(sctx_.id) +
+                                  ": no frame or pong within the idle timeout; dropping it");
+    beast::error_code ignored;
+    ws_.next_layer().close(ignored); // the pending read fails and finish() runs
+    return;
+  }
+  }
+  arm_keepalive();
 }
 
 // ---- reading from the client ----
@@ -112,6 +142,7 @@ void client_session::do_read() {
 
 void client_session::on_read(beast::error_code ec) {
   reading_ = false;
+  keepalive_.heard();
   if (ec) {
     // closed: the client said goodbye; others (reset, eof, timeout of a dead peer, 1009 / 1007
     // protocol failures Beast already answered with a close frame) end the session too.
@@ -305,7 +336,7 @@ void client_session::do_connect_external() {
 
   // Echoed without credentials: events may end up in logs and screenshots (docs/security.md).
   send_status("connecting", {redacted_url(d.url), {}, 0, {}}, cid, rid);
-  auto conn = upstream_connection::create(ctx_, strand(), d.target.tls, d.tls_verify);
+  auto conn = upstream_connection::create(ctx_, ws_.get_executor(), d.target.tls, d.tls_verify);
   conn->connection_id = cid;
   upstreams_.push_back({cid, conn, rid, {}, false, false});
   conn->open(std::move(d), this,
@@ -370,7 +401,7 @@ void client_session::do_disconnect_external() {
   u->connection->close(1000, "");
 }
 
-// ---- upstream events (on the strand) ----
+// ---- upstream events (on this worker) ----
 
 void client_session::upstream_message(upstream_connection &u, std::string_view payload,
                                       bool binary) {
@@ -458,7 +489,7 @@ void client_session::commit_frame() {
       self->ctx_.log.warn("session", "client " + std::to_string(self->sctx_.id) +
                                          " stopped reading; closing (write stall timeout)");
       beast::error_code ignored;
-      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+      self->ws_.next_layer().close(ignored);
     });
   }
 }
@@ -543,6 +574,7 @@ void client_session::finish() {
   finished_ = true;
   closing_ = true;
   stall_timer_.cancel();
+  keepalive_timer_.cancel();
   for (auto &u : upstreams_) {
     u.connection->detach(1001);
     ctx_.clients.release_upstream(sctx_.client_id, u.open);
@@ -559,7 +591,7 @@ void client_session::finish() {
     ctx_.sessions.erase(sctx_.id);
   }
   beast::error_code ignored;
-  beast::get_lowest_layer(ws_).socket().close(ignored);
+  ws_.next_layer().close(ignored);
 }
 
 // ---- from other threads ----
@@ -567,7 +599,7 @@ void client_session::finish() {
 void client_session::post_send(std::shared_ptr<const std::string> payload, bool binary) {
   // dispatch: a plugin sending to its own session from inside a hook queues the frame at once,
   // ahead of whatever that hook decides (e.g. the rate limiter's error before its close).
-  net::dispatch(strand(), [self = shared_from_this(), payload = std::move(payload), binary] {
+  net::dispatch(ws_.get_executor(), [self = shared_from_this(), payload = std::move(payload), binary] {
     if (self->closing_ || self->finished_) return;
     outbound_frame &f = self->begin_frame();
     f.shared = payload;
@@ -577,7 +609,7 @@ void client_session::post_send(std::shared_ptr<const std::string> payload, bool 
 }
 
 void client_session::post_close(int code, std::string reason) {
-  net::dispatch(strand(), [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+  net::dispatch(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
     self->close_client(code, std::move(reason));
   });
 }
@@ -585,14 +617,14 @@ void client_session::post_close(int code, std::string reason) {
 void client_session::post_bus(std::shared_ptr<const bus_delivery> d) {
   // post, not dispatch: a plugin publishing from inside a hook must not re-enter its own
   // on_bus_message before that hook has returned.
-  net::post(strand(), [self = shared_from_this(), d = std::move(d)] {
+  net::post(ws_.get_executor(), [self = shared_from_this(), d = std::move(d)] {
     if (self->closing_ || self->finished_) return;
     self->ctx_.plugins.deliver_bus(self->sctx_, d->topic, d->payload);
   });
 }
 
 void client_session::shutdown(int close_code, std::string reason) {
-  net::post(strand(), [self = shared_from_this(), close_code, reason = std::move(reason)]() mutable {
+  net::post(ws_.get_executor(), [self = shared_from_this(), close_code, reason = std::move(reason)]() mutable {
     self->close_client(close_code, std::move(reason));
   });
 }

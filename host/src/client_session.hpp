@@ -1,10 +1,10 @@
 // client_session.hpp — one client WebSocket: the proxy protocol on
 // /api/websocket/connect/{client_id}, or the collaboration channel /ws (handled by plugins).
 //
-// Threading: everything runs on the session's strand (the one made at accept). Its upstreams
-// share that strand, so the session, its upstreams and every plugin hook for it are serial.
-// Outside callers (plugins' timers, the bus, shutdown) go through session_port / session_lifecycle,
-// which dispatch onto the strand.
+// Threading: everything runs on the worker thread the listener gave the connection (one
+// io_context, one thread). Its upstreams live there too, so the session, its upstreams and every
+// plugin hook for it are serial. Outside callers (plugins' timers, the bus, shutdown) go through
+// session_port / session_lifecycle, which post onto that worker.
 // Lifetime: owned by the handlers of its pending operations (shared_from_this); registries hold
 // weak pointers. finish() runs exactly once, when the client socket is done: it closes the
 // upstreams, calls the plugins' on_session_close and leaves every registry.
@@ -12,12 +12,13 @@
 
 #include "connection_slot.hpp"
 #include "envelope_codec.hpp"
+#include "keepalive.hpp"
 #include "outbound_queue.hpp"
 #include "plugin_runtime.hpp"
 #include "server_context.hpp"
 #include "upstream_connection.hpp"
+#include "worker_types.hpp"
 
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -37,19 +38,19 @@ public:
 
   // `client_id` is empty on /ws. `client_registered`: the caller already holds the client_id in
   // the registry (the session releases it).
-  client_session(server_context &ctx, boost::beast::tcp_stream &&stream, connection_slot slot,
+  client_session(server_context &ctx, worker_socket &&socket, connection_slot slot,
                  bool proxy_protocol, std::string client_id, bool client_registered,
                  std::string remote_address);
   ~client_session() override;
 
-  // On the strand: plugins' on_session_open, then the upgrade (or the HTTP refusal).
+  // On its worker: plugins' on_session_open, then the upgrade (or the HTTP refusal).
   void start(request req);
 
   // session_port
   void post_send(std::shared_ptr<const std::string> payload, bool binary) override;
   void post_close(int code, std::string reason) override;
   void post_bus(std::shared_ptr<const bus_delivery> delivery) override;
-  boost::asio::any_io_executor strand() override;
+  boost::asio::any_io_executor executor() override;
   session_context &context() override { return sctx_; }
 
   // session_lifecycle
@@ -75,6 +76,8 @@ private:
 
   void refuse(int status, std::string code, std::string message, request &req);
   void on_accept(boost::beast::error_code ec);
+  void arm_keepalive();
+  void keep_tick();
   void do_read();
   void on_read(boost::beast::error_code ec);
   void handle_client_frame(std::string_view frame, bool binary);
@@ -111,7 +114,7 @@ private:
   void finish();
 
   server_context &ctx_;
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<worker_socket> ws_;
   connection_slot slot_;
   bool proxy_;
   bool client_registered_;
@@ -119,7 +122,9 @@ private:
   bool opened_plugins_ = false;
   boost::beast::flat_buffer read_buf_;
   outbound_queue out_;
-  boost::asio::steady_timer stall_timer_;
+  worker_timer stall_timer_;
+  worker_timer keepalive_timer_;
+  keepalive_state keepalive_;
   std::vector<upstream_entry> upstreams_; // at most max_connections_per_client
   client_command cmd_;                    // reused between frames: no allocation per message
   hook_message msg_;

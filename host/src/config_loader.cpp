@@ -829,8 +829,8 @@ void reader::read_limits(const located &section) {
 }
 
 void reader::read_keepalive(const located &section) {
-  // Beast's keep-alive sends a ping after idle_timeout / 2 of silence and drops the peer after
-  // idle_timeout: one setting says both, so there is no separate ping interval to contradict it.
+  // The keep-alive (keepalive.hpp) pings after idle_timeout / 2 of silence and drops the peer
+  // after idle_timeout: one setting says both, so there is no separate ping interval to contradict.
   read_mapping(section, {
                             {"idle_timeout",
                              [&](const located &v) {

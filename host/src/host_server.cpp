@@ -3,9 +3,8 @@
 #include "listener.hpp"
 #include "message_bus.hpp"
 #include "plugin_runtime.hpp"
+#include "worker_pool.hpp"
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -13,9 +12,10 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
-#include <optional>
 #include <stdexcept>
+#include <thread>
 
 namespace apistudio {
 namespace net = boost::asio;
@@ -68,10 +68,9 @@ struct host_server::parts {
   logger &log;
   system_clock_source system_clock;
   const clock_source &clock;
-  // The io_context goes first in destruction (it is reset by hand in ~host_server) so that
+  // The workers' contexts go first in destruction (destroyed by hand in ~host_server) so that
   // pending handlers, and the sessions they own, die while everything they use still exists.
-  std::unique_ptr<net::io_context> ioc;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  worker_pool workers;
   session_directory directory;
   std::unique_ptr<message_bus> bus;
   std::unique_ptr<plugin_runtime> plugins;
@@ -92,8 +91,7 @@ struct host_server::parts {
   void drain_tick() {
     if (directory.size() == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
       plugins->stop();
-      work.reset();
-      ioc->stop();
+      workers.stop();
       return;
     }
     drain_timer->expires_after(std::chrono::milliseconds(10));
@@ -105,8 +103,9 @@ struct host_server::parts {
   parts(const host_config &config, host_options &options)
       : log(options.log ? *options.log : own_log),
         clock(options.clock ? *options.clock : system_clock),
-        ioc(std::make_unique<net::io_context>(config.worker_threads > 0 ? config.worker_threads
-                                                                        : 2)),
+        workers(config.worker_threads > 0
+                    ? static_cast<std::size_t>(config.worker_threads)
+                    : std::max(1u, std::thread::hardware_concurrency())),
         tls_verify(make_upstream_tls(config.tls, config.tls.verify)),
         tls_insecure(make_upstream_tls(config.tls, false)) {}
 };
@@ -124,7 +123,8 @@ host_server::host_server(host_config config, host_options options) : config_(std
   if (config_.debug && p.log.enabled(log_level::info)) p.log.set_threshold(log_level::debug);
   raise_descriptor_limit(p.log);
   p.bus = make_local_message_bus(p.directory);
-  p.plugins = std::make_unique<plugin_runtime>(config_, *p.ioc, p.directory, *p.bus, p.log, p.clock);
+  p.plugins =
+      std::make_unique<plugin_runtime>(config_, p.workers.main(), p.directory, *p.bus, p.log, p.clock);
   p.resolver = options.resolver ? std::move(options.resolver) : make_system_resolver();
   p.admission = std::make_unique<admission_policy>(config_.security, config_.listen);
   // The egress policy needs the real port (port 0 in tests), so it is built after binding; the
@@ -136,7 +136,7 @@ host_server::host_server(host_config config, host_options options) : config_(std
   // The members after on_dial keep their default initialisers: an explicit {} would start
   // next_session_id at 0, the ABI's "no session" (the first session's timers became global).
   try {
-    p.accept = std::make_shared<listener>(*p.ioc, *p.ctx, listen_endpoint(config_.listen));
+    p.accept = std::make_shared<listener>(p.workers, *p.ctx, listen_endpoint(config_.listen));
   } catch (const boost::system::system_error &e) {
     throw std::runtime_error("cannot listen on " + config_.listen.host + ":" +
                              std::to_string(config_.listen.port) + ": " + e.code().message());
@@ -146,7 +146,7 @@ host_server::host_server(host_config config, host_options options) : config_(std
 }
 
 host_server::~host_server() {
-  if (!threads_.empty()) {
+  if (started_) {
     shutdown(std::chrono::milliseconds(1000));
     wait();
   }
@@ -155,7 +155,9 @@ host_server::~host_server() {
     parts_->signals.reset();
     parts_->drain_timer.reset();
     parts_->accept.reset();
-    parts_->ioc.reset(); // destroys pending handlers (and the sessions they hold) first
+    parts_->workers.stop();
+    parts_->workers.join();
+    parts_->workers.destroy_contexts(); // pending handlers (and the sessions they hold) first
   }
 }
 
@@ -164,19 +166,17 @@ server_context &host_server::context() { return *parts_->ctx; }
 
 void host_server::start() {
   auto &p = *parts_;
-  p.work.emplace(p.ioc->get_executor());
   p.accept->run();
-  const int n = config_.worker_threads > 0 ? config_.worker_threads
-                                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 0; i < n; ++i) threads_.emplace_back([&p] { p.ioc->run(); });
+  p.workers.start();
+  started_ = true;
   p.log.info("host", "listening on " + config_.listen.host + ":" + std::to_string(port()) + " with " +
-                         std::to_string(n) + " worker thread(s), " +
+                         std::to_string(p.workers.size()) + " worker thread(s), " +
                          std::to_string(p.plugins->plugins().size()) + " plugin(s)");
 }
 
 void host_server::watch_signals() {
   auto &p = *parts_;
-  p.signals = std::make_unique<net::signal_set>(*p.ioc, SIGINT, SIGTERM);
+  p.signals = std::make_unique<net::signal_set>(p.workers.main(), SIGINT, SIGTERM);
   p.signals->async_wait([this](boost::system::error_code ec, int sig) {
     if (ec) return;
     parts_->log.info("host", std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
@@ -188,7 +188,7 @@ void host_server::watch_signals() {
 void host_server::shutdown(std::chrono::milliseconds grace) {
   auto &p = *parts_;
   if (p.shutting_down.exchange(true)) return;
-  net::post(*p.ioc, [this, grace] {
+  net::post(p.workers.main(), [this, grace] {
     auto &q = *parts_;
     q.ctx->stopping = true;
     q.accept->stop();
@@ -200,15 +200,14 @@ void host_server::shutdown(std::chrono::milliseconds grace) {
     }
     for (auto &s : live) s->shutdown(1001, "server shutting down");
     q.drain_deadline = std::chrono::steady_clock::now() + grace;
-    q.drain_timer = std::make_unique<net::steady_timer>(*q.ioc);
+    q.drain_timer = std::make_unique<net::steady_timer>(q.workers.main());
     q.drain_tick();
   });
 }
 
 void host_server::wait() {
-  for (auto &t : threads_)
-    if (t.joinable()) t.join();
-  threads_.clear();
+  parts_->workers.join();
+  started_ = false;
 }
 
 } // namespace apistudio

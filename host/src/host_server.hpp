@@ -17,7 +17,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <thread>
 #include <vector>
 
 namespace apistudio {
@@ -52,7 +51,7 @@ private:
   struct parts;
   host_config config_;
   std::unique_ptr<parts> parts_;
-  std::vector<std::thread> threads_;
+  bool started_ = false;
 };
 
 } // namespace apistudio

@@ -27,7 +27,7 @@ bool is_valid_client_id(std::string_view id) {
   return true;
 }
 
-http_session::http_session(server_context &ctx, net::ip::tcp::socket &&socket, connection_slot slot)
+http_session::http_session(server_context &ctx, worker_socket &&socket, connection_slot slot)
     : ctx_(ctx), stream_(std::move(socket)), slot_(std::move(slot)) {
   beast::error_code ec;
   const auto ep = stream_.socket().remote_endpoint(ec);
@@ -171,8 +171,9 @@ void http_session::upgrade(request req, bool proxy, std::string client_id) {
                                   req.version()));
     registered = true;
   }
-  stream_.expires_never();
-  auto session = std::make_shared<client_session>(ctx_, std::move(stream_), std::move(slot_), proxy,
+  // From here the WebSocket's own timeouts and the keep-alive govern the socket: Beast's
+  // per-operation deadlines of http_stream would only cost time on every message.
+  auto session = std::make_shared<client_session>(ctx_, stream_.release_socket(), std::move(slot_), proxy,
                                                   std::move(client_id), registered,
                                                   std::move(remote_address_));
   // Bytes already read past the request belong to the WebSocket; a client must wait for 101

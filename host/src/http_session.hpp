@@ -2,11 +2,12 @@
 //
 // Reads requests under a header deadline and size limits, applies admission (Origin, Host,
 // tokens), then routes: WebSocket paths are upgraded into a client_session, REST paths answered
-// by rest_api, the rest 404/405/426 with JSON bodies. Runs on the strand made at accept.
+// by rest_api, the rest 404/405/426 with JSON bodies. Runs on the worker the listener chose.
 #pragma once
 
 #include "connection_slot.hpp"
 #include "server_context.hpp"
+#include "worker_types.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -21,7 +22,7 @@ public:
   using request = boost::beast::http::request<boost::beast::http::string_body>;
   using response = boost::beast::http::response<boost::beast::http::string_body>;
 
-  http_session(server_context &ctx, boost::asio::ip::tcp::socket &&socket, connection_slot slot);
+  http_session(server_context &ctx, worker_socket &&socket, connection_slot slot);
   void run();
 
 private:
@@ -33,7 +34,7 @@ private:
   void on_write(bool keep_alive, boost::beast::error_code ec);
 
   server_context &ctx_;
-  boost::beast::tcp_stream stream_;
+  http_stream stream_;
   connection_slot slot_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;

@@ -10,8 +10,8 @@ namespace apistudio {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-listener::listener(net::io_context &ioc, server_context &ctx, tcp::endpoint ep)
-    : ioc_(ioc), ctx_(ctx), strand_(net::make_strand(ioc)), acceptor_(strand_), backoff_(strand_) {
+listener::listener(worker_pool &pool, server_context &ctx, tcp::endpoint ep)
+    : pool_(pool), ctx_(ctx), strand_(net::make_strand(pool.main())), acceptor_(strand_), backoff_(strand_) {
   acceptor_.open(ep.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   if (ep.address().is_v6()) acceptor_.set_option(net::ip::v6_only(false));
@@ -35,13 +35,14 @@ void listener::stop() {
 
 void listener::do_accept() {
   if (!acceptor_.is_open()) return;
-  acceptor_.async_accept(net::make_strand(ioc_),
-                         [self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
+  // The accepted socket is bound to the next worker's context: the connection lives there.
+  acceptor_.async_accept(pool_.next(),
+                         [self = shared_from_this()](boost::system::error_code ec, worker_socket s) {
                            self->on_accept(ec, std::move(s));
                          });
 }
 
-void listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
+void listener::on_accept(boost::system::error_code ec, worker_socket socket) {
   if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
   if (ec == net::error::no_descriptors || ec.value() == ENFILE || ec == net::error::no_buffer_space ||
       ec == net::error::no_memory) {

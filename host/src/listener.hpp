@@ -1,10 +1,12 @@
-// listener.hpp — accepts client TCP connections, each onto its own strand.
+// listener.hpp — accepts client TCP connections and hands each to the next worker thread.
 //
 // Survives running out of file descriptors: EMFILE/ENFILE/ENOBUFS/ENOMEM back off (a timer, no
 // busy loop) and accepting resumes when descriptors free up.
 #pragma once
 
 #include "server_context.hpp"
+#include "worker_pool.hpp"
+#include "worker_types.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,16 +21,17 @@ namespace apistudio {
 class listener : public std::enable_shared_from_this<listener> {
 public:
   // Binds and listens at once; throws boost::system::system_error naming the address.
-  listener(boost::asio::io_context &ioc, server_context &ctx, boost::asio::ip::tcp::endpoint ep);
+  // Runs on the pool's main context; accepted sockets belong to pool.next().
+  listener(worker_pool &pool, server_context &ctx, boost::asio::ip::tcp::endpoint ep);
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   void run();
   void stop(); // any thread
 
 private:
   void do_accept();
-  void on_accept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
+  void on_accept(boost::system::error_code ec, worker_socket socket);
 
-  boost::asio::io_context &ioc_;
+  worker_pool &pool_;
   server_context &ctx_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::ip::tcp::acceptor acceptor_;

@@ -57,7 +57,7 @@ std::uint64_t plugin_timers::start(const void *owner, std::shared_ptr<const plug
     auto port = directory_.find(session);
     if (!port)
       return 0;
-    executor = port->strand();
+    executor = port->executor();
   } else {
     executor = boost::asio::make_strand(ioc_);
   }

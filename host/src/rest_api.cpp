@@ -65,7 +65,7 @@ bool is_json_content_type(std::string_view ct) {
 
 } // namespace
 
-void test_connection(server_context &ctx, boost::asio::any_io_executor strand,
+void test_connection(server_context &ctx, worker_executor executor,
                      const rest_request &req, rest_reply reply) {
   // A page can send text/plain cross-site without a preflight; application/json needs one.
   if (!is_json_content_type(req[http::field::content_type]))
@@ -110,7 +110,7 @@ void test_connection(server_context &ctx, boost::asio::any_io_executor strand,
   if (!validate_handshake(d.headers, d.protocols, ctx.config.limits, why))
     return reply(test_error(req, d.url, "INVALID_FORMAT", why, nullptr));
 
-  auto conn = upstream_connection::create(ctx, strand, d.target.tls, d.tls_verify);
+  auto conn = upstream_connection::create(ctx, executor, d.target.tls, d.tls_verify);
   const std::string url = d.url;
   const unsigned version = req.version();
   conn->open(std::move(d), nullptr,

@@ -1,6 +1,6 @@
 // session_port.hpp — how anything outside a client session (plugins' timers, the bus, other
 // sessions) reaches it. Every method may be called from any thread: implementations post the
-// work to the session's strand. Ports are held weakly; a vanished session is simply not found.
+// work to the session's worker thread. Ports are held weakly; a vanished session is simply not found.
 #pragma once
 
 #include <apistudio/plugin_abi.h>
@@ -16,7 +16,7 @@
 namespace apistudio {
 
 // The host side of the opaque apistudio_session: what plugins can read about a client socket.
-// Only touched on the session's strand.
+// Only touched on the session's worker thread.
 struct session_context {
   apistudio_session_id id = 0;
   std::string client_id;
@@ -38,10 +38,10 @@ public:
   virtual ~session_port() = default;
   virtual void post_send(std::shared_ptr<const std::string> payload, bool binary) = 0;
   virtual void post_close(int code, std::string reason) = 0;
-  // Runs on the strand: the runtime calls plugins' on_bus_message from there.
+  // Runs on the session's worker: the runtime calls plugins' on_bus_message from there.
   virtual void post_bus(std::shared_ptr<const bus_delivery> delivery) = 0;
-  virtual boost::asio::any_io_executor strand() = 0;
-  // Only on the strand.
+  virtual boost::asio::any_io_executor executor() = 0;
+  // Only on the session's worker thread.
   virtual session_context &context() = 0;
 };
 

@@ -1,10 +1,11 @@
 #include "upstream_connection.hpp"
 
+#include "keepalive.hpp"
 #include "server_context.hpp"
 
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -27,8 +28,10 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-using plain_ws = websocket::stream<beast::tcp_stream>;
-using tls_ws = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+// A plain socket under the WebSocket: the connect deadline is deadline_, and once open the
+// keep-alive and Beast's close timeout are all the timing a stream needs.
+using plain_ws = websocket::stream<worker_socket>;
+using tls_ws = websocket::stream<beast::ssl_stream<worker_socket>>;
 
 double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
@@ -42,8 +45,8 @@ class basic_upstream final : public upstream_connection,
   static constexpr bool is_tls = std::is_same_v<Stream, tls_ws>;
 
 public:
-  basic_upstream(server_context &ctx, net::any_io_executor strand, bool verify)
-      : ctx_(ctx), strand_(strand), ws_(make_stream(ctx, strand, verify)), deadline_(strand),
+  basic_upstream(server_context &ctx, worker_executor executor, bool verify)
+      : ctx_(ctx), executor_(executor), ws_(make_stream(ctx, executor, verify)), deadline_(executor),
         queue_(ctx.config.limits.max_outbound_queue_bytes), verify_(verify) {}
 
   void open(dial_request request, upstream_owner *owner, open_handler done) override {
@@ -58,7 +61,7 @@ public:
     deadline_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (!ec) self->on_deadline();
     });
-    ctx_.resolver.async_resolve(req_.target.host, req_.target.port, strand_,
+    ctx_.resolver.async_resolve(req_.target.host, req_.target.port, executor_,
                                 [self = this->shared_from_this()](
                                     beast::error_code ec, name_resolver::endpoints eps) {
                                   self->on_resolve(ec, std::move(eps));
@@ -107,11 +110,11 @@ public:
 private:
   enum class state { idle, connecting, open, closing, closed };
 
-  static Stream make_stream(server_context &ctx, net::any_io_executor strand, bool verify) {
+  static Stream make_stream(server_context &ctx, worker_executor executor, bool verify) {
     if constexpr (is_tls)
-      return Stream(strand, verify ? ctx.upstream_tls : ctx.upstream_tls_insecure);
+      return Stream(executor, verify ? ctx.upstream_tls : ctx.upstream_tls_insecure);
     else
-      return Stream(strand);
+      return Stream(executor);
   }
 
   // ---- opening ----
@@ -137,10 +140,11 @@ private:
     if (ctx_.on_dial)
       for (const auto &ep : eps) ctx_.on_dial(ep);
     phase_ = std::chrono::steady_clock::now();
-    beast::get_lowest_layer(ws_).async_connect(
-        eps, [self = this->shared_from_this()](beast::error_code e, const tcp::endpoint &ep) {
-          self->on_connect(e, ep);
-        });
+    // Every address in turn, as the resolver gave them; deadline_ bounds the whole attempt.
+    net::async_connect(beast::get_lowest_layer(ws_), eps,
+                       [self = this->shared_from_this()](beast::error_code e, const tcp::endpoint &ep) {
+                         self->on_connect(e, ep);
+                       });
   }
 
   void on_connect(beast::error_code ec, const tcp::endpoint &ep) {
@@ -153,7 +157,7 @@ private:
     diag_.tcp_ms = ms_since(phase_);
     diag_.remote_address = ep.address().to_string() + ":" + std::to_string(ep.port());
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ignored);
+    beast::get_lowest_layer(ws_).set_option(tcp::no_delay(true), ignored);
     phase_ = std::chrono::steady_clock::now();
     if constexpr (is_tls) {
       auto &tls = ws_.next_layer();
@@ -243,13 +247,14 @@ private:
 
     websocket::stream_base::timeout t{};
     t.handshake_timeout = std::chrono::seconds(5); // also bounds the closing handshake
-    t.idle_timeout = ctx_.config.keepalive.idle_timeout;
-    t.keep_alive_pings = true;
+    t.idle_timeout = websocket::stream_base::none(); // keep_tick() instead (keepalive.hpp)
+    t.keep_alive_pings = false;
     ws_.set_option(t);
+    ws_.control_callback([this](websocket::frame_type, beast::string_view) { keepalive_.heard(); });
     ws_.read_message_max(ctx_.config.limits.max_message_bytes);
     ws_.auto_fragment(false);
-    beast::get_lowest_layer(ws_).expires_never();
     state_ = state::open;
+    arm_keepalive();
 
     if (done_) {
       auto done = std::move(done_);
@@ -269,7 +274,7 @@ private:
     state_ = state::closed;
     deadline_.cancel();
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    beast::get_lowest_layer(ws_).close(ignored);
     diag_.total_ms = ms_since(started_);
     // The owner answers the frames still queued (send_error) from inside `done`.
     if (done_) {
@@ -284,12 +289,41 @@ private:
     state_ = state::closed;
     deadline_.cancel();
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    beast::get_lowest_layer(ws_).close(ignored);
     done_ = nullptr;
     queue_.clear();
   }
 
   // ---- open ----
+
+  // deadline_ bounded the connect; from here it ticks the keep-alive (keepalive.hpp).
+  void arm_keepalive() {
+    deadline_.expires_after(ctx_.config.keepalive.idle_timeout / 2);
+    deadline_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (!ec) self->keep_tick();
+    });
+  }
+
+  void keep_tick() {
+    if (state_ != state::open && state_ != state::closing) return;
+    switch (keepalive_.tick(reading_)) {
+    case keepalive_state::action::none:
+      break;
+    case keepalive_state::action::ping:
+      ws_.async_ping({}, [self = this->shared_from_this()](beast::error_code) {
+        self->keepalive_.ping_finished();
+      });
+      break;
+    case keepalive_state::action::dead: {
+      // No frame and no pong for an idle timeout: the pending read fails and reports 1006.
+      keepalive_expired_ = true;
+      beast::error_code ignored;
+      beast::get_lowest_layer(ws_).close(ignored);
+      return;
+    }
+    }
+    arm_keepalive();
+  }
 
   void do_read() {
     if (reading_ || paused_ || (state_ != state::open && state_ != state::closing)) return;
@@ -301,6 +335,7 @@ private:
   void on_read(beast::error_code ec) {
     reading_ = false;
     if (ec) return on_read_error(ec);
+    keepalive_.heard();
     if (owner_ != nullptr && state_ == state::open) {
       const auto data = read_buf_.cdata();
       owner_->upstream_message(
@@ -334,8 +369,7 @@ private:
     if (ec == websocket::condition::protocol_violation)
       return report_closed(1002, "protocol error from upstream", nullptr);
     // eof, reset, idle timeout (dead peer), aborted: the connection is gone without a close frame.
-    report_closed(1006, ec == beast::error::timeout ? "upstream timed out" : "connection lost",
-                  nullptr);
+    report_closed(1006, keepalive_expired_ ? "upstream timed out" : "connection lost", nullptr);
   }
 
   void do_write() {
@@ -353,7 +387,7 @@ private:
     if (ec) {
       queue_.clear();
       beast::error_code ignored;
-      beast::get_lowest_layer(ws_).socket().close(ignored);
+      beast::get_lowest_layer(ws_).close(ignored);
       return report_closed(1006, "connection lost", nullptr);
     }
     if (owner_ != nullptr && queue_.front().ack) owner_->upstream_written(*this, queue_.front());
@@ -381,7 +415,7 @@ private:
     ws_.async_close(reason, [self = this->shared_from_this()](beast::error_code) {
       self->report_closed(self->close_code_, self->close_reason_, nullptr);
       beast::error_code ignored;
-      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+      beast::get_lowest_layer(self->ws_).close(ignored);
     });
   }
 
@@ -389,6 +423,7 @@ private:
     if (reported_closed_) return;
     reported_closed_ = true;
     state_ = state::closed;
+    deadline_.cancel();
     discard_queue();
     if (owner_ != nullptr) {
       auto *owner = owner_;
@@ -398,9 +433,10 @@ private:
   }
 
   server_context &ctx_;
-  net::any_io_executor strand_;
+  worker_executor executor_;
   Stream ws_;
-  net::steady_timer deadline_;
+  worker_timer deadline_; // the connect deadline, then the keep-alive tick
+  keepalive_state keepalive_;
   outbound_queue queue_;
   bool verify_;
   beast::flat_buffer read_buf_;
@@ -412,6 +448,7 @@ private:
   state state_ = state::idle;
   bool writing_ = false, reading_ = false, paused_ = false, timed_out_ = false;
   bool above_high_ = false, reported_closed_ = false, closing_sent_ = false;
+  bool keepalive_expired_ = false;
   int close_code_ = 1000;
   std::string close_reason_;
   std::chrono::steady_clock::time_point started_, phase_;
@@ -420,10 +457,10 @@ private:
 } // namespace
 
 std::shared_ptr<upstream_connection> upstream_connection::create(server_context &ctx,
-                                                                 net::any_io_executor strand,
+                                                                 worker_executor executor,
                                                                  bool tls, bool verify_tls) {
-  if (tls) return std::make_shared<basic_upstream<tls_ws>>(ctx, strand, verify_tls);
-  return std::make_shared<basic_upstream<plain_ws>>(ctx, strand, verify_tls);
+  if (tls) return std::make_shared<basic_upstream<tls_ws>>(ctx, executor, verify_tls);
+  return std::make_shared<basic_upstream<plain_ws>>(ctx, executor, verify_tls);
 }
 
 } // namespace apistudio

@@ -1,8 +1,8 @@
 // upstream_connection.hpp — one WebSocket connection from the host to an external server
 // (ws:// or wss://), on behalf of a client session.
 //
-// Threading: created on the owning session's strand; every callback to the owner runs on that
-// strand, so the owner never locks. Lifetime: the connection keeps itself alive through its
+// Threading: created on the owning session's worker thread; every callback to the owner runs
+// there, so the owner never locks. Lifetime: the connection keeps itself alive through its
 // pending operations; the owner holds a shared_ptr and calls detach() before it goes away, after
 // which no callback reaches it.
 //
@@ -14,8 +14,7 @@
 
 #include "outbound_queue.hpp"
 #include "upstream_target.hpp"
-
-#include <boost/asio/any_io_executor.hpp>
+#include "worker_types.hpp"
 
 #include <functional>
 #include <memory>
@@ -51,7 +50,7 @@ struct dial_error {
   int http_status = 0; // for AUTH_FAILED / HANDSHAKE_FAILED
 };
 
-// Implemented by the session that owns the connection; called on its strand.
+// Implemented by the session that owns the connection; called on its worker thread.
 class upstream_owner {
 public:
   virtual ~upstream_owner() = default;
@@ -70,12 +69,12 @@ class upstream_connection {
 public:
   using open_handler = std::function<void(const dial_error *error, const dial_diagnostics &)>;
 
-  static std::shared_ptr<upstream_connection> create(server_context &ctx,
-                                                     boost::asio::any_io_executor strand,
+  // `executor`: the owning session's worker; the connection and its callbacks run there.
+  static std::shared_ptr<upstream_connection> create(server_context &ctx, worker_executor executor,
                                                      bool tls, bool verify_tls);
   virtual ~upstream_connection() = default;
 
-  // Starts connecting; `done` runs once on the strand (not if detach() came first).
+  // Starts connecting; `done` runs once on the worker (not if detach() came first).
   virtual void open(dial_request request, upstream_owner *owner, open_handler done) = 0;
   // Queues a frame (owned bytes) and starts writing if idle. Only once open.
   virtual outbound_queue &queue() = 0;

@@ -20,7 +20,7 @@ public:
     if (on_bus)
       on_bus();
   }
-  boost::asio::any_io_executor strand() override { return {}; }
+  boost::asio::any_io_executor executor() override { return {}; }
   session_context &context() override { return ctx; }
 
   session_context ctx;

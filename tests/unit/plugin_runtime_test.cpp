@@ -79,7 +79,7 @@ public:
         self->runtime_->deliver_bus(self->ctx_, delivery->topic, delivery->payload);
     });
   }
-  asio::any_io_executor strand() override { return strand_; }
+  asio::any_io_executor executor() override { return strand_; }
   session_context &context() override { return ctx_; }
 
   void attach(plugin_runtime *runtime) { runtime_ = runtime; }
