@@ -123,8 +123,15 @@ void append_json_string(std::string &out, std::string_view bytes) {
         const unsigned plain = json_text::plain_ascii_prefix16(p);
         p += plain;
         d += plain;
-        if (plain == 16)
+        if (plain == 16) {
+          // A plain run: 64 bytes a step while it lasts (room: 6 bytes per unread input byte).
+          while (chunk_end - p >= 64 && json_text::plain_ascii64(p)) {
+            std::memcpy(d, p, 64);
+            p += 64;
+            d += 64;
+          }
           continue;
+        }
       } else if (json_text::little_endian && chunk_end - p >= 8) {
         std::uint64_t word;
         std::memcpy(&word, p, 8);

@@ -344,6 +344,11 @@ private:
     }
     read_buf_.consume(read_buf_.size());
     if (read_buf_.capacity() > 64 * 1024) read_buf_.shrink_to_fit();
+    // Once our close frame is out, async_close reads until the upstream's answer itself. A new
+    // read here could find that answer already buffered and then wait for the write lock that
+    // the close holds while the close waits for the read lock: Beast 1.81 deadlocks until its
+    // close timeout (seen with an upstream whose last echo and close frame share a segment).
+    if (closing_sent_) return;
     do_read();
   }
 

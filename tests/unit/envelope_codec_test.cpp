@@ -941,7 +941,7 @@ TEST(EnvelopeEncode, RandomPayloadsAlwaysGiveValidJson) {
   EXPECT_GT(valid_payloads, 1500);
 }
 
-// The encoder works in 4096-byte chunks: characters and escapes across the seams stay whole.
+// The encoder works in 512-byte chunks: characters and escapes across the seams stay whole.
 TEST(EnvelopeEncode, ChunkSeamsSplitNothing) {
   const std::string fffd = "\xEF\xBF\xBD";
   for (std::size_t lead = 4080; lead <= 4100; ++lead) {
@@ -962,6 +962,31 @@ TEST(EnvelopeEncode, ChunkSeamsSplitNothing) {
   append_json_string(out, controls);
   EXPECT_EQ(out.size(), controls.size() * 6 + 2);
   EXPECT_EQ(parse_event(out).get<std::string>(), controls);
+}
+
+// Inside a plain run the encoder and the scanner step 64 bytes at a time: a quote, control
+// character, backslash or non-ASCII byte at any place of such a block, after a run of any length
+// and in any chunk, is still found and handled exactly as nlohmann does.
+TEST(EnvelopeEncode, SpecialBytesAnywhereInLongPlainRunsAreFound) {
+  for (const std::string &special : {"\""s, "\\"s, "\n"s, "\x1f"s, "\xC3\xA9"s, "\xE2\x82\xAC"s}) {
+    for (std::size_t run = 0; run < 300; ++run) {
+      for (const std::size_t lead : {std::size_t{0}, std::size_t{500}}) { // near a chunk seam too
+        std::string content(lead + run, 'a');
+        for (std::size_t i = 0; i < content.size(); ++i)
+          content[i] = static_cast<char>('a' + (i * 7) % 26);
+        content += special;
+        content += std::string(70, 'z');
+        std::string out;
+        append_json_string(out, content);
+        ASSERT_EQ(out, json(content).dump()) << "run " << run << " lead " << lead;
+
+        client_command cmd;
+        const std::string envelope = R"({"type":"send_message","content":)" + out + "}";
+        ASSERT_TRUE(parse_client_command(envelope, cmd)) << cmd.error;
+        ASSERT_EQ(cmd.content, content) << "run " << run << " lead " << lead;
+      }
+    }
+  }
 }
 
 TEST(EnvelopeEncode, LongTextPayloadRoundTrips) {
