@@ -150,4 +150,14 @@ admission_result admission_policy::check(const admission_request &r) const {
   return {};
 }
 
+bool is_valid_client_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (const char c : id) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '~' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 } // namespace apistudio

@@ -47,4 +47,7 @@ private:
 // Value of a query parameter, percent-decoded; empty if absent.
 std::string query_parameter(std::string_view query, std::string_view name);
 
+// The client_id of /api/websocket/connect/{client_id}: 1-128 characters of [A-Za-z0-9._~-].
+bool is_valid_client_id(std::string_view id);
+
 } // namespace apistudio

@@ -1,5 +1,6 @@
 #include "http_session.hpp"
 
+#include "admission.hpp"
 #include "client_session.hpp"
 #include "http_responses.hpp"
 #include "rest_api.hpp"
@@ -15,16 +16,6 @@ namespace websocket = beast::websocket;
 
 namespace {
 constexpr std::string_view proxy_prefix = "/api/websocket/connect/";
-}
-
-bool is_valid_client_id(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (const char c : id) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '~' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
 }
 
 http_session::http_session(server_context &ctx, worker_socket &&socket, connection_slot slot)

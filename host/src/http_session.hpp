@@ -43,7 +43,4 @@ private:
   bool request_keep_alive_ = false;
 };
 
-// True for 1-128 characters of [A-Za-z0-9._~-].
-bool is_valid_client_id(std::string_view id);
-
 } // namespace apistudio

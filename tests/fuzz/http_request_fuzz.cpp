@@ -17,7 +17,6 @@
 // Build: see tests/fuzz/CMakeLists.txt (scripts/fuzz.sh). The committed corpus
 // tests/fuzz/corpus/http_request/ is replayed by CTest (fuzz_replay_http_request).
 #include "admission.hpp"
-#include "http_session.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http.hpp>
