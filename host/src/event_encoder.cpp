@@ -98,7 +98,8 @@ void append_error_head(std::string &out, std::string_view type_head, std::string
 // at once. Chunks are small and the first reserve() covers plain text plus one chunk's worst
 // case: with 4 KiB chunks the 24 KiB of worst-case room made a 16 KiB payload's buffer double
 // past the 64 KiB that outbound_queue keeps, so every large event reallocated, copied and
-// zero-filled its buffer again (docs/performance.md).
+// zero-filled its buffer again (docs/performance.md). Long plain runs (64 bytes or more, or the
+// whole rest) skip that room altogether: one scan and one append, nothing zero-filled.
 void append_json_string(std::string &out, std::string_view bytes) {
   constexpr std::size_t chunk_bytes = 512;
   constexpr std::size_t worst_expansion = 6; // a control character becomes \u00XX
@@ -112,6 +113,15 @@ void append_json_string(std::string &out, std::string_view bytes) {
   out.push_back('"');
   ++size;
   do {
+    const char *const run_end = json_text::skip_plain_ascii(p, end);
+    if (run_end == end || run_end - p >= 64) {
+      out.resize(size); // drops the room the last chunk did not use (no zero-fill)
+      out.append(p, run_end);
+      size = out.size();
+      p = run_end;
+      if (p == end)
+        break;
+    }
     const char *const chunk_end =
         p + std::min<std::size_t>(chunk_bytes, static_cast<std::size_t>(end - p));
     out.resize(size + worst_expansion * static_cast<std::size_t>(chunk_end - p) + slack);
