@@ -6,6 +6,8 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <sys/resource.h>
+
 namespace apistudio {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
@@ -17,6 +19,22 @@ listener::listener(worker_pool &pool, server_context &ctx, tcp::endpoint ep)
   if (ep.address().is_v6()) acceptor_.set_option(net::ip::v6_only(false));
   acceptor_.bind(ep);
   acceptor_.listen(net::socket_base::max_listen_connections);
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    descriptor_limit_ = static_cast<std::size_t>(rl.rlim_cur);
+}
+
+void listener::warn_if_descriptors_short(int newest) {
+  if (descriptor_limit_ == 0 || newest < 0) return;
+  const auto in_use = static_cast<std::size_t>(newest) + 1;
+  if (in_use * 10 < descriptor_limit_ * 9) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_fd_nearly_warning_ < std::chrono::seconds(5)) return;
+  last_fd_nearly_warning_ = now;
+  ctx_.log.warn("listener", "about " + std::to_string(in_use) + " of " +
+                                std::to_string(descriptor_limit_) +
+                                " file descriptors in use (90 %); at the limit, accepts pause and "
+                                "new upstream connections fail");
 }
 
 tcp::endpoint listener::local_endpoint() const { return acceptor_.local_endpoint(); }
@@ -58,6 +76,7 @@ void listener::on_accept(boost::system::error_code ec, worker_socket socket) {
     });
     return;
   }
+  if (!ec) warn_if_descriptors_short(socket.native_handle());
   if (!ec && !ctx_.stopping)
     std::make_shared<http_session>(ctx_, std::move(socket), connection_slot(ctx_.live_client_sockets))
         ->run();

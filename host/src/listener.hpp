@@ -1,7 +1,7 @@
 // listener.hpp — accepts client TCP connections and hands each to the next worker thread.
 //
 // Survives running out of file descriptors: EMFILE/ENFILE/ENOBUFS/ENOMEM back off (a timer, no
-// busy loop) and accepting resumes when descriptors free up.
+// busy loop) and accepting resumes when descriptors free up. Warns before that, at 90 %.
 #pragma once
 
 #include "server_context.hpp"
@@ -30,13 +30,18 @@ public:
 private:
   void do_accept();
   void on_accept(boost::system::error_code ec, worker_socket socket);
+  // Warns (at most every 5 s) once descriptor numbers reach 90 % of the limit: Linux hands out
+  // the lowest free number, so the newest one is about the count in use.
+  void warn_if_descriptors_short(int newest);
 
   worker_pool &pool_;
   server_context &ctx_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer backoff_;
+  std::size_t descriptor_limit_ = 0; // RLIMIT_NOFILE when the listener was made
   std::chrono::steady_clock::time_point last_fd_warning_{};
+  std::chrono::steady_clock::time_point last_fd_nearly_warning_{};
 };
 
 } // namespace apistudio

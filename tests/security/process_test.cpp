@@ -172,6 +172,11 @@ TEST(Process, AcceptLoopSurvivesRunningOutOfDescriptorsAndRecovers) {
     return host.log().find("out of descriptors") != std::string::npos;
   })) << host.log();
   EXPECT_GE(host.descriptors(), limit - 2);
+  // It said so before it ran out, naming the limit.
+  const std::string log = host.log();
+  const auto nearly = log.find("of " + std::to_string(limit) + " file descriptors in use (90 %)");
+  EXPECT_NE(nearly, std::string::npos) << log;
+  EXPECT_LT(nearly, log.find("out of descriptors")) << log;
 
   // While out of descriptors it backs off: over one second it burns far less than a CPU-second.
   const double cpu_before = host.cpu_seconds();
