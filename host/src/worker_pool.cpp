@@ -41,8 +41,9 @@ void worker_pool::join() {
 }
 
 void worker_pool::destroy_contexts() {
-  // Handlers of one context may hold sessions whose destructors post to another: destroying
-  // them in order is fine because posting to a context that is shutting down is a no-op.
+  // A context's pending handlers hold only its own sessions (a session and its upstreams share
+  // one worker; deliveries are posted to the recipient's worker). Sessions find each other only
+  // through the directory's weak pointers, so once a context is gone nothing can post to it.
   for (auto &c : contexts_) c.reset();
 }
 
