@@ -7,7 +7,8 @@
 #
 # The committed corpus is only read: new interesting inputs go to build-fuzz/fuzz-corpus/<name>/.
 # Environment: APISTUDIO_FUZZ_BUILD_DIR (default build-fuzz), JOBS (default 2),
-# CC / CXX (default clang-14 / clang++-14).
+# CC / CXX (default clang-14 / clang++-14), FUZZ_SEED (default: a random seed per run; CI sets
+# one so that what it tries is known beforehand, docs/security.md "Fuzzing").
 set -euo pipefail
 
 if [[ $# -lt 1 || ! $1 =~ ^[0-9]+$ ]]; then
@@ -46,6 +47,7 @@ for name in "${names[@]}"; do
   artifacts="$build/fuzz-artifacts/$name/"
   mkdir -p "$work" "$artifacts"
   options=(-max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$artifacts")
+  [[ -n "${FUZZ_SEED:-}" ]] && options+=(-seed="$FUZZ_SEED")
   [[ -f "$root/tests/fuzz/$name.dict" ]] && options+=(-dict="$root/tests/fuzz/$name.dict")
   echo "=== $name: ${seconds}s (corpus $corpus)"
   # The first directory receives new inputs; the committed corpus only seeds the run.
