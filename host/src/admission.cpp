@@ -110,6 +110,19 @@ bool admission_policy::is_loopback_origin(std::string_view origin) {
   return split_host_port(rest, host) && is_loopback_name(host);
 }
 
+admission_request admission_request::from(const boost::beast::http::fields &headers,
+                                            std::string_view query) {
+  namespace http = boost::beast::http;
+  admission_request a;
+  a.has_origin = headers.find(http::field::origin) != headers.end();
+  a.origin = headers[http::field::origin];
+  a.has_host = headers.find(http::field::host) != headers.end();
+  a.host = headers[http::field::host];
+  a.authorization = headers[http::field::authorization];
+  a.query = query;
+  return a;
+}
+
 bool admission_policy::is_loopback_host(std::string_view host_header) {
   std::string_view host;
   return split_host_port(host_header, host) && is_loopback_name(host);

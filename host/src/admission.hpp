@@ -11,6 +11,8 @@
 
 #include "host_config.hpp"
 
+#include <boost/beast/http/fields.hpp>
+
 #include <string>
 #include <string_view>
 
@@ -29,6 +31,9 @@ struct admission_request {
   bool has_host = false;
   std::string_view authorization; // the Authorization header
   std::string_view query;         // raw query string
+
+  // What admission reads of a request: views into `headers`, which must outlive the result.
+  static admission_request from(const boost::beast::http::fields &headers, std::string_view query);
 };
 
 class admission_policy {

@@ -59,7 +59,6 @@ void http_session::on_read(beast::error_code ec) {
   if (ec)
     return send(make_json_error(http::status::bad_request, "BAD_REQUEST",
                                 "Malformed HTTP request: " + ec.message(), 11));
-  request_keep_alive_ = false;
   handle(parser_->release());
 }
 
@@ -71,14 +70,7 @@ void http_session::handle(request req) {
   const std::string_view query =
       target.find('?') == std::string_view::npos ? std::string_view{} : target.substr(target.find('?') + 1);
 
-  admission_request a;
-  a.has_origin = req.find(http::field::origin) != req.end();
-  a.origin = req[http::field::origin];
-  a.has_host = req.find(http::field::host) != req.end();
-  a.host = req[http::field::host];
-  a.authorization = req[http::field::authorization];
-  a.query = query;
-  const admission_result admitted = ctx_.admission.check(a);
+  const admission_result admitted = ctx_.admission.check(admission_request::from(req, query));
   if (admitted.status != 0)
     return send(make_json_error(static_cast<http::status>(admitted.status), admitted.code,
                                 admitted.message, v));

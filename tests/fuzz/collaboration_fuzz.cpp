@@ -14,6 +14,7 @@
 //
 // Build: see tests/fuzz/CMakeLists.txt (scripts/fuzz.sh). The committed corpus
 // tests/fuzz/corpus/collaboration/ is replayed by CTest (fuzz_replay_collaboration).
+#include "fuzz_invariant.hpp"
 #include "collaboration/collaboration_events.hpp"
 #include "collaboration/collaboration_settings.hpp"
 #include "collaboration/identity.hpp"
@@ -23,8 +24,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -33,12 +32,7 @@ namespace {
 namespace collab = apistudio::plugins::collaboration;
 using nlohmann::json;
 
-void check(bool condition, const char *what) {
-  if (!condition) {
-    std::fprintf(stderr, "collaboration_fuzz: invariant violated: %s\n", what);
-    std::abort();
-  }
-}
+using apistudio::fuzz::check;
 
 constexpr std::string_view timestamp = "2025-01-01T12:00:00.000Z";
 constexpr std::string_view server_user = "user-server";

@@ -12,6 +12,7 @@
 //
 // Build and run: scripts/fuzz.sh SECONDS (tests/fuzz/CMakeLists.txt). The committed corpus
 // tests/fuzz/corpus/connect_validator/ is replayed by CTest (fuzz_replay_connect_validator).
+#include "fuzz_invariant.hpp"
 #include "config_loader.hpp"
 #include "egress_policy.hpp"
 #include "upstream_target.hpp"
@@ -19,8 +20,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,12 +30,7 @@ namespace {
 using namespace apistudio;
 namespace ip = boost::asio::ip;
 
-void check(bool condition, const char *what) {
-  if (!condition) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-  }
-}
+using apistudio::fuzz::check;
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') {

@@ -16,6 +16,7 @@
 //
 // Build: see tests/fuzz/CMakeLists.txt (scripts/fuzz.sh). The committed corpus
 // tests/fuzz/corpus/http_request/ is replayed by CTest (fuzz_replay_http_request).
+#include "fuzz_invariant.hpp"
 #include "admission.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -24,8 +25,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,12 +34,7 @@ namespace {
 using namespace apistudio;
 namespace http = boost::beast::http;
 
-void check(bool condition, const char *what) {
-  if (!condition) {
-    std::fprintf(stderr, "http_request_fuzz: invariant violated: %s\n", what);
-    std::abort();
-  }
-}
+using apistudio::fuzz::check;
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -183,13 +177,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
   }
   if (parser.is_header_done()) {
     const auto &req = parser.get();
-    admission_request a;
-    a.has_origin = req.find(http::field::origin) != req.end();
-    a.origin = req[http::field::origin];
-    a.has_host = req.find(http::field::host) != req.end();
-    a.host = req[http::field::host];
-    a.authorization = req[http::field::authorization];
-    check_request(a, req.target());
+    check_request(admission_request::from(req, {}), req.target()); // the query comes from target
   }
 
   // The same bytes as lines: Origin, Host, Authorization, target.
