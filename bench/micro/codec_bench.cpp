@@ -80,8 +80,9 @@ void BM_parse_send_message(benchmark::State &state) {
   state.counters["frame_bytes"] = static_cast<double>(send_message_frame.size());
 }
 
-void BM_encode_message_received_text(benchmark::State &state) {
-  const std::string payload = text_payload(static_cast<std::size_t>(state.range(0)));
+// message_received of a text payload made by `make` (state.range(0) bytes).
+void encode_text_event(benchmark::State &state, std::string (*make)(std::size_t)) {
+  const std::string payload = make(static_cast<std::size_t>(state.range(0)));
   std::string out;
   run_counting(state, [&] {
     out.clear();
@@ -91,15 +92,12 @@ void BM_encode_message_received_text(benchmark::State &state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * payload.size()));
 }
 
+void BM_encode_message_received_text(benchmark::State &state) {
+  encode_text_event(state, text_payload);
+}
+
 void BM_encode_message_received_plain(benchmark::State &state) {
-  const std::string payload = plain_payload(static_cast<std::size_t>(state.range(0)));
-  std::string out;
-  run_counting(state, [&] {
-    out.clear();
-    encode_message_received(out, payload, false, {"upstream-1", ""}, unix_ms);
-    benchmark::DoNotOptimize(out.data());
-  });
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * payload.size()));
+  encode_text_event(state, plain_payload);
 }
 
 // The large workload's client frame: a send_message around 16 KiB of plain text.

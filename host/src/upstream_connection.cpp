@@ -121,7 +121,6 @@ private:
 
   void on_deadline() {
     if (state_ != state::connecting) return;
-    timed_out_ = true;
     fail_open({"TIMEOUT", "Connection timeout", 0});
   }
 
@@ -451,7 +450,7 @@ private:
   dial_diagnostics diag_;
   websocket::response_type response_;
   state state_ = state::idle;
-  bool writing_ = false, reading_ = false, paused_ = false, timed_out_ = false;
+  bool writing_ = false, reading_ = false, paused_ = false;
   bool above_high_ = false, reported_closed_ = false, closing_sent_ = false;
   bool keepalive_expired_ = false;
   int close_code_ = 1000;
