@@ -68,10 +68,12 @@ void client_session::refuse(int status, std::string code, std::string message, r
   auto res = std::make_shared<http::response<http::string_body>>(
       make_json_error(static_cast<http::status>(status), code, message, req.version()));
   res->keep_alive(false);
-  http::async_write(ws_.next_layer(), *res,
+  // Straight to the socket: nothing went through the coalescing layer yet, and the shutdown
+  // below must follow the response's bytes.
+  http::async_write(beast::get_lowest_layer(ws_), *res,
                     [self = shared_from_this(), res](beast::error_code, std::size_t) {
                       beast::error_code ignored;
-                      self->ws_.next_layer().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+                      beast::get_lowest_layer(self->ws_).shutdown(net::ip::tcp::socket::shutdown_send, ignored);
                       self->finish();
                     });
 }
@@ -116,7 +118,7 @@ void client_session::keep_tick() {
     ctx_.log.debug("session", "client " + std::to_string(sctx_.id) +
                                   ": no frame or pong within the idle timeout; dropping it");
     beast::error_code ignored;
-    ws_.next_layer().close(ignored); // the pending read fails and finish() runs
+    beast::get_lowest_layer(ws_).close(ignored); // the pending read fails and finish() runs
     return;
   }
   }
@@ -489,7 +491,7 @@ void client_session::commit_frame() {
       self->ctx_.log.warn("session", "client " + std::to_string(self->sctx_.id) +
                                          " stopped reading; closing (write stall timeout)");
       beast::error_code ignored;
-      self->ws_.next_layer().close(ignored);
+      beast::get_lowest_layer(self->ws_).close(ignored);
     });
   }
 }
@@ -591,7 +593,7 @@ void client_session::finish() {
     ctx_.sessions.erase(sctx_.id);
   }
   beast::error_code ignored;
-  ws_.next_layer().close(ignored);
+  beast::get_lowest_layer(ws_).close(ignored);
 }
 
 // ---- from other threads ----

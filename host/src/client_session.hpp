@@ -10,6 +10,7 @@
 // upstreams, calls the plugins' on_session_close and leaves every registry.
 #pragma once
 
+#include "coalescing_socket.hpp"
 #include "connection_slot.hpp"
 #include "envelope_codec.hpp"
 #include "keepalive.hpp"
@@ -114,7 +115,8 @@ private:
   void finish();
 
   server_context &ctx_;
-  boost::beast::websocket::stream<worker_socket> ws_;
+  // Frames written in one burst leave in one send (coalescing_socket.hpp).
+  boost::beast::websocket::stream<coalescing_socket> ws_;
   connection_slot slot_;
   bool proxy_;
   bool client_registered_;

@@ -1,5 +1,6 @@
 #include "upstream_connection.hpp"
 
+#include "coalescing_socket.hpp"
 #include "keepalive.hpp"
 #include "server_context.hpp"
 
@@ -29,8 +30,9 @@ using tcp = net::ip::tcp;
 namespace {
 
 // A plain socket under the WebSocket: the connect deadline is deadline_, and once open the
-// keep-alive and Beast's close timeout are all the timing a stream needs.
-using plain_ws = websocket::stream<worker_socket>;
+// keep-alive and Beast's close timeout are all the timing a stream needs. Frames written in one
+// burst leave in one send (coalescing_socket.hpp); TLS keeps its own record-by-record writes.
+using plain_ws = websocket::stream<coalescing_socket>;
 using tls_ws = websocket::stream<beast::ssl_stream<worker_socket>>;
 
 double ms_since(std::chrono::steady_clock::time_point t) {

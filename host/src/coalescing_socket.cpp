@@ -1,0 +1,164 @@
+#include "coalescing_socket.hpp"
+
+#include <boost/asio/error.hpp>
+
+namespace apistudio {
+namespace net = boost::asio;
+using error_code = coalescing_socket::error_code;
+
+// Shared by the socket's owner and every operation in flight (see the header).
+struct coalescing_socket::state : std::enable_shared_from_this<state> {
+  explicit state(worker_socket &s) : socket(&s), executor(s.get_executor()) {}
+
+  worker_socket *socket; // null once the owner is gone: then nothing more is sent
+  worker_executor executor;
+  std::string pending;   // accepted, not yet sent
+  std::string sending;   // what the send in flight reads from
+  std::size_t sent = 0;  // of `sending`, already in the kernel
+  bool send_in_flight = false;
+  bool flush_wanted = false;     // the burst ended while a send was in flight
+  std::uint64_t newest_write = 0; // numbers the writes: did a completion write again?
+  std::uint64_t sends = 0;
+  error_code failed;
+  net::any_completion_handler<void(error_code, std::size_t)> parked;
+  std::size_t parked_bytes = 0;
+  net::any_completion_handler<void(error_code)> drained;
+
+  void start_send() {
+    if (socket == nullptr) return pending.clear();
+    flush_wanted = false;
+    pending.swap(sending);
+    sent = 0;
+    send_in_flight = true;
+    ++sends;
+    send_rest();
+    release_parked(); // pending is empty again: there is room
+  }
+
+  // Not net::async_write: its next partial write would touch the socket even after the owner,
+  // and the socket with it, went away between the two.
+  void send_rest() {
+    socket->async_write_some(net::buffer(sending.data() + sent, sending.size() - sent),
+                             [self = shared_from_this()](error_code ec, std::size_t n) {
+                               self->on_sent_some(ec, n);
+                             });
+  }
+
+  void on_sent_some(error_code ec, std::size_t n) {
+    sent += n;
+    if (!ec && sent < sending.size()) {
+      if (socket == nullptr) ec = net::error::operation_aborted;
+      else return send_rest();
+    }
+    on_sent(ec);
+  }
+
+  void on_sent(error_code ec) {
+    send_in_flight = false;
+    // Keep an ordinary buffer for the next burst; let a rare huge one go.
+    if (sending.capacity() > send_at) std::string().swap(sending);
+    else sending.clear();
+    if (ec) {
+      fail(ec);
+      return;
+    }
+    if (!pending.empty() && (flush_wanted || drained || pending.size() >= send_at)) {
+      start_send();
+      return;
+    }
+    if (pending.empty() && drained) std::exchange(drained, nullptr)(error_code{});
+  }
+
+  void fail(error_code ec) {
+    if (!failed) failed = ec;
+    pending.clear();
+    if (parked) {
+      auto h = std::exchange(parked, nullptr);
+      std::move(h)(failed, std::size_t{0});
+    }
+    if (drained) std::exchange(drained, nullptr)(failed);
+  }
+
+  void release_parked() {
+    if (!parked) return;
+    auto h = std::exchange(parked, nullptr);
+    const std::size_t n = std::exchange(parked_bytes, 0);
+    net::post(executor, [h = std::move(h), n, self = shared_from_this(), w = newest_write]() mutable {
+      std::move(h)(error_code{}, n);
+      self->burst_may_have_ended(w);
+    });
+  }
+
+  void burst_may_have_ended(std::uint64_t write_number) {
+    if (write_number != newest_write || failed) return; // written again: the burst goes on
+    if (send_in_flight) {
+      flush_wanted = true;
+      return;
+    }
+    if (!pending.empty()) start_send();
+  }
+};
+
+coalescing_socket::coalescing_socket(worker_executor ex)
+    : socket_(ex), state_(std::make_shared<state>(socket_)) {}
+
+coalescing_socket::coalescing_socket(worker_socket &&socket)
+    : socket_(std::move(socket)), state_(std::make_shared<state>(socket_)) {}
+
+coalescing_socket::~coalescing_socket() {
+  state_->socket = nullptr;
+  state_->pending.clear();
+}
+
+std::size_t coalescing_socket::pending_bytes() const noexcept {
+  return state_->pending.size() + state_->sending.size();
+}
+
+std::uint64_t coalescing_socket::sends_started() const noexcept { return state_->sends; }
+
+std::string &coalescing_socket::pending_buffer() noexcept { return state_->pending; }
+
+error_code coalescing_socket::accepted(std::size_t n) {
+  state &st = *state_;
+  if (st.failed) {
+    st.pending.resize(st.pending.size() - n);
+    return st.failed;
+  }
+  ++st.newest_write;
+  if (!st.send_in_flight && st.pending.size() >= send_at) st.start_send();
+  return {};
+}
+
+bool coalescing_socket::must_park() const noexcept {
+  return state_->send_in_flight && state_->pending.size() > park_above;
+}
+
+void coalescing_socket::park(net::any_completion_handler<void(error_code, std::size_t)> handler,
+                             std::size_t n) {
+  state_->parked.swap(handler); // not `=`: Boost 1.81's move assignment recurses for ever
+  state_->parked_bytes = n;
+}
+
+void coalescing_socket::burst_may_have_ended(state &st, std::uint64_t write_number) {
+  st.burst_may_have_ended(write_number);
+}
+
+std::uint64_t coalescing_socket::newest_write() const noexcept { return state_->newest_write; }
+
+void coalescing_socket::async_drain(net::any_completion_handler<void(error_code)> handler) {
+  state &st = *state_;
+  if (st.failed || (st.pending.empty() && !st.send_in_flight)) {
+    net::post(socket_.get_executor(),
+              [h = std::move(handler), ec = st.failed]() mutable { std::move(h)(ec); });
+    return;
+  }
+  st.drained.swap(handler); // not `=`: Boost 1.81's move assignment recurses for ever
+  if (!st.send_in_flight) st.start_send();
+}
+
+void teardown(boost::beast::role_type role, coalescing_socket &s, error_code &ec) {
+  // Beast's synchronous close: nothing of the host uses it, but the stream must offer it.
+  boost::beast::websocket::teardown(role, s.next_layer(), ec);
+}
+
+} // namespace apistudio
