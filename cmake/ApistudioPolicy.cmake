@@ -17,7 +17,12 @@ add_library(apistudio_options INTERFACE)
 target_compile_definitions(apistudio_options INTERFACE BOOST_DLL_USE_STD_FS BOOST_ASIO_NO_DEPRECATED
   BOOST_BEAST_USE_STD_STRING_VIEW
   # Asio/Beast non-template code is compiled once, in host/src/asio_separate_compilation.cpp.
-  BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION)
+  BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
+  # Asio recycles the memory of finished operations per thread, two blocks by default; a proxied
+  # round trip has more operations alive at once (reads, sends, posted write completions), so
+  # with two the rest went to malloc, twice per round trip (docs/performance.md). It changes a
+  # struct layout: everything linking Asio must agree, hence here.
+  BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=8)
 
 if(APISTUDIO_SANITIZE)
   # Beast/Asio assertions stay on (no NDEBUG) so misuse such as overlapping writes aborts.
