@@ -23,6 +23,8 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
   net::any_completion_handler<void(error_code, std::size_t)> parked;
   std::size_t parked_bytes = 0;
   net::any_completion_handler<void(error_code)> drained;
+  net::any_completion_handler<void(error_code)> room_wanted;
+  bool send_check_posted = false;
 
   void start_send() {
     if (socket == nullptr) return pending.clear();
@@ -77,15 +79,31 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
       std::move(h)(failed, std::size_t{0});
     }
     if (drained) std::exchange(drained, nullptr)(failed);
+    if (room_wanted) std::exchange(room_wanted, nullptr)(failed);
   }
 
   void release_parked() {
+    if (room_wanted)
+      net::post(executor, [h = std::exchange(room_wanted, nullptr)]() mutable {
+        std::move(h)(error_code{});
+      });
     if (!parked) return;
     auto h = std::exchange(parked, nullptr);
     const std::size_t n = std::exchange(parked_bytes, 0);
     net::post(executor, [h = std::move(h), n, self = shared_from_this(), w = newest_write]() mutable {
       std::move(h)(error_code{}, n);
       self->burst_may_have_ended(w);
+    });
+  }
+
+  // Writes that come without a completion of their own (write_server_message) are sent by one
+  // check posted behind everything already queued: what the rest of this turn writes goes along.
+  void post_send_check() {
+    if (send_check_posted) return;
+    send_check_posted = true;
+    net::post(executor, [self = shared_from_this()] {
+      self->send_check_posted = false;
+      self->burst_may_have_ended(self->newest_write);
     });
   }
 
@@ -154,6 +172,45 @@ void coalescing_socket::async_drain(net::any_completion_handler<void(error_code)
   }
   st.drained.swap(handler); // not `=`: Boost 1.81's move assignment recurses for ever
   if (!st.send_in_flight) st.start_send();
+}
+
+error_code coalescing_socket::write_server_message(bool binary, std::string_view payload) {
+  state &st = *state_;
+  if (st.failed) return st.failed;
+  // RFC 6455 5.2: FIN and the opcode, then the length in 7 bits, or 126 + 16 bits, or 127 + 64
+  // bits, network order; no mask from a server.
+  char header[10];
+  std::size_t header_size = 2;
+  header[0] = static_cast<char>(0x80 | (binary ? 0x2 : 0x1));
+  const std::uint64_t n = payload.size();
+  if (n < 126) {
+    header[1] = static_cast<char>(n);
+  } else if (n <= 0xFFFF) {
+    header[1] = 126;
+    header[2] = static_cast<char>(n >> 8);
+    header[3] = static_cast<char>(n);
+    header_size = 4;
+  } else {
+    header[1] = 127;
+    for (int i = 0; i < 8; ++i) header[2 + i] = static_cast<char>(n >> (56 - 8 * i));
+    header_size = 10;
+  }
+  st.pending.append(header, header_size);
+  st.pending.append(payload);
+  ++st.newest_write;
+  if (!st.send_in_flight && st.pending.size() >= send_at) st.start_send();
+  else st.post_send_check();
+  return {};
+}
+
+void coalescing_socket::async_wait_room(net::any_completion_handler<void(error_code)> handler) {
+  state &st = *state_;
+  if (st.failed || has_room()) {
+    net::post(socket_.get_executor(),
+              [h = std::move(handler), ec = st.failed]() mutable { std::move(h)(ec); });
+    return;
+  }
+  st.room_wanted.swap(handler); // not `=`: Boost 1.81's move assignment recurses for ever
 }
 
 void teardown(boost::beast::role_type role, coalescing_socket &s, error_code &ec) {

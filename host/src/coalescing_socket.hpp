@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -86,6 +87,17 @@ public:
 
   // Completes once everything accepted so far is in the kernel (or a send failed).
   void async_drain(boost::asio::any_completion_handler<void(error_code)> handler);
+
+  // The server side's data path, below Beast: one whole message as one unmasked frame, after
+  // everything written so far, sent at the end of this turn of the event loop. Beast's own
+  // writes on such a socket are then only control frames, each appended whole, so frames never
+  // interleave. The caller writes nothing once the stream is closing (a close frame must be the
+  // last frame) and nothing while has_room() is false. Returns the error of a failed send.
+  error_code write_server_message(bool binary, std::string_view payload);
+  // False while a send is in flight and more than `park_above` bytes wait behind it.
+  bool has_room() const noexcept { return !must_park(); }
+  // Completes when has_room() turns true (a send started), or with the error of a failed send.
+  void async_wait_room(boost::asio::any_completion_handler<void(error_code)> handler);
 
 private:
   struct state;

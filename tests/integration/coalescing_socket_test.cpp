@@ -153,6 +153,101 @@ TEST(CoalescingSocket, BeastWebSocketKeepsControlFramesInOrderAndDeliversTheClos
   EXPECT_LE(server.next_layer().sends_started(), 4u);
 }
 
+TEST(CoalescingSocket, ServerMessagesWrittenBelowBeastAreReadByABeastClient) {
+  net::io_context ioc;
+  auto [near, far] = connected_pair(ioc);
+  websocket::stream<coalescing_socket> server(std::move(near));
+  websocket::stream<worker_socket> client(std::move(far));
+  client.read_message_max(4 << 20);
+
+  // Every length encoding of RFC 6455 and its edges, text and binary, and a ping from Beast
+  // in the middle: all in one turn of the loop, so in one send.
+  const std::vector<std::size_t> sizes = {0, 1, 125, 126, 127, 65535, 65536, 1 << 20};
+  std::vector<std::pair<bool, std::string>> sent;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    std::string payload(sizes[i], '\0');
+    for (std::size_t k = 0; k < payload.size(); ++k) payload[k] = static_cast<char>('a' + (k + i) % 26);
+    sent.emplace_back(i % 2 == 1, std::move(payload));
+  }
+  std::vector<std::pair<bool, std::string>> received;
+  int received_before_ping = -1;
+  client.control_callback([&](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::ping) received_before_ping = static_cast<int>(received.size());
+  });
+  beast::flat_buffer buf;
+  std::function<void()> read_next = [&] {
+    client.async_read(buf, [&](error_code ec, std::size_t) {
+      ASSERT_FALSE(ec) << ec.message();
+      received.emplace_back(client.got_binary(), beast::buffers_to_string(buf.data()));
+      buf.consume(buf.size());
+      if (received.size() < sent.size()) read_next();
+    });
+  };
+  server.async_accept([&](error_code ec) {
+    ASSERT_FALSE(ec) << ec.message();
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+      if (i == 4) server.async_ping("", [](error_code e) { ASSERT_FALSE(e) << e.message(); });
+      ASSERT_FALSE(server.next_layer().write_server_message(sent[i].first, sent[i].second));
+    }
+  });
+  client.async_handshake("127.0.0.1", "/", [&](error_code ec) {
+    ASSERT_FALSE(ec) << ec.message();
+    read_next();
+  });
+  ioc.run_for(std::chrono::seconds(10));
+  ASSERT_EQ(received.size(), sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ(received[i].first, sent[i].first) << "message " << i;
+    EXPECT_EQ(received[i].second.size(), sent[i].second.size()) << "message " << i;
+    EXPECT_TRUE(received[i].second == sent[i].second) << "message " << i;
+  }
+  EXPECT_EQ(received_before_ping, 4) << "Beast's ping keeps its place among the messages";
+}
+
+TEST(CoalescingSocket, ServerMessagesWaitForRoomWhileThePeerDoesNotRead) {
+  net::io_context ioc;
+  auto [near, far] = connected_pair(ioc);
+  coalescing_socket cs(std::move(near));
+  const std::string payload(64 * 1024, 'p');
+  int written = 0, room_waits = 0;
+  bool waiting = false;
+  std::function<void()> write_while_room = [&] {
+    while (cs.has_room() && written < 400) {
+      ASSERT_FALSE(cs.write_server_message(false, payload));
+      ++written;
+    }
+    if (written == 400) return;
+    waiting = true;
+    ++room_waits;
+    cs.async_wait_room([&](error_code ec) {
+      ASSERT_FALSE(ec) << ec.message();
+      waiting = false;
+      write_while_room();
+    });
+  };
+  write_while_room();
+  ioc.run_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(waiting) << "the peer reads nothing: the writer must be waiting for room";
+  EXPECT_LT(written, 400);
+  EXPECT_LE(cs.pending_bytes(), 2 * (coalescing_socket::park_above + payload.size() + 10));
+
+  std::size_t got = 0;
+  std::vector<char> rbuf(256 * 1024);
+  const std::size_t total = 400 * (payload.size() + 10); // 65,536 bytes: 127 + 64-bit length
+  std::function<void()> read_more = [&] {
+    far.async_read_some(net::buffer(rbuf), [&](error_code ec, std::size_t n) {
+      got += n;
+      if (!ec && got < total) read_more();
+    });
+  };
+  read_more();
+  ioc.restart();
+  ioc.run_for(std::chrono::seconds(30));
+  EXPECT_EQ(written, 400);
+  EXPECT_EQ(got, total);
+  EXPECT_GT(room_waits, 0);
+}
+
 TEST(CoalescingSocket, APeerThatStopsReadingHoldsTheWriterBackAndLosesNothing) {
   net::io_context ioc;
   auto [near, far] = connected_pair(ioc);
