@@ -27,7 +27,7 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
   bool send_check_posted = false;
 
   void start_send() {
-    if (socket == nullptr) return pending.clear();
+    if (socket == nullptr) return fail(net::error::operation_aborted); // the owner is gone
     flush_wanted = false;
     pending.swap(sending);
     sent = 0;
@@ -41,10 +41,33 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
   // and the socket with it, went away between the two.
   void send_rest() {
     socket->async_write_some(net::buffer(sending.data() + sent, sending.size() - sent),
-                             [self = shared_from_this()](error_code ec, std::size_t n) {
-                               self->on_sent_some(ec, n);
+                             [guard = send_guard{shared_from_this()}](error_code ec,
+                                                                      std::size_t n) mutable {
+                               std::exchange(guard.st, nullptr)->on_sent_some(ec, n);
                              });
   }
+
+  // Waiters exist only while a send is in flight, and they may own the owner of this state (a
+  // parked Beast write holds its session): a cycle only the send's completion breaks. An
+  // io_context destroyed with the send pending destroys the send's handler uninvoked, and with
+  // it, through this guard, the waiters, as it would have destroyed them had they been its own
+  // operations.
+  struct send_guard {
+    std::shared_ptr<state> st;
+    send_guard(std::shared_ptr<state> s) noexcept : st(std::move(s)) {}
+    send_guard(send_guard &&other) noexcept : st(std::exchange(other.st, nullptr)) {}
+    send_guard &operator=(send_guard &&) = delete;
+    ~send_guard() {
+      if (st) st->abandon_waiters();
+    }
+  };
+
+  void abandon_waiters() {
+    send_in_flight = false;
+    auto p = std::exchange(parked, nullptr);
+    auto d = std::exchange(drained, nullptr);
+    auto r = std::exchange(room_wanted, nullptr);
+  } // destroyed here, uninvoked, after this state no longer refers to them
 
   void on_sent_some(error_code ec, std::size_t n) {
     sent += n;
