@@ -344,4 +344,33 @@ TEST(CoalescingSocket, TheOwnerMayGoAwayWithWritesPendingAndASendInFlight) {
   EXPECT_TRUE(ioc.stopped());
 }
 
+TEST(CoalescingSocket, AnIoContextDestroyedWithAWriteParkedFreesTheWritesOwner) {
+  // A parked write's handler owns the owner of the socket (as a Beast write owns its session):
+  // only the send's completion, or here the io_context's destruction, may break that cycle.
+  struct owner {
+    coalescing_socket cs;
+    explicit owner(worker_socket &&s) : cs(std::move(s)) {}
+  };
+  std::weak_ptr<owner> watch;
+  bool parked = false;
+  {
+    net::io_context ioc;
+    auto [near, far] = connected_pair(ioc);
+    auto o = std::make_shared<owner>(std::move(near));
+    watch = o;
+    auto big = std::make_shared<std::string>(8 << 20, 'z'); // more than loopback takes unread
+    o->cs.async_write_some(net::buffer(*big), [o, big, &parked](error_code ec, std::size_t) {
+      ASSERT_FALSE(ec);
+      // The send of the first 8 MiB is in flight: this one waits behind it, owning `o`.
+      o->cs.async_write_some(net::buffer(*big), [o, big](error_code, std::size_t) {});
+      parked = !o->cs.has_room();
+    });
+    o.reset();
+    ioc.run_for(std::chrono::milliseconds(200));
+    ASSERT_TRUE(parked);
+    ASSERT_FALSE(watch.expired()) << "still held by the parked write";
+  }
+  EXPECT_TRUE(watch.expired()) << "the io_context is gone, and the parked write with it";
+}
+
 } // namespace
