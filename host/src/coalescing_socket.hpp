@@ -64,6 +64,10 @@ public:
   // Beast's get_lowest_layer() walks through this: close, shutdown and options act on the socket.
   worker_socket &next_layer() noexcept { return socket_; }
   const worker_socket &next_layer() const noexcept { return socket_; }
+  // Asio's TLS stream, stacked on this, asks for these.
+  using lowest_layer_type = worker_socket::lowest_layer_type;
+  lowest_layer_type &lowest_layer() noexcept { return socket_.lowest_layer(); }
+  const lowest_layer_type &lowest_layer() const noexcept { return socket_.lowest_layer(); }
 
   // Bytes accepted and not yet handed to the kernel (tests, idle accounting).
   std::size_t pending_bytes() const noexcept;

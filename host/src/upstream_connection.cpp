@@ -29,11 +29,11 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-// A plain socket under the WebSocket: the connect deadline is deadline_, and once open the
-// keep-alive and Beast's close timeout are all the timing a stream needs. Frames written in one
-// burst leave in one send (coalescing_socket.hpp); TLS keeps its own record-by-record writes.
+// A plain socket under the WebSocket (and under TLS): the connect deadline is deadline_, and once
+// open the keep-alive and Beast's close timeout are all the timing a stream needs. Frames (TLS
+// records) written in one burst leave in one send (coalescing_socket.hpp).
 using plain_ws = websocket::stream<coalescing_socket>;
-using tls_ws = websocket::stream<beast::ssl_stream<worker_socket>>;
+using tls_ws = websocket::stream<beast::ssl_stream<coalescing_socket>>;
 
 double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();

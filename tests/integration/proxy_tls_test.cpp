@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 using namespace apistudio;
 using namespace apistudio::testing;
 using nlohmann::json;
@@ -101,4 +104,31 @@ TEST(ProxyTls, InsecureOptOutIsRefusedUnlessTheConfigAllowsIt) {
   proxy_client c(host.port(), "optout-allowed");
   ASSERT_TRUE(c.ok);
   EXPECT_EQ(open_upstream(c.ws, up.url(), {{"tls_verify", false}})["status"], "connected");
+}
+
+// TLS records go through the host's write-coalescing layer: a burst arrives whole and in order,
+// and the closing handshake (close frame, then TLS close_notify, then the socket) completes at
+// once instead of waiting for a timeout with the close frame stuck in a buffer.
+TEST(ProxyTls, ABurstOfMessagesArrivesInOrderAndTheCloseHandshakeCompletesAtOnce) {
+  test_upstream up(tls_with("server"));
+  host_instance host;
+  proxy_client c(host.port(), "tls-burst");
+  ASSERT_TRUE(c.ok);
+  json e = open_upstream(c.ws, up.url());
+  ASSERT_EQ(e["status"], "connected") << e.dump();
+  constexpr int n = 200;
+  for (int i = 0; i < n; ++i)
+    c.ws.send_json({{"type", "send_message"}, {"content", "m" + std::to_string(i)}});
+  for (int i = 0; i < n; ++i)
+    ASSERT_EQ(c.ws.read_until("message_received")["content"], "m" + std::to_string(i));
+  const auto started = std::chrono::steady_clock::now();
+  c.ws.send_json({{"type", "disconnect_external"}, {"request_id", "bye"}});
+  json d = c.ws.read_until("connection_status");
+  EXPECT_EQ(d["status"], "disconnected") << d.dump();
+  EXPECT_EQ(d["close_code"], 1000) << d.dump();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+  for (int i = 0; i < 100 && up.open_now() != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(up.open_now(), 0u);
+  EXPECT_EQ(up.received_count(), static_cast<std::size_t>(n));
 }
