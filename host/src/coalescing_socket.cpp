@@ -34,7 +34,7 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
     send_in_flight = true;
     ++sends;
     send_rest();
-    release_parked(); // pending is empty again: there is room
+    make_room(); // pending is empty again
   }
 
   // Not net::async_write: its next partial write would touch the socket even after the owner,
@@ -97,15 +97,13 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
   void fail(error_code ec) {
     if (!failed) failed = ec;
     pending.clear();
-    if (parked) {
-      auto h = std::exchange(parked, nullptr);
-      std::move(h)(failed, std::size_t{0});
-    }
+    if (parked) std::exchange(parked, nullptr)(failed, std::size_t{0});
     if (drained) std::exchange(drained, nullptr)(failed);
     if (room_wanted) std::exchange(room_wanted, nullptr)(failed);
   }
 
-  void release_parked() {
+  // Lets go of whoever waits for room: a session's queue, and the parked Beast write.
+  void make_room() {
     if (room_wanted)
       net::post(executor, [h = std::exchange(room_wanted, nullptr)]() mutable {
         std::move(h)(error_code{});
@@ -117,6 +115,14 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
       std::move(h)(error_code{}, n);
       self->burst_may_have_ended(w);
     });
+  }
+
+  // A write is in pending: number it, and send at once if a lot has gathered (true then).
+  bool count_write() {
+    ++newest_write;
+    if (send_in_flight || pending.size() < send_at) return false;
+    start_send();
+    return true;
   }
 
   // Writes that come without a completion of their own (write_server_message) are sent by one
@@ -165,8 +171,7 @@ error_code coalescing_socket::accepted(std::size_t n) {
     st.pending.resize(st.pending.size() - n);
     return st.failed;
   }
-  ++st.newest_write;
-  if (!st.send_in_flight && st.pending.size() >= send_at) st.start_send();
+  st.count_write();
   return {};
 }
 
@@ -186,13 +191,15 @@ void coalescing_socket::burst_may_have_ended(state &st, std::uint64_t write_numb
 
 std::uint64_t coalescing_socket::newest_write() const noexcept { return state_->newest_write; }
 
+void coalescing_socket::post_now(net::any_completion_handler<void(error_code)> handler,
+                                 error_code ec) {
+  net::post(socket_.get_executor(), [h = std::move(handler), ec]() mutable { std::move(h)(ec); });
+}
+
 void coalescing_socket::async_drain(net::any_completion_handler<void(error_code)> handler) {
   state &st = *state_;
-  if (st.failed || (st.pending.empty() && !st.send_in_flight)) {
-    net::post(socket_.get_executor(),
-              [h = std::move(handler), ec = st.failed]() mutable { std::move(h)(ec); });
-    return;
-  }
+  if (st.failed || (st.pending.empty() && !st.send_in_flight))
+    return post_now(std::move(handler), st.failed);
   st.drained.swap(handler); // not `=`: Boost 1.81's move assignment recurses for ever
   if (!st.send_in_flight) st.start_send();
 }
@@ -220,19 +227,13 @@ error_code coalescing_socket::write_server_message(bool binary, std::string_view
   }
   st.pending.append(header, header_size);
   st.pending.append(payload);
-  ++st.newest_write;
-  if (!st.send_in_flight && st.pending.size() >= send_at) st.start_send();
-  else st.post_send_check();
+  if (!st.count_write()) st.post_send_check();
   return {};
 }
 
 void coalescing_socket::async_wait_room(net::any_completion_handler<void(error_code)> handler) {
   state &st = *state_;
-  if (st.failed || has_room()) {
-    net::post(socket_.get_executor(),
-              [h = std::move(handler), ec = st.failed]() mutable { std::move(h)(ec); });
-    return;
-  }
+  if (st.failed || has_room()) return post_now(std::move(handler), st.failed);
   st.room_wanted.swap(handler); // not `=`: Boost 1.81's move assignment recurses for ever
 }
 

@@ -162,6 +162,8 @@ private:
   bool must_park() const noexcept;
   void park(boost::asio::any_completion_handler<void(error_code, std::size_t)> handler,
             std::size_t n);
+  // Completes `handler` with `ec` as if by post (a waiter that need not wait).
+  void post_now(boost::asio::any_completion_handler<void(error_code)> handler, error_code ec);
 
   worker_socket socket_;
   std::shared_ptr<state> state_;
