@@ -16,7 +16,7 @@ add_library(apistudio_options INTERFACE)
 # std::filesystem instead of Boost.Filesystem for Boost.DLL: one library fewer to link.
 target_compile_definitions(apistudio_options INTERFACE BOOST_DLL_USE_STD_FS BOOST_ASIO_NO_DEPRECATED
   BOOST_BEAST_USE_STD_STRING_VIEW
-  # Asio/Beast non-template code is compiled once, in host/src/asio_separate_compilation.cpp.
+  # Asio/Beast non-template code is compiled once, in host/src/base/asio_separate_compilation.cpp.
   BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
   # Asio recycles the memory of finished operations per thread, two blocks by default; a proxied
   # round trip has more operations alive at once (reads, sends, posted write completions), so

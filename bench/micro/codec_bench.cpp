@@ -10,7 +10,7 @@
 //     --toggle-collect='*BM_parse_send_message*' ./codec_bench
 //     --benchmark_filter=BM_parse_send_message$
 #include "allocation_counter.hpp"
-#include "envelope_codec.hpp"
+#include "protocol/envelope_codec.hpp"
 
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 // apistudio-host — the command line: configuration, checks, start and graceful stop.
-#include "config_loader.hpp"
-#include "host_server.hpp"
-#include "plugin_runtime.hpp"
+#include "policy/config_loader.hpp"
+#include "server/host_server.hpp"
+#include "plugin_host/plugin_runtime.hpp"
 
 #include <boost/program_options.hpp>
 

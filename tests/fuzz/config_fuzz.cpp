@@ -8,7 +8,7 @@
 // Build and run: scripts/fuzz.sh SECONDS (tests/fuzz/CMakeLists.txt builds config_fuzz with
 // clang and libFuzzer). Every crash found becomes a file in tests/fuzz/corpus/config/, which CTest
 // replays (fuzz_replay_config) and so do the unit tests.
-#include "config_loader.hpp"
+#include "policy/config_loader.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -13,9 +13,9 @@
 // Build and run: scripts/fuzz.sh SECONDS (tests/fuzz/CMakeLists.txt). The committed corpus
 // tests/fuzz/corpus/connect_validator/ is replayed by CTest (fuzz_replay_connect_validator).
 #include "fuzz_invariant.hpp"
-#include "config_loader.hpp"
-#include "egress_policy.hpp"
-#include "upstream_target.hpp"
+#include "policy/config_loader.hpp"
+#include "policy/egress_policy.hpp"
+#include "protocol/upstream_target.hpp"
 
 #include <algorithm>
 #include <cstddef>

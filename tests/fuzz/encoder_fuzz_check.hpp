@@ -6,7 +6,7 @@
 // exactly through base64; and any text decode_base64() accepts re-encodes to itself.
 #pragma once
 
-#include "envelope_codec.hpp"
+#include "protocol/envelope_codec.hpp"
 
 #include <nlohmann/json.hpp>
 

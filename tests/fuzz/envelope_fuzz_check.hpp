@@ -7,8 +7,8 @@
 // resulting error event is valid JSON.
 #pragma once
 
-#include "envelope_codec.hpp"
-#include "envelope_parser_detail.hpp"
+#include "protocol/envelope_codec.hpp"
+#include "protocol/envelope_parser_detail.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -17,7 +17,7 @@
 // Build: see tests/fuzz/CMakeLists.txt (scripts/fuzz.sh). The committed corpus
 // tests/fuzz/corpus/http_request/ is replayed by CTest (fuzz_replay_http_request).
 #include "fuzz_invariant.hpp"
-#include "admission.hpp"
+#include "policy/admission.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http.hpp>

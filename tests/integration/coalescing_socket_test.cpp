@@ -2,7 +2,7 @@
 // WebSocket runs over it (control frames in order, the close frame delivered before teardown),
 // a peer that stops reading holds the writer back, a reset fails later writes, and the owner may
 // go away with a send in flight.
-#include "coalescing_socket.hpp"
+#include "proxy/coalescing_socket.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>

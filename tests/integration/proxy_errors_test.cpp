@@ -2,7 +2,7 @@
 // INVALID_FORMAT answers to malformed commands (after which the socket keeps working).
 #include "proxy_test_util.hpp"
 
-#include "name_resolver.hpp"
+#include "proxy/name_resolver.hpp"
 
 #include <gtest/gtest.h>
 

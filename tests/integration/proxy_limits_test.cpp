@@ -4,7 +4,7 @@
 // MESSAGE_TOO_LARGE. Content of exactly the limit passes in both directions.
 #include "proxy_test_util.hpp"
 
-#include "envelope_codec.hpp"
+#include "protocol/envelope_codec.hpp"
 #include "raw_socket.hpp"
 
 #include <gtest/gtest.h>

@@ -4,7 +4,7 @@
 // three ways an upstream goes away (asked to, closes with a code, drops).
 #include "proxy_test_util.hpp"
 
-#include "envelope_codec.hpp"
+#include "protocol/envelope_codec.hpp"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // (404, 405, 415, 422, 426, 400, 409).
 #include "proxy_test_util.hpp"
 
-#include "name_resolver.hpp"
+#include "proxy/name_resolver.hpp"
 
 #include <gtest/gtest.h>
 

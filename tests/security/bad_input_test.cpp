@@ -8,7 +8,7 @@
 #include "test_client.hpp"
 #include "test_upstream.hpp"
 
-#include "envelope_codec.hpp"
+#include "protocol/envelope_codec.hpp"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "host_fixture.hpp"
-#include "name_resolver.hpp"
+#include "proxy/name_resolver.hpp"
 #include "test_client.hpp"
 
 #include <gtest/gtest.h>

@@ -1,10 +1,10 @@
 // host_fixture.hpp — a real host_server in this process on 127.0.0.1:0, with its log captured.
 #pragma once
 
-#include "config_loader.hpp"
-#include "host_config.hpp"
-#include "host_server.hpp"
-#include "logger.hpp"
+#include "policy/config_loader.hpp"
+#include "policy/host_config.hpp"
+#include "server/host_server.hpp"
+#include "base/logger.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,0 +1,189 @@
+#include "http/http_session.hpp"
+
+#include "policy/admission.hpp"
+#include "proxy/client_session.hpp"
+#include "protocol/http_responses.hpp"
+#include "http/rest_api.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+namespace apistudio {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+
+namespace {
+constexpr std::string_view proxy_prefix = "/api/websocket/connect/";
+}
+
+http_session::http_session(session_services &ctx, worker_socket &&socket, connection_slot slot)
+    : ctx_(ctx), stream_(std::move(socket)), slot_(std::move(slot)) {
+  beast::error_code ec;
+  const auto ep = stream_.socket().remote_endpoint(ec);
+  if (!ec) remote_address_ = ep.address().to_string();
+  stream_.socket().set_option(net::ip::tcp::no_delay(true), ec);
+}
+
+void http_session::run() {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+}
+
+void http_session::do_read() {
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(ctx_.config.limits.max_http_header_bytes));
+  parser_->body_limit(ctx_.config.limits.max_http_body_bytes);
+  // Slow clients that never finish their request (slowloris) are cut off here.
+  stream_.expires_after(ctx_.config.limits.http_header_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                     self->on_read(ec);
+                   });
+}
+
+void http_session::on_read(beast::error_code ec) {
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+      ec == net::error::operation_aborted || ec == net::error::connection_reset) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    return;
+  }
+  request_keep_alive_ = false;
+  if (ec == http::error::header_limit)
+    return send(make_json_error(http::status::request_header_fields_too_large,
+                                "HEADERS_TOO_LARGE", "Request headers exceed the limit", 11));
+  if (ec == http::error::body_limit)
+    return send(make_json_error(http::status::payload_too_large, "BODY_TOO_LARGE",
+                                "Request body exceeds the limit", 11));
+  if (ec)
+    return send(make_json_error(http::status::bad_request, "BAD_REQUEST",
+                                "Malformed HTTP request: " + ec.message(), 11));
+  handle(parser_->release());
+}
+
+void http_session::handle(request req) {
+  const auto v = req.version();
+  request_keep_alive_ = req.keep_alive();
+  const std::string_view target = req.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  const std::string_view query =
+      target.find('?') == std::string_view::npos ? std::string_view{} : target.substr(target.find('?') + 1);
+
+  const admission_result admitted = ctx_.admission.check(admission_request::from(req, query));
+  if (admitted.status != 0)
+    return send(make_json_error(static_cast<http::status>(admitted.status), admitted.code,
+                                admitted.message, v));
+
+  if (ctx_.stopping)
+    return send(make_json_error(http::status::service_unavailable, "SHUTTING_DOWN",
+                                "The host is shutting down", v));
+
+  const bool is_proxy = path.substr(0, proxy_prefix.size()) == proxy_prefix;
+  if (is_proxy || path == "/ws") {
+    std::string client_id;
+    if (is_proxy) {
+      client_id = std::string(path.substr(proxy_prefix.size()));
+      if (!is_valid_client_id(client_id))
+        return send(make_json_error(http::status::bad_request, "INVALID_CLIENT_ID",
+                                    "client_id must be 1-128 characters of [A-Za-z0-9._~-]", v));
+    }
+    if (req.method() != http::verb::get)
+      return send(make_json_error(http::status::method_not_allowed, "METHOD_NOT_ALLOWED",
+                                  "Use GET with a WebSocket upgrade", v));
+    if (!websocket::is_upgrade(req)) {
+      auto res = make_json_error(http::status::upgrade_required, "UPGRADE_REQUIRED",
+                                 "This endpoint speaks WebSocket only", v);
+      res.set(http::field::upgrade, "websocket");
+      res.set(http::field::connection, "Upgrade");
+      res.set(http::field::sec_websocket_version, "13");
+      return send(std::move(res));
+    }
+    if (req[http::field::sec_websocket_version] != "13") {
+      auto res = make_json_error(http::status::upgrade_required, "UNSUPPORTED_VERSION",
+                                 "Unsupported WebSocket version; this host speaks version 13", v);
+      res.set(http::field::sec_websocket_version, "13");
+      return send(std::move(res));
+    }
+    if (ctx_.live_client_sockets.load() > ctx_.config.limits.max_total_connections)
+      return send(make_json_error(http::status::service_unavailable, "TOO_MANY_CONNECTIONS",
+                                  "The host is at its connection limit; try again later", v));
+    return upgrade(std::move(req), is_proxy, std::move(client_id));
+  }
+
+  auto only = [&](http::verb verb) {
+    if (req.method() == verb) return true;
+    auto res = make_json_error(http::status::method_not_allowed, "METHOD_NOT_ALLOWED",
+                               std::string("Use ") + std::string(http::to_string(verb)), v);
+    res.set(http::field::allow, http::to_string(verb));
+    send(std::move(res));
+    return false;
+  };
+  if (path == "/api/websocket/active-connections") {
+    if (only(http::verb::get)) send(active_connections(ctx_, req));
+    return;
+  }
+  if (path == "/api/plugins") {
+    if (only(http::verb::get)) send(list_plugins(ctx_, req));
+    return;
+  }
+  if (path == "/healthz") {
+    if (only(http::verb::get)) send(health(ctx_, req));
+    return;
+  }
+  if (path == "/api/websocket/test-connection") {
+    if (!only(http::verb::post)) return;
+    stream_.expires_never(); // the connect timeout bounds the wait instead
+    return test_connection(ctx_, stream_.get_executor(), req,
+                           [self = shared_from_this()](http_response res) {
+                             net::dispatch(self->stream_.get_executor(),
+                                           [self, res = std::move(res)]() mutable {
+                                             self->send(std::move(res));
+                                           });
+                           });
+  }
+  send(make_json_error(http::status::not_found, "NOT_FOUND", "No such endpoint", v));
+}
+
+void http_session::upgrade(request req, bool proxy, std::string client_id) {
+  bool registered = false;
+  if (proxy) {
+    if (!ctx_.clients.try_register(client_id))
+      return send(make_json_error(http::status::conflict, "CLIENT_ID_IN_USE",
+                                  "client_id '" + client_id + "' already has a live connection",
+                                  req.version()));
+    registered = true;
+  }
+  // From here the WebSocket's own timeouts and the keep-alive govern the socket: Beast's
+  // per-operation deadlines of http_stream would only cost time on every message.
+  auto session = std::make_shared<client_session>(ctx_, stream_.release_socket(), std::move(slot_), proxy,
+                                                  std::move(client_id), registered,
+                                                  std::move(remote_address_));
+  // Bytes already read past the request belong to the WebSocket; a client must wait for 101
+  // before sending frames (RFC 6455 4.1), so there are none to carry over.
+  session->start(std::move(req));
+}
+
+void http_session::send(response res) {
+  const bool keep_alive = request_keep_alive_ && res.result() != http::status::bad_request &&
+                          res.result_int() != 431 && res.result_int() != 413;
+  res.keep_alive(keep_alive);
+  pending_ = std::make_shared<response>(std::move(res));
+  stream_.expires_after(ctx_.config.limits.http_header_timeout);
+  http::async_write(stream_, *pending_,
+                    [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                      self->on_write(keep_alive, ec);
+                    });
+}
+
+void http_session::on_write(bool keep_alive, beast::error_code ec) {
+  pending_.reset();
+  if (ec || !keep_alive) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    return;
+  }
+  do_read();
+}
+
+} // namespace apistudio

@@ -1,0 +1,46 @@
+// http_session.hpp — one accepted TCP connection until it becomes a WebSocket (or closes).
+//
+// Reads requests under a header deadline and size limits, applies admission (Origin, Host,
+// tokens), then routes: WebSocket paths are upgraded into a client_session, REST paths answered
+// by rest_api, the rest 404/405/426 with JSON bodies. Runs on the worker the listener chose.
+#pragma once
+
+#include "proxy/connection_slot.hpp"
+#include "proxy/session_services.hpp"
+#include "base/worker_types.hpp"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <memory>
+#include <optional>
+
+namespace apistudio {
+
+class http_session : public std::enable_shared_from_this<http_session> {
+public:
+  using request = boost::beast::http::request<boost::beast::http::string_body>;
+  using response = boost::beast::http::response<boost::beast::http::string_body>;
+
+  http_session(session_services &ctx, worker_socket &&socket, connection_slot slot);
+  void run();
+
+private:
+  void do_read();
+  void on_read(boost::beast::error_code ec);
+  void handle(request req);
+  void upgrade(request req, bool proxy, std::string client_id);
+  void send(response res);
+  void on_write(bool keep_alive, boost::beast::error_code ec);
+
+  session_services &ctx_;
+  http_stream stream_;
+  connection_slot slot_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::shared_ptr<response> pending_;
+  std::string remote_address_;
+  bool request_keep_alive_ = false;
+};
+
+} // namespace apistudio

@@ -1,0 +1,438 @@
+// host_api.cpp — the apistudio_host_api table: the services the host offers plugins.
+//
+// Every function tolerates what a C caller may pass (NULL handle, NULL data with size 0, an
+// out-of-range index or enum) and never throws: an exception must not cross the C boundary, so
+// anything that may allocate is wrapped.
+#include "plugin_host/plugin_runtime_impl.hpp"
+
+#include "protocol/upstream_target.hpp" // is_valid_header_name / is_valid_header_value
+
+#include <algorithm>
+
+namespace apistudio {
+
+namespace {
+
+constexpr std::size_t max_identity_bytes = 1024;
+constexpr std::size_t max_close_reason_bytes = 123; // RFC 6455: 125-byte control payload - code
+constexpr std::size_t max_deny_code_bytes = 64;
+constexpr std::size_t max_deny_message_bytes = 1024;
+
+std::string_view view(const char *data, std::size_t size) noexcept {
+  return data == nullptr ? std::string_view{} : std::string_view(data, size);
+}
+std::string_view view(const char *c_string) noexcept {
+  return c_string == nullptr ? std::string_view{} : std::string_view(c_string);
+}
+apistudio_str to_str(std::string_view s) noexcept { return {s.data(), s.size()}; }
+
+session_context &context_of(const apistudio_session *s) noexcept {
+  return *reinterpret_cast<session_context *>(const_cast<apistudio_session *>(s));
+}
+hook_message &message_of(const apistudio_message *m) noexcept {
+  return *reinterpret_cast<hook_message *>(const_cast<apistudio_message *>(m));
+}
+upstream_request_data &request_of(const apistudio_upstream_request *r) noexcept {
+  return *reinterpret_cast<upstream_request_data *>(const_cast<apistudio_upstream_request *>(r));
+}
+
+log_level to_level(apistudio_log_level level) noexcept {
+  switch (level) {
+  case APISTUDIO_LOG_DEBUG:
+    return log_level::debug;
+  case APISTUDIO_LOG_INFO:
+    return log_level::info;
+  case APISTUDIO_LOG_WARN:
+    return log_level::warn;
+  case APISTUDIO_LOG_ERROR:
+    return log_level::error;
+  }
+  return log_level::error; // an unknown level is not silently lost
+}
+
+// Cuts at a UTF-8 character boundary so a truncated close reason stays valid text.
+std::string_view truncate_utf8(std::string_view s, std::size_t max) noexcept {
+  if (s.size() <= max)
+    return s;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
+    --n;
+  return s.substr(0, n);
+}
+
+// Codes an endpoint may send (RFC 6455 7.4); anything else becomes a normal closure.
+int sendable_close_code(int code) noexcept {
+  const bool defined = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014);
+  const bool application = code >= 3000 && code <= 4999;
+  return defined || application ? code : 1000;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+           return lower(x) == lower(y);
+         });
+}
+
+// The handshake belongs to the host: a plugin adding a second Host or its own Sec-WebSocket-Key
+// would break the upgrade or smuggle a different target past the egress policy.
+bool is_reserved_header(std::string_view name) noexcept {
+  constexpr std::string_view ws_prefix = "sec-websocket-";
+  return iequals(name, "host") || iequals(name, "upgrade") || iequals(name, "connection") ||
+         (name.size() >= ws_prefix.size() && iequals(name.substr(0, ws_prefix.size()), ws_prefix));
+}
+
+// ---- logging --------------------------------------------------------------------------------
+
+void host_log(apistudio_plugin_handle *plugin, apistudio_log_level level, const char *message,
+              std::size_t size) {
+  if (plugin == nullptr)
+    return;
+  const log_level l = to_level(level);
+  if (!plugin->log->enabled(l))
+    return;
+  try {
+    plugin->log->log(l, plugin->log_component, view(message, size));
+  } catch (...) {
+  }
+}
+
+int host_log_enabled(apistudio_plugin_handle *plugin, apistudio_log_level level) {
+  return plugin != nullptr && plugin->log->enabled(to_level(level)) ? 1 : 0;
+}
+
+// ---- session, during a hook -------------------------------------------------------------------
+
+apistudio_session_id host_session_id(const apistudio_session *session) {
+  return session == nullptr ? 0 : context_of(session).id;
+}
+
+apistudio_str host_session_attribute(const apistudio_session *session,
+                                     apistudio_session_attr attr) {
+  if (session == nullptr)
+    return {};
+  const session_context &ctx = context_of(session);
+  switch (attr) {
+  case APISTUDIO_ATTR_CLIENT_ID:
+    return to_str(ctx.client_id);
+  case APISTUDIO_ATTR_PATH:
+    return to_str(ctx.path);
+  case APISTUDIO_ATTR_REMOTE_ADDRESS:
+    return to_str(ctx.remote_address);
+  case APISTUDIO_ATTR_IDENTITY:
+    return to_str(ctx.identity);
+  case APISTUDIO_ATTR_QUERY:
+    return to_str(ctx.query);
+  }
+  return {};
+}
+
+void host_session_set_identity(apistudio_session *session, const char *identity, std::size_t size) {
+  if (session == nullptr)
+    return;
+  try {
+    context_of(session).identity.assign(truncate_utf8(view(identity, size), max_identity_bytes));
+  } catch (...) {
+  }
+}
+
+// ---- message, during a message hook -----------------------------------------------------------
+
+apistudio_str host_message_payload(const apistudio_message *message) {
+  return message == nullptr ? apistudio_str{} : to_str(message_of(message).payload);
+}
+
+int host_message_is_binary(const apistudio_message *message) {
+  return message != nullptr && message_of(message).binary ? 1 : 0;
+}
+
+apistudio_str host_message_connection_id(const apistudio_message *message) {
+  return message == nullptr ? apistudio_str{} : to_str(message_of(message).connection_id);
+}
+
+void host_message_set_payload(apistudio_message *message, const char *data, std::size_t size) {
+  if (message == nullptr)
+    return;
+  hook_message &m = message_of(message);
+  try {
+    // assign() copes with `data` pointing into `replacement` itself (a plugin trimming the
+    // payload it got from message_payload after an earlier REPLACE).
+    m.replacement.assign(view(data, size));
+    m.payload = m.replacement;
+    m.replaced = true;
+  } catch (...) {
+  }
+}
+
+void host_message_set_reply(apistudio_message *message, const char *data, std::size_t size,
+                            apistudio_frame_kind kind) {
+  if (message == nullptr)
+    return;
+  hook_message &m = message_of(message);
+  try {
+    m.reply.assign(view(data, size));
+    m.reply_binary = kind == APISTUDIO_FRAME_BINARY;
+  } catch (...) {
+  }
+}
+
+void host_message_set_close(apistudio_message *message, int close_code, const char *reason,
+                            std::size_t reason_size) {
+  if (message == nullptr)
+    return;
+  hook_message &m = message_of(message);
+  m.close_code = sendable_close_code(close_code);
+  try {
+    m.close_reason.assign(truncate_utf8(view(reason, reason_size), max_close_reason_bytes));
+  } catch (...) {
+  }
+}
+
+// ---- upstream request, during on_upstream_connect ---------------------------------------------
+
+apistudio_str host_request_url(const apistudio_upstream_request *request) {
+  return request == nullptr ? apistudio_str{} : to_str(request_of(request).url);
+}
+
+apistudio_str host_request_connection_id(const apistudio_upstream_request *request) {
+  return request == nullptr ? apistudio_str{} : to_str(request_of(request).connection_id);
+}
+
+std::size_t host_request_header_count(const apistudio_upstream_request *request) {
+  return request == nullptr ? 0 : request_of(request).headers.size();
+}
+
+apistudio_header host_request_header_at(const apistudio_upstream_request *request,
+                                        std::size_t index) {
+  if (request == nullptr)
+    return {};
+  const auto &headers = request_of(request).headers;
+  if (index >= headers.size())
+    return {};
+  return {to_str(headers[index].first), to_str(headers[index].second)};
+}
+
+std::size_t host_request_protocol_count(const apistudio_upstream_request *request) {
+  return request == nullptr ? 0 : request_of(request).protocols.size();
+}
+
+apistudio_str host_request_protocol_at(const apistudio_upstream_request *request,
+                                       std::size_t index) {
+  if (request == nullptr)
+    return {};
+  const auto &protocols = request_of(request).protocols;
+  return index < protocols.size() ? to_str(protocols[index]) : apistudio_str{};
+}
+
+int host_request_set_header(apistudio_upstream_request *request, const char *name,
+                            std::size_t name_size, const char *value, std::size_t value_size,
+                            apistudio_header_mode mode) {
+  if (request == nullptr)
+    return 0;
+  const std::string_view n = view(name, name_size);
+  const std::string_view v = view(value, value_size);
+  if (!is_valid_header_name(n) || !is_valid_header_value(v) || is_reserved_header(n))
+    return 0;
+  if (mode != APISTUDIO_HEADER_OVERWRITE && mode != APISTUDIO_HEADER_APPEND &&
+      mode != APISTUDIO_HEADER_IF_ABSENT) {
+    return 0;
+  }
+  auto &headers = request_of(request).headers;
+  try {
+    auto same_name = [n](const auto &h) { return iequals(h.first, n); };
+    auto first = std::find_if(headers.begin(), headers.end(), same_name);
+    if (first == headers.end()) {
+      headers.emplace_back(std::string(n), std::string(v));
+      return 1;
+    }
+    switch (mode) {
+    case APISTUDIO_HEADER_IF_ABSENT:
+      break;
+    case APISTUDIO_HEADER_APPEND:
+      // One field with a list value (RFC 7230 3.2.2); Cookie is the one joined with "; ".
+      first->second += iequals(n, "cookie") ? "; " : ", ";
+      first->second += v;
+      break;
+    case APISTUDIO_HEADER_OVERWRITE:
+      first->second.assign(v);
+      headers.erase(std::remove_if(std::next(first), headers.end(), same_name), headers.end());
+      break;
+    }
+    return 1;
+  } catch (...) {
+    return 0;
+  }
+}
+
+void host_request_remove_header(apistudio_upstream_request *request, const char *name,
+                                std::size_t name_size) {
+  if (request == nullptr)
+    return;
+  const std::string_view n = view(name, name_size);
+  auto &headers = request_of(request).headers;
+  headers.erase(std::remove_if(headers.begin(), headers.end(),
+                               [n](const auto &h) { return iequals(h.first, n); }),
+                headers.end());
+}
+
+void host_request_deny(apistudio_upstream_request *request, const char *code, const char *message) {
+  if (request == nullptr)
+    return;
+  upstream_request_data &r = request_of(request);
+  r.denied = true;
+  try {
+    const std::string_view c = view(code);
+    r.deny_code.assign(c.empty() ? std::string_view("DENIED") : c.substr(0, max_deny_code_bytes));
+    r.deny_message.assign(truncate_utf8(view(message), max_deny_message_bytes));
+  } catch (...) {
+  }
+}
+
+// ---- sessions by id, any thread -----------------------------------------------------------------
+
+int host_session_send(apistudio_plugin_handle *plugin, apistudio_session_id session,
+                      const char *data, std::size_t size, apistudio_frame_kind kind) {
+  if (plugin == nullptr)
+    return 0;
+  try {
+    auto port = plugin->runtime->directory.find(session);
+    if (!port)
+      return 0;
+    port->post_send(std::make_shared<const std::string>(view(data, size)),
+                    kind == APISTUDIO_FRAME_BINARY);
+    return 1;
+  } catch (...) {
+    return 0;
+  }
+}
+
+int host_session_close(apistudio_plugin_handle *plugin, apistudio_session_id session,
+                       int close_code, const char *reason, std::size_t reason_size) {
+  if (plugin == nullptr)
+    return 0;
+  try {
+    auto port = plugin->runtime->directory.find(session);
+    if (!port)
+      return 0;
+    port->post_close(sendable_close_code(close_code),
+                     std::string(truncate_utf8(view(reason, reason_size), max_close_reason_bytes)));
+    return 1;
+  } catch (...) {
+    return 0;
+  }
+}
+
+// ---- timers -------------------------------------------------------------------------------------
+
+std::uint64_t host_timer_start(apistudio_plugin_handle *plugin, apistudio_session_id session,
+                               std::uint64_t delay_ms, std::uint64_t interval_ms,
+                               apistudio_timer_fn fn, void *user_data) {
+  if (plugin == nullptr)
+    return 0;
+  try {
+    return plugin->runtime->timers->start(plugin, plugin->library, plugin->name, session, delay_ms,
+                                          interval_ms, fn, user_data);
+  } catch (...) {
+    return 0;
+  }
+}
+
+void host_timer_cancel(apistudio_plugin_handle *plugin, std::uint64_t timer_id) {
+  if (plugin == nullptr)
+    return;
+  try {
+    plugin->runtime->timers->cancel(plugin, timer_id);
+  } catch (...) {
+  }
+}
+
+// ---- bus
+// ------------------------------------------------------------------------------------------
+
+int host_bus_subscribe(apistudio_plugin_handle *plugin, apistudio_session_id session,
+                       const char *topic, std::size_t topic_size) {
+  if (plugin == nullptr)
+    return 0;
+  try {
+    auto &rt = *plugin->runtime;
+    if (!rt.directory.find(session))
+      return 0;
+    const std::string full = plugin->topic_prefix + std::string(view(topic, topic_size));
+    rt.bus.subscribe(full, session);
+    // Subscriptions end in session_close(); a session that ended meanwhile would keep this one.
+    if (!rt.directory.find(session)) {
+      rt.bus.unsubscribe(full, session);
+      return 0;
+    }
+    return 1;
+  } catch (...) {
+    return 0;
+  }
+}
+
+void host_bus_unsubscribe(apistudio_plugin_handle *plugin, apistudio_session_id session,
+                          const char *topic, std::size_t topic_size) {
+  if (plugin == nullptr)
+    return;
+  try {
+    plugin->runtime->bus.unsubscribe(plugin->topic_prefix + std::string(view(topic, topic_size)),
+                                     session);
+  } catch (...) {
+  }
+}
+
+void host_bus_publish(apistudio_plugin_handle *plugin, const char *topic, std::size_t topic_size,
+                      const char *data, std::size_t size) {
+  if (plugin == nullptr)
+    return;
+  try {
+    plugin->runtime->bus.publish(plugin->topic_prefix + std::string(view(topic, topic_size)),
+                                 view(data, size));
+  } catch (...) {
+  }
+}
+
+std::uint64_t host_now_ms(apistudio_plugin_handle *plugin) {
+  return plugin == nullptr ? 0 : plugin->runtime->clock.steady_ms();
+}
+
+// C++20 designated initializers: a member out of order is a compile error, and one added to the
+// struct without a function here is too under our -Wextra -Werror, never a silently shifted table.
+constexpr apistudio_host_api table = {
+    .struct_size = sizeof(apistudio_host_api),
+    .abi_version = APISTUDIO_SDK_ABI_VERSION,
+    .log = &host_log,
+    .log_enabled = &host_log_enabled,
+    .session_id = &host_session_id,
+    .session_attribute = &host_session_attribute,
+    .session_set_identity = &host_session_set_identity,
+    .message_payload = &host_message_payload,
+    .message_is_binary = &host_message_is_binary,
+    .message_connection_id = &host_message_connection_id,
+    .message_set_payload = &host_message_set_payload,
+    .message_set_reply = &host_message_set_reply,
+    .message_set_close = &host_message_set_close,
+    .upstream_request_url = &host_request_url,
+    .upstream_request_connection_id = &host_request_connection_id,
+    .upstream_request_header_count = &host_request_header_count,
+    .upstream_request_header_at = &host_request_header_at,
+    .upstream_request_protocol_count = &host_request_protocol_count,
+    .upstream_request_protocol_at = &host_request_protocol_at,
+    .upstream_request_set_header = &host_request_set_header,
+    .upstream_request_remove_header = &host_request_remove_header,
+    .upstream_request_deny = &host_request_deny,
+    .session_send = &host_session_send,
+    .session_close = &host_session_close,
+    .timer_start = &host_timer_start,
+    .timer_cancel = &host_timer_cancel,
+    .bus_subscribe = &host_bus_subscribe,
+    .bus_unsubscribe = &host_bus_unsubscribe,
+    .bus_publish = &host_bus_publish,
+    .now_ms = &host_now_ms,
+};
+
+} // namespace
+
+const apistudio_host_api &host_api_table() noexcept { return table; }
+
+} // namespace apistudio

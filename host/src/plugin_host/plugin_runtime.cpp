@@ -1,0 +1,390 @@
+// plugin_runtime.cpp — creating the plugin instances and running the hook chains.
+//
+// The chains run for every frame, so the no-op path (no plugin, or plugins that continue) builds
+// no string, takes no lock and allocates nothing: hooks are called through plain function
+// pointers with stack-allocated arguments, and names are copied only when a chain stops.
+#include "plugin_host/plugin_runtime_impl.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <unordered_set>
+
+namespace apistudio {
+
+namespace {
+
+bool is_stop(apistudio_verdict v) noexcept {
+  return v == APISTUDIO_DROP || v == APISTUDIO_REPLY || v == APISTUDIO_CLOSE || v == APISTUDIO_FAIL;
+}
+bool is_known(apistudio_verdict v) noexcept {
+  return v == APISTUDIO_CONTINUE || v == APISTUDIO_REPLACE || is_stop(v);
+}
+
+// No exception may cross the C boundary, but a plugin not written with the SDK's C++ layer might
+// let one out anyway: it counts as FAIL. (try costs nothing on the path that does not throw.)
+template <class Call> apistudio_verdict guarded(Call &&call) noexcept {
+  try {
+    return call();
+  } catch (...) {
+    return APISTUDIO_FAIL;
+  }
+}
+template <class Call> bool guarded_void(Call &&call) noexcept {
+  try {
+    call();
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+apistudio_str to_str(std::string_view s) noexcept { return {s.data(), s.size()}; }
+
+bool opened(const session_context &ctx, std::size_t index) noexcept {
+  return index < ctx.plugin_opened.size() && ctx.plugin_opened[index];
+}
+
+} // namespace
+
+// ---- loading ------------------------------------------------------------------------------------
+
+void plugin_runtime::impl::load(const host_config &config) {
+  std::unordered_set<std::string> names;
+  for (const plugin_config &entry : config.plugins) {
+    if (!entry.enabled)
+      continue;
+    const std::string where = entry.location.empty() ? "the configuration" : entry.location;
+    if (entry.name.empty()) {
+      throw plugin_load_error("a plugin entry at " + where +
+                              " has no name; give it the name of the plugin to load");
+    }
+    // '/' separates a plugin's name from its bus topics ("<name>/<topic>").
+    if (entry.name.find('/') != std::string::npos) {
+      throw plugin_load_error("plugin '" + entry.name + "' at " + where +
+                              ": a plugin name must not contain '/'; use 'path' for the file");
+    }
+    if (!names.insert(entry.name).second) {
+      throw plugin_load_error("plugin '" + entry.name + "' at " + where +
+                              " is configured twice; remove one entry or give it another name "
+                              "(with 'path' pointing at the same file)");
+    }
+
+    auto library = open_plugin_library(entry, config.plugin_dir);
+    auto handle = std::make_unique<apistudio_plugin_handle>();
+    handle->name = entry.name;
+    handle->log_component = "plugin:" + entry.name;
+    handle->topic_prefix = entry.name + "/";
+    handle->log = &log;
+    handle->runtime = this;
+    handle->hooks = library->hooks();
+    handle->library = library;
+
+    // replace: a YAML string with invalid UTF-8 must not turn into a json exception here.
+    const std::string settings =
+        entry.settings.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    char error[1024] = {};
+    void *instance = nullptr;
+    try {
+      instance = handle->hooks.on_create(&host_api_table(), handle.get(), settings.data(),
+                                         settings.size(), error, sizeof error);
+    } catch (...) {
+      std::snprintf(error, sizeof error, "on_create threw an exception");
+    }
+    if (instance == nullptr) {
+      error[sizeof error - 1] = '\0';
+      throw plugin_load_error("plugin '" + entry.name + "' (" + library->file() +
+                              ") refused its settings at " + where + ": " +
+                              (error[0] != '\0' ? error : "(it gave no reason)"));
+    }
+    handle->instance = instance;
+    plugins.push_back(std::move(handle));
+    log.info("plugins", "loaded plugin '" + entry.name + "' " + library->descriptor_version() +
+                            " (SDK " + format_abi_version(library->abi_version()) + ") from " +
+                            library->file());
+  }
+}
+
+void plugin_runtime::impl::stop() {
+  if (stopped)
+    return;
+  stopped = true;
+  timers->stop();
+}
+
+plugin_runtime::impl::~impl() {
+  // Timers first, so no callback runs during or after on_destroy; then the instances, newest
+  // first; the libraries go last, with the handles (pending timer handlers keep their own copy).
+  stop();
+  for (auto it = plugins.rbegin(); it != plugins.rend(); ++it) {
+    apistudio_plugin_handle &p = **it;
+    if (p.hooks.on_destroy == nullptr || p.instance == nullptr)
+      continue;
+    if (!guarded_void([&] { p.hooks.on_destroy(p.instance); })) {
+      log.error(p.log_component, "on_destroy threw an exception");
+    }
+    p.instance = nullptr;
+  }
+  plugins.clear();
+}
+
+plugin_runtime::plugin_runtime(const host_config &config, boost::asio::io_context &ioc,
+                               session_directory &directory, message_bus &bus, logger &log,
+                               const clock_source &clock)
+    : impl_(std::make_unique<impl>(ioc, directory, bus, log, clock)) {
+  // Loading runs after impl_ is fully built: if a later plugin fails, ~impl destroys the ones
+  // already created.
+  impl_->load(config);
+}
+
+plugin_runtime::~plugin_runtime() = default;
+
+bool plugin_runtime::empty() const noexcept { return impl_->plugins.empty(); }
+
+std::vector<loaded_plugin_info> plugin_runtime::plugins() const {
+  std::vector<loaded_plugin_info> out;
+  out.reserve(impl_->plugins.size());
+  for (const auto &p : impl_->plugins) {
+    out.push_back({p->name, p->library->descriptor_version(),
+                   format_abi_version(p->library->abi_version()), p->library->file()});
+  }
+  return out;
+}
+
+void plugin_runtime::stop() { impl_->stop(); }
+
+// ---- sessions -----------------------------------------------------------------------------------
+
+open_outcome plugin_runtime::session_open(session_context &ctx,
+                                          const std::vector<request_header> &headers) {
+  auto &plugins = impl_->plugins;
+  ctx.plugin_states.assign(plugins.size(), nullptr);
+  ctx.plugin_opened.assign(plugins.size(), false);
+  if (plugins.empty())
+    return {};
+
+  std::vector<apistudio_header> borrowed;
+  borrowed.reserve(headers.size());
+  for (const auto &h : headers)
+    borrowed.push_back({to_str(h.name), to_str(h.value)});
+  apistudio_session_info info{};
+  info.struct_size = sizeof info;
+  info.session_id = ctx.id;
+  info.path = to_str(ctx.path);
+  info.query = to_str(ctx.query);
+  info.client_id = to_str(ctx.client_id);
+  info.remote_address = to_str(ctx.remote_address);
+  info.headers = borrowed.data();
+  info.header_count = borrowed.size();
+
+  for (std::size_t i = 0; i < plugins.size(); ++i) {
+    apistudio_plugin_handle &p = *plugins[i];
+    // "Opened" means the plugin takes part in the session (and will get on_session_close), also
+    // when it has no on_session_open.
+    ctx.plugin_opened[i] = true;
+    if (p.hooks.on_session_open == nullptr)
+      continue;
+
+    apistudio_rejection rejection{};
+    rejection.struct_size = sizeof rejection;
+    void *state = nullptr;
+    const apistudio_verdict v = guarded([&] {
+      return p.hooks.on_session_open(p.instance, as_session(ctx), &info, &state, &rejection);
+    });
+    ctx.plugin_states[i] = state;
+
+    if (v == APISTUDIO_FAIL || !is_known(v)) {
+      impl_->log.error(p.log_component, "plugin '" + p.name +
+                                            "' failed in on_session_open; refusing session " +
+                                            std::to_string(ctx.id) + " with 500");
+      return {0, {}, true, p.name};
+    }
+    if (rejection.http_status != 0 || v == APISTUDIO_DROP || v == APISTUDIO_CLOSE ||
+        v == APISTUDIO_REPLY) {
+      rejection.message[sizeof rejection.message - 1] = '\0';
+      open_outcome out;
+      // Only error statuses refuse an upgrade; anything else a plugin writes means "forbidden".
+      out.http_status = rejection.http_status >= 400 && rejection.http_status <= 599
+                            ? rejection.http_status
+                            : 403;
+      out.message = rejection.message[0] != '\0' ? std::string(rejection.message)
+                                                 : "refused by plugin '" + p.name + "'";
+      out.plugin = p.name;
+      if (impl_->log.enabled(log_level::debug)) {
+        impl_->log.debug(p.log_component, "refused session " + std::to_string(ctx.id) + " with " +
+                                              std::to_string(out.http_status) + ": " + out.message);
+      }
+      return out;
+    }
+  }
+  return {};
+}
+
+void plugin_runtime::session_close(session_context &ctx) {
+  auto &plugins = impl_->plugins;
+  for (std::size_t i = std::min(plugins.size(), ctx.plugin_opened.size()); i-- > 0;) {
+    if (!ctx.plugin_opened[i])
+      continue;
+    apistudio_plugin_handle &p = *plugins[i];
+    void *state = i < ctx.plugin_states.size() ? ctx.plugin_states[i] : nullptr;
+    if (p.hooks.on_session_close != nullptr &&
+        !guarded_void([&] { p.hooks.on_session_close(p.instance, ctx.id, state); })) {
+      impl_->log.error(p.log_component, "plugin '" + p.name +
+                                            "' threw in on_session_close of session " +
+                                            std::to_string(ctx.id));
+    }
+    ctx.plugin_opened[i] = false;
+    if (i < ctx.plugin_states.size())
+      ctx.plugin_states[i] = nullptr;
+  }
+  impl_->timers->cancel_session(ctx.id);
+  impl_->bus.unsubscribe_all(ctx.id);
+}
+
+// ---- chains -------------------------------------------------------------------------------------
+
+namespace {
+
+// The chain stopped at plugin `p`: say so (FAIL and nonsense verdicts are logged as errors).
+chain_outcome stopped_at(plugin_runtime::impl &rt, const apistudio_plugin_handle &p,
+                         apistudio_verdict v, const char *hook, const session_context &ctx) {
+  if (v == APISTUDIO_FAIL || !is_known(v)) {
+    std::string why = "plugin '" + p.name + "' failed in " + hook;
+    if (v != APISTUDIO_FAIL)
+      why += " (it returned unknown verdict " + std::to_string(v) + ")";
+    rt.log.error(p.log_component,
+                 why + "; closing session " + std::to_string(ctx.id) + " with 1011");
+    return {APISTUDIO_FAIL, p.name};
+  }
+  return {v, p.name};
+}
+
+} // namespace
+
+chain_outcome plugin_runtime::client_message(session_context &ctx, hook_message &msg) {
+  auto &plugins = impl_->plugins;
+  for (std::size_t i = 0; i < plugins.size(); ++i) {
+    apistudio_plugin_handle &p = *plugins[i];
+    if (p.hooks.on_client_message == nullptr || !opened(ctx, i))
+      continue;
+    const apistudio_verdict v = guarded([&] {
+      return p.hooks.on_client_message(p.instance, as_session(ctx), ctx.plugin_states[i],
+                                       as_message(msg));
+    });
+    if (v == APISTUDIO_CONTINUE || v == APISTUDIO_REPLACE)
+      continue;
+    return stopped_at(*impl_, p, v, "on_client_message", ctx);
+  }
+  return {};
+}
+
+chain_outcome plugin_runtime::upstream_message(session_context &ctx, hook_message &msg) {
+  auto &plugins = impl_->plugins;
+  for (std::size_t i = plugins.size(); i-- > 0;) {
+    apistudio_plugin_handle &p = *plugins[i];
+    if (p.hooks.on_upstream_message == nullptr || !opened(ctx, i))
+      continue;
+    const apistudio_verdict v = guarded([&] {
+      return p.hooks.on_upstream_message(p.instance, as_session(ctx), ctx.plugin_states[i],
+                                         as_message(msg));
+    });
+    if (v == APISTUDIO_CONTINUE || v == APISTUDIO_REPLACE)
+      continue;
+    return stopped_at(*impl_, p, v, "on_upstream_message", ctx);
+  }
+  return {};
+}
+
+chain_outcome plugin_runtime::upstream_connect(session_context &ctx,
+                                               upstream_request_data &request) {
+  auto &plugins = impl_->plugins;
+  for (std::size_t i = 0; i < plugins.size(); ++i) {
+    apistudio_plugin_handle &p = *plugins[i];
+    if (p.hooks.on_upstream_connect == nullptr || !opened(ctx, i))
+      continue;
+    const apistudio_verdict v = guarded([&] {
+      return p.hooks.on_upstream_connect(p.instance, as_session(ctx), ctx.plugin_states[i],
+                                         as_request(request));
+    });
+    if (v == APISTUDIO_FAIL || !is_known(v)) {
+      return stopped_at(*impl_, p, v, "on_upstream_connect", ctx);
+    }
+    // Whatever verdict came with it, deny() refuses this connection (not the client socket), and
+    // so do DROP/REPLY/CLOSE without deny(): one outcome for the caller, DROP + request.denied.
+    if (request.denied || is_stop(v)) {
+      request.denied = true;
+      if (request.deny_message.empty())
+        request.deny_message = "refused by plugin '" + p.name + "'";
+      return {APISTUDIO_DROP, p.name};
+    }
+  }
+  return {};
+}
+
+void plugin_runtime::upstream_opened(session_context &ctx, std::string_view connection_id,
+                                     std::string_view url, std::string_view subprotocol) {
+  auto &plugins = impl_->plugins;
+  apistudio_upstream_info info{};
+  info.struct_size = sizeof info;
+  info.connection_id = to_str(connection_id);
+  info.url = to_str(url);
+  info.subprotocol = to_str(subprotocol);
+  for (std::size_t i = 0; i < plugins.size(); ++i) {
+    apistudio_plugin_handle &p = *plugins[i];
+    if (p.hooks.on_upstream_opened == nullptr || !opened(ctx, i))
+      continue;
+    if (!guarded_void([&] {
+          p.hooks.on_upstream_opened(p.instance, as_session(ctx), ctx.plugin_states[i], &info);
+        })) {
+      impl_->log.error(p.log_component, "plugin '" + p.name + "' threw in on_upstream_opened");
+    }
+  }
+}
+
+void plugin_runtime::upstream_closed(session_context &ctx, std::string_view connection_id,
+                                     std::string_view url, int close_code,
+                                     std::string_view reason) {
+  auto &plugins = impl_->plugins;
+  apistudio_upstream_info info{};
+  info.struct_size = sizeof info;
+  info.connection_id = to_str(connection_id);
+  info.url = to_str(url);
+  info.close_code = close_code;
+  info.close_reason = to_str(reason);
+  for (std::size_t i = 0; i < plugins.size(); ++i) {
+    apistudio_plugin_handle &p = *plugins[i];
+    if (p.hooks.on_upstream_closed == nullptr || !opened(ctx, i))
+      continue;
+    if (!guarded_void([&] {
+          p.hooks.on_upstream_closed(p.instance, as_session(ctx), ctx.plugin_states[i], &info);
+        })) {
+      impl_->log.error(p.log_component, "plugin '" + p.name + "' threw in on_upstream_closed");
+    }
+  }
+}
+
+void plugin_runtime::deliver_bus(session_context &ctx, std::string_view topic,
+                                 std::string_view payload) {
+  // Topics are "<plugin>/<topic>" (host_api.cpp): only the plugin that owns it hears it.
+  const auto slash = topic.find('/');
+  if (slash == std::string_view::npos)
+    return;
+  const std::string_view owner = topic.substr(0, slash);
+  const std::string_view own_topic = topic.substr(slash + 1);
+  auto &plugins = impl_->plugins;
+  for (std::size_t i = 0; i < plugins.size(); ++i) {
+    apistudio_plugin_handle &p = *plugins[i];
+    if (p.name != owner)
+      continue;
+    if (p.hooks.on_bus_message == nullptr || !opened(ctx, i))
+      return;
+    if (!guarded_void([&] {
+          p.hooks.on_bus_message(p.instance, as_session(ctx), ctx.plugin_states[i],
+                                 to_str(own_topic), to_str(payload));
+        })) {
+      impl_->log.error(p.log_component, "plugin '" + p.name + "' threw in on_bus_message");
+    }
+    return;
+  }
+}
+
+} // namespace apistudio

@@ -1,0 +1,126 @@
+// plugin_runtime.hpp — the loaded plugins and the pipeline that calls them.
+//
+// Loading (Boost.DLL): for each enabled entry of host_config::plugins, in order, the library is
+// opened, apistudio_plugin_abi_version() is checked BEFORE anything else is called (same major,
+// minor <= the host's), then the descriptor is read and on_create gets the settings as JSON.
+// Any failure throws plugin_load_error naming the plugin, its file, the config location and
+// (for version problems) both versions; the host exits 1 with that message.
+//
+// Pipeline (all hook calls on the session's strand): client->upstream hooks run in config order,
+// upstream->client hooks in reverse order; DROP, REPLY, CLOSE and FAIL stop the chain. A FAIL
+// (a plugin that threw or returned an error) is logged with the plugin's name; the caller closes
+// the session with 1011. A no-op chain neither allocates nor copies the payload.
+//
+// Lifetime: every library stays loaded until the last object, timer or callback of it is gone.
+#pragma once
+
+#include "base/clock.hpp"
+#include "policy/host_config.hpp"
+#include "base/logger.hpp"
+#include "plugin_host/message_bus.hpp"
+#include "plugin_host/plugin_load_error.hpp"
+#include "plugin_host/session_port.hpp"
+
+#include <apistudio/plugin_abi.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace apistudio {
+
+struct loaded_plugin_info {
+  std::string name;
+  std::string version;
+  std::string sdk_version; // "1.0" as the plugin declared
+  std::string file;        // absolute path of the library
+};
+
+// The host side of apistudio_message.
+struct hook_message {
+  std::string_view payload; // current payload: the original, or `replacement` after a REPLACE
+  bool binary = false;
+  std::string_view connection_id;
+  std::string replacement;
+  bool replaced = false;
+  std::string reply;
+  bool reply_binary = false;
+  int close_code = 1000;
+  std::string close_reason;
+};
+
+// The host side of apistudio_upstream_request.
+struct upstream_request_data {
+  std::string url;
+  std::string connection_id;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::string> protocols;
+  bool denied = false;
+  std::string deny_code = "DENIED";
+  std::string deny_message;
+};
+
+// verdict is CONTINUE (forward msg.payload; msg.replaced says whether a plugin rewrote it), DROP,
+// REPLY, CLOSE or FAIL; never REPLACE. upstream_connect reports every refusal (deny(), or a
+// DROP/REPLY/CLOSE verdict) as DROP with request.denied set and deny_code/deny_message filled.
+struct chain_outcome {
+  apistudio_verdict verdict = APISTUDIO_CONTINUE;
+  std::string plugin; // which plugin decided (for logs), empty when all continued
+};
+
+struct open_outcome {
+  int http_status = 0; // non-zero: refuse the upgrade (always 400-599; a plugin's other values: 403)
+  std::string message;
+  bool failed = false; // a plugin threw: answer 500
+  std::string plugin;
+};
+
+struct request_header {
+  std::string name;
+  std::string value;
+};
+
+class plugin_runtime {
+public:
+  // Loads the plugins; throws plugin_load_error. `ioc` runs timers and global callbacks.
+  plugin_runtime(const host_config &config, boost::asio::io_context &ioc,
+                 session_directory &directory, message_bus &bus, logger &log,
+                 const clock_source &clock);
+  ~plugin_runtime();
+  plugin_runtime(const plugin_runtime &) = delete;
+  plugin_runtime &operator=(const plugin_runtime &) = delete;
+
+  bool empty() const noexcept;
+  std::vector<loaded_plugin_info> plugins() const;
+
+  // Before the upgrade. Sizes ctx.plugin_states. Stops at the first rejection or failure.
+  open_outcome session_open(session_context &ctx, const std::vector<request_header> &headers);
+  // Exactly once per session_open (whatever it returned): on_session_close for every plugin whose
+  // on_session_open ran, then the session's timers and bus subscriptions end.
+  void session_close(session_context &ctx);
+
+  chain_outcome client_message(session_context &ctx, hook_message &msg);
+  chain_outcome upstream_message(session_context &ctx, hook_message &msg);
+  chain_outcome upstream_connect(session_context &ctx, upstream_request_data &request);
+  void upstream_opened(session_context &ctx, std::string_view connection_id, std::string_view url,
+                       std::string_view subprotocol);
+  void upstream_closed(session_context &ctx, std::string_view connection_id, std::string_view url,
+                       int close_code, std::string_view reason);
+  void deliver_bus(session_context &ctx, std::string_view topic, std::string_view payload);
+
+  // Stops every timer (shutdown) and waits for callbacks in flight; after this no plugin callback
+  // is started. Not from a timer callback. The destructor calls it, then on_destroy (reverse).
+  void stop();
+
+  struct impl;
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace apistudio

@@ -1,0 +1,68 @@
+// plugin_runtime_impl.hpp — the runtime's private state, shared by plugin_runtime.cpp (loading,
+// pipeline) and host_api.cpp (the services plugins call). Not for use outside those two files.
+//
+// The opaque C handles map onto host objects as follows:
+//   apistudio_plugin_handle   -> the struct below, one per loaded plugin entry
+//   apistudio_session         -> session_context          (reinterpret_cast, hook calls only)
+//   apistudio_message         -> hook_message             (reinterpret_cast, hook calls only)
+//   apistudio_upstream_request-> upstream_request_data    (reinterpret_cast, hook calls only)
+#pragma once
+
+#include "plugin_host/plugin_library.hpp"
+#include "plugin_host/plugin_runtime.hpp"
+#include "plugin_host/plugin_timers.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+// Declared (opaque) at global scope by plugin_abi.h, so it is defined there too.
+struct apistudio_plugin_handle {
+  std::string name;          // the entry's name in the configuration
+  std::string log_component; // "plugin:<name>"
+  std::string topic_prefix;  // "<name>/": plugins see only their own bus topics
+  apistudio::logger *log = nullptr;
+  apistudio::plugin_runtime::impl *runtime = nullptr;
+  std::shared_ptr<const apistudio::plugin_library> library;
+  apistudio::plugin_hooks hooks; // copied from the library for one less indirection per call
+  void *instance = nullptr;      // what on_create returned
+};
+
+namespace apistudio {
+
+// The single table every plugin receives (static storage: valid as long as the host runs).
+const apistudio_host_api &host_api_table() noexcept;
+
+inline apistudio_session *as_session(session_context &ctx) noexcept {
+  return reinterpret_cast<apistudio_session *>(&ctx);
+}
+inline apistudio_message *as_message(hook_message &msg) noexcept {
+  return reinterpret_cast<apistudio_message *>(&msg);
+}
+inline apistudio_upstream_request *as_request(upstream_request_data &req) noexcept {
+  return reinterpret_cast<apistudio_upstream_request *>(&req);
+}
+
+struct plugin_runtime::impl {
+  impl(boost::asio::io_context &io, session_directory &sessions, message_bus &pubsub, logger &logs,
+       const clock_source &time)
+      : ioc(io), directory(sessions), bus(pubsub), log(logs), clock(time),
+        timers(plugin_timers::create(io, sessions, logs)) {}
+  ~impl();
+  impl(const impl &) = delete;
+  impl &operator=(const impl &) = delete;
+
+  void load(const host_config &config);
+  void stop();
+
+  boost::asio::io_context &ioc;
+  session_directory &directory;
+  message_bus &bus;
+  logger &log;
+  const clock_source &clock;
+  std::shared_ptr<plugin_timers> timers;
+  std::vector<std::unique_ptr<apistudio_plugin_handle>> plugins; // config order
+  bool stopped = false;
+};
+
+} // namespace apistudio

@@ -1,0 +1,663 @@
+// egress_policy.cpp — the classifier behind connect_external's DESTINATION_DENIED.
+//
+// Order of decisions (docs/security.md, "Where the host may connect"): the host's own listeners,
+// then the always-denied classes (no rule can open them), then deny rules, then allow rules, then
+// the preset. Addresses are handled as raw bytes — a 32-bit IPv4 value or 16 IPv6 bytes — so that
+// IPv6 forms which carry an IPv4 address inside can be unwrapped and judged as that IPv4 address.
+#include "policy/egress_policy.hpp"
+
+#include "policy/config_error.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace apistudio {
+namespace {
+
+namespace ip = boost::asio::ip;
+
+using v6_bytes = ip::address_v6::bytes_type;
+
+enum class address_class {
+  public_unicast,
+  loopback,
+  private_network,
+  shared_cgnat,
+  unique_local,
+  benchmarking,
+  documentation,
+  special_purpose,
+  // The always-denied classes: no allow rule opens them.
+  unspecified,
+  broadcast,
+  multicast,
+  link_local,
+  cloud_metadata,
+};
+
+bool always_denied(address_class c) {
+  switch (c) {
+  case address_class::unspecified:
+  case address_class::broadcast:
+  case address_class::multicast:
+  case address_class::link_local:
+  case address_class::cloud_metadata:
+    return true;
+  default:
+    return false;
+  }
+}
+
+struct classification {
+  address_class cls = address_class::public_unicast;
+  std::string what; // completes "<address> is ..."
+};
+
+struct v4_range {
+  std::uint32_t network;
+  unsigned prefix;
+  address_class cls;
+  const char *what;
+};
+
+constexpr std::uint32_t v4(unsigned a, unsigned b, unsigned c, unsigned d) {
+  return (a << 24) | (b << 16) | (c << 8) | d;
+}
+
+// Most specific first: the first match wins.
+constexpr v4_range v4_ranges[] = {
+    {v4(169, 254, 169, 254), 32, address_class::link_local, "link-local (cloud metadata)"},
+    {v4(100, 100, 100, 200), 32, address_class::cloud_metadata,
+     "a cloud metadata address (Alibaba Cloud)"},
+    {v4(0, 0, 0, 0), 8, address_class::unspecified, "unspecified (0.0.0.0/8, \"this network\")"},
+    {v4(255, 255, 255, 255), 32, address_class::broadcast, "the broadcast address"},
+    {v4(224, 0, 0, 0), 4, address_class::multicast, "multicast (224.0.0.0/4)"},
+    {v4(169, 254, 0, 0), 16, address_class::link_local, "link-local (169.254.0.0/16)"},
+    {v4(127, 0, 0, 0), 8, address_class::loopback, "loopback (127.0.0.0/8)"},
+    {v4(10, 0, 0, 0), 8, address_class::private_network, "private (10.0.0.0/8)"},
+    {v4(172, 16, 0, 0), 12, address_class::private_network, "private (172.16.0.0/12)"},
+    {v4(192, 168, 0, 0), 16, address_class::private_network, "private (192.168.0.0/16)"},
+    {v4(100, 64, 0, 0), 10, address_class::shared_cgnat,
+     "shared address space (100.64.0.0/10, carrier-grade NAT)"},
+    {v4(198, 18, 0, 0), 15, address_class::benchmarking, "benchmarking (198.18.0.0/15)"},
+    {v4(192, 0, 2, 0), 24, address_class::documentation, "documentation (192.0.2.0/24)"},
+    {v4(198, 51, 100, 0), 24, address_class::documentation, "documentation (198.51.100.0/24)"},
+    {v4(203, 0, 113, 0), 24, address_class::documentation, "documentation (203.0.113.0/24)"},
+    {v4(192, 0, 0, 0), 24, address_class::special_purpose,
+     "special-purpose (192.0.0.0/24, IETF protocol assignments)"},
+    {v4(192, 88, 99, 0), 24, address_class::special_purpose,
+     "special-purpose (192.88.99.0/24, 6to4 relay anycast)"},
+    {v4(240, 0, 0, 0), 4, address_class::special_purpose, "reserved (240.0.0.0/4)"},
+};
+
+bool in_v4(std::uint32_t address, std::uint32_t network, unsigned prefix) {
+  if (prefix > 32) {
+    return false;
+  }
+  const std::uint32_t mask = prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix);
+  return (address & mask) == (network & mask);
+}
+
+classification classify_v4(std::uint32_t address) {
+  for (const auto &range : v4_ranges) {
+    if (in_v4(address, range.network, range.prefix)) {
+      return {range.cls, range.what};
+    }
+  }
+  return {address_class::public_unicast, "a public address"};
+}
+
+bool in_v6(const v6_bytes &address, const v6_bytes &network, unsigned prefix) {
+  for (unsigned bit = 0; bit < prefix && bit < 128; bit += 8) {
+    const unsigned bits = std::min(8u, prefix - bit);
+    const auto mask = static_cast<std::uint8_t>(0xff << (8 - bits));
+    if ((address[bit / 8] & mask) != (network[bit / 8] & mask)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+v6_bytes parse_v6(const char *text) { return ip::make_address_v6(text).to_bytes(); }
+
+std::uint32_t read_v4(const v6_bytes &bytes, std::size_t offset) {
+  return (std::uint32_t{bytes[offset]} << 24) | (std::uint32_t{bytes[offset + 1]} << 16) |
+         (std::uint32_t{bytes[offset + 2]} << 8) | std::uint32_t{bytes[offset + 3]};
+}
+
+// An IPv6 form that stands for (or is translated to) an IPv4 address.
+struct embedded_v4 {
+  std::uint32_t address;
+  const char *form;
+};
+
+std::optional<embedded_v4> find_embedded_v4(const v6_bytes &bytes) {
+  struct form {
+    v6_bytes network;
+    unsigned prefix;
+    std::size_t offset; // where the IPv4 address sits, in bytes
+    const char *name;
+  };
+  static const std::array<form, 5> forms = {{
+      {parse_v6("::ffff:0:0"), 96, 12, "an IPv4-mapped address"},
+      {parse_v6("::ffff:0:0:0"), 96, 12, "an IPv4-translated address (::ffff:0:0:0/96)"},
+      {parse_v6("64:ff9b::"), 96, 12, "a NAT64 address (64:ff9b::/96)"},
+      {parse_v6("2002::"), 16, 2, "a 6to4 address (2002::/16)"},
+      // Last: "::" and "::1" lie in ::/96 too and are classified before this is consulted.
+      {parse_v6("::"), 96, 12, "an IPv4-compatible address"},
+  }};
+  for (const auto &f : forms) {
+    if (in_v6(bytes, f.network, f.prefix)) {
+      return embedded_v4{read_v4(bytes, f.offset), f.name};
+    }
+  }
+  return std::nullopt;
+}
+
+std::string v4_text(std::uint32_t address) { return ip::address_v4(address).to_string(); }
+
+classification classify_v6(const v6_bytes &bytes) {
+  struct v6_range {
+    v6_bytes network;
+    unsigned prefix;
+    address_class cls;
+    const char *what;
+  };
+  static const std::array<v6_range, 5> before_embedded = {{
+      {parse_v6("::"), 128, address_class::unspecified, "unspecified (::)"},
+      {parse_v6("::1"), 128, address_class::loopback, "loopback (::1)"},
+      {parse_v6("fd00:ec2::254"), 128, address_class::cloud_metadata,
+       "a cloud metadata address (AWS, fd00:ec2::254)"},
+      {parse_v6("ff00::"), 8, address_class::multicast, "multicast (ff00::/8)"},
+      {parse_v6("fe80::"), 10, address_class::link_local, "link-local (fe80::/10)"},
+  }};
+  static const std::array<v6_range, 9> after_embedded = {{
+      {parse_v6("64:ff9b:1::"), 48, address_class::special_purpose,
+       "special-purpose (64:ff9b:1::/48, local-use NAT64)"},
+      {parse_v6("fc00::"), 7, address_class::unique_local, "unique local (fc00::/7)"},
+      {parse_v6("fec0::"), 10, address_class::special_purpose,
+       "special-purpose (fec0::/10, deprecated site-local)"},
+      {parse_v6("100::"), 64, address_class::special_purpose,
+       "special-purpose (100::/64, discard-only)"},
+      {parse_v6("2001:db8::"), 32, address_class::documentation, "documentation (2001:db8::/32)"},
+      {parse_v6("3fff::"), 20, address_class::documentation, "documentation (3fff::/20)"},
+      {parse_v6("2001::"), 23, address_class::special_purpose,
+       "special-purpose (2001::/23, IETF protocol assignments incl. Teredo)"},
+      {parse_v6("2000::"), 3, address_class::public_unicast, "a public address"},
+      {parse_v6("::"), 0, address_class::special_purpose,
+       "reserved (outside the 2000::/3 global unicast space)"},
+  }};
+  for (const auto &range : before_embedded) {
+    if (in_v6(bytes, range.network, range.prefix)) {
+      return {range.cls, range.what};
+    }
+  }
+  if (const auto inner = find_embedded_v4(bytes)) {
+    // The IPv4 address inside gets the full IPv4 rules: a mapped 127.0.0.1 is loopback, a NAT64
+    // form of 169.254.169.254 is the metadata service.
+    auto judged = classify_v4(inner->address);
+    judged.what =
+        std::string(inner->form) + " for " + v4_text(inner->address) + ", which is " + judged.what;
+    return judged;
+  }
+  for (const auto &range : after_embedded) {
+    if (in_v6(bytes, range.network, range.prefix)) {
+      return {range.cls, range.what};
+    }
+  }
+  return {address_class::special_purpose, "reserved"}; // not reached: ::/0 is last above
+}
+
+classification classify(const ip::address &address) {
+  return address.is_v4() ? classify_v4(address.to_v4().to_uint())
+                         : classify_v6(address.to_v6().to_bytes());
+}
+
+// A family plus raw bytes; IPv4 is kept in the last four bytes.
+struct raw_address {
+  bool v6 = false;
+  v6_bytes bytes{};
+};
+
+raw_address raw_v4(std::uint32_t address) {
+  raw_address raw;
+  raw.bytes[12] = static_cast<std::uint8_t>(address >> 24);
+  raw.bytes[13] = static_cast<std::uint8_t>(address >> 16);
+  raw.bytes[14] = static_cast<std::uint8_t>(address >> 8);
+  raw.bytes[15] = static_cast<std::uint8_t>(address);
+  return raw;
+}
+
+raw_address to_raw(const ip::address &address) {
+  if (address.is_v4()) {
+    return raw_v4(address.to_v4().to_uint());
+  }
+  return raw_address{true, address.to_v6().to_bytes()};
+}
+
+// An IPv4-mapped IPv6 address reaches the same IPv4 host on a dual-stack socket: compare as IPv4.
+raw_address unmap(const ip::address &address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return raw_v4(read_v4(address.to_v6().to_bytes(), 12));
+  }
+  return to_raw(address);
+}
+
+bool is_loopback(const raw_address &a) {
+  if (!a.v6) {
+    return a.bytes[12] == 127;
+  }
+  return ip::address_v6(a.bytes).is_loopback();
+}
+
+bool is_unspecified(const raw_address &a) {
+  return std::all_of(a.bytes.begin(), a.bytes.end(), [](std::uint8_t b) { return b == 0; });
+}
+
+bool same(const raw_address &a, const raw_address &b) { return a.v6 == b.v6 && a.bytes == b.bytes; }
+
+std::string endpoint_text(const ip::address &address, std::uint16_t port) {
+  const std::string host = address.to_string();
+  return (address.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char &c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// ---- rules ---------------------------------------------------------------------------------
+
+struct rule_spec {
+  enum class kind { host_exact, host_wildcard, network };
+  kind what = kind::network;
+  std::string text; // as written, for messages
+  int line = 0;
+  bool deny = false;
+  std::string host; // lower-case name, or for a wildcard the part after "*."
+  raw_address network;
+  unsigned prefix = 0;
+  std::uint16_t port_low = 1;
+  std::uint16_t port_high = 65535;
+
+  std::string describe() const {
+    std::string out = std::string("egress ") + (deny ? "deny" : "allow") + " rule '" + text + "'";
+    if (line > 0) {
+      out += " (line " + std::to_string(line) + ")";
+    }
+    return out;
+  }
+};
+
+// A rule as shown in messages: control bytes (refused anyway) must not reach a terminal or log.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? '?' : c;
+  }
+  return out;
+}
+
+[[noreturn]] void bad_rule(const egress_rule &rule, std::string_view why) {
+  std::string message;
+  if (rule.line > 0) {
+    message = "line " + std::to_string(rule.line) + ": ";
+  }
+  message += "egress rule '" + printable(rule.pattern) + "': ";
+  message += why;
+  throw config_error(message);
+}
+
+std::uint16_t parse_port_number(const egress_rule &rule, std::string_view digits) {
+  if (digits.empty() || digits.size() > 5 || !std::all_of(digits.begin(), digits.end(), is_digit)) {
+    bad_rule(rule, "the port must be a number from 1 to 65535, or a range like 9000-9100");
+  }
+  unsigned value = 0;
+  for (const char c : digits) {
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value == 0 || value > 65535) {
+    bad_rule(rule, "the port must be a number from 1 to 65535");
+  }
+  return static_cast<std::uint16_t>(value);
+}
+
+void parse_ports(const egress_rule &rule, std::string_view text, rule_spec &spec) {
+  const auto dash = text.find('-');
+  if (dash == std::string_view::npos) {
+    spec.port_low = spec.port_high = parse_port_number(rule, text);
+    return;
+  }
+  spec.port_low = parse_port_number(rule, text.substr(0, dash));
+  spec.port_high = parse_port_number(rule, text.substr(dash + 1));
+  if (spec.port_low > spec.port_high) {
+    bad_rule(rule, "the port range is backwards (the first port must not exceed the second)");
+  }
+}
+
+bool host_label_char(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || c == '-' || c == '_';
+}
+
+void parse_host_pattern(const egress_rule &rule, std::string_view text, rule_spec &spec) {
+  std::string name = lower(text);
+  if (name == "*") {
+    bad_rule(rule, "a lone '*' is not a pattern; use 0.0.0.0/0 and ::/0 to match every address");
+  }
+  spec.what = rule_spec::kind::host_exact;
+  if (name.rfind("*.", 0) == 0) {
+    spec.what = rule_spec::kind::host_wildcard;
+    name.erase(0, 2);
+  }
+  if (name.find('*') != std::string::npos) {
+    bad_rule(rule, "'*' is only allowed as the whole first label, as in '*.example.com'");
+  }
+  if (!name.empty() && name.back() == '.') {
+    name.pop_back();
+  }
+  bool label_empty = true;
+  for (const char c : name) {
+    if (c == '.') {
+      if (label_empty) {
+        break;
+      }
+      label_empty = true;
+    } else if (!host_label_char(c)) {
+      bad_rule(rule, "not an IP address, a CIDR block or a host name (a host name has letters, "
+                     "digits, '-', '_' and dots)");
+    } else {
+      label_empty = false;
+    }
+  }
+  if (name.empty() || label_empty) {
+    bad_rule(rule, "the host name has an empty label");
+  }
+  const auto dot = name.rfind('.');
+  const auto last =
+      dot == std::string::npos ? std::string_view(name) : std::string_view(name).substr(dot + 1);
+  if (std::all_of(last.begin(), last.end(), is_digit)) {
+    bad_rule(rule, "looks like an IP address but is not a valid one");
+  }
+  spec.host = std::move(name);
+}
+
+void parse_network(const egress_rule &rule, std::string_view address_text,
+                   std::optional<std::string_view> prefix_text, bool bracketed, rule_spec &spec) {
+  if (address_text.find('%') != std::string_view::npos) {
+    bad_rule(rule, "IPv6 zone identifiers ('%eth0') are not supported in rules");
+  }
+  boost::system::error_code ec;
+  const auto address = ip::make_address(std::string(address_text), ec);
+  if (ec) {
+    bad_rule(rule, "'" + std::string(address_text) + "' is not a valid IP address");
+  }
+  if (bracketed && address.is_v4()) {
+    bad_rule(rule, "brackets are only for IPv6 addresses");
+  }
+  spec.what = rule_spec::kind::network;
+  spec.network = to_raw(address);
+  const unsigned width = address.is_v4() ? 32 : 128;
+  spec.prefix = width;
+  if (prefix_text) {
+    const auto digits = *prefix_text;
+    if (digits.empty() || digits.size() > 3 ||
+        !std::all_of(digits.begin(), digits.end(), is_digit)) {
+      bad_rule(rule, "the prefix length after '/' must be a number");
+    }
+    unsigned prefix = 0;
+    for (const char c : digits) {
+      prefix = prefix * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (prefix > width) {
+      bad_rule(rule, "the prefix length must be at most " + std::to_string(width));
+    }
+    spec.prefix = prefix;
+  }
+  // A set host bit is almost always a typo ("10.0.0.1/8"): say what was probably meant.
+  const unsigned offset = address.is_v4() ? 96 : 0;
+  raw_address masked = spec.network;
+  for (unsigned bit = offset + spec.prefix; bit < 128; ++bit) {
+    masked.bytes[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
+  }
+  if (!same(masked, spec.network)) {
+    const std::string meant = address.is_v4() ? v4_text(read_v4(masked.bytes, 12))
+                                              : ip::address_v6(masked.bytes).to_string();
+    bad_rule(rule, "host bits are set after the prefix; did you mean " + meant + "/" +
+                       std::to_string(spec.prefix) + "?");
+  }
+}
+
+bool is_ip_address(std::string_view text) {
+  boost::system::error_code ec;
+  ip::make_address(std::string(text), ec);
+  return !ec;
+}
+
+rule_spec parse_rule(const egress_rule &rule, bool deny) {
+  rule_spec spec;
+  spec.line = rule.line;
+  spec.deny = deny;
+
+  std::string_view text = rule.pattern;
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
+  if (text.empty()) {
+    bad_rule(rule, "the pattern is empty");
+  }
+  // Asio parses addresses through C strings: "10.0.0.0\0junk" would be read as 10.0.0.0.
+  if (std::any_of(text.begin(), text.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f || c == ' ';
+      })) {
+    bad_rule(rule, "spaces and control characters are not allowed inside a pattern");
+  }
+  spec.text = std::string(text);
+
+  std::string_view host_part = text;
+  std::optional<std::string_view> prefix_part;
+  std::optional<std::string_view> port_part;
+  bool bracketed = false;
+
+  if (text.front() == '[') {
+    // "[::1]", "[::1]:9000", "[fd00::/8]:443" or "[fd00::]/8:443".
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) {
+      bad_rule(rule, "missing ']' after the IPv6 address");
+    }
+    bracketed = true;
+    host_part = text.substr(1, close - 1);
+    auto rest = text.substr(close + 1);
+    if (!rest.empty() && rest.front() == '/') {
+      const auto colon = rest.find(':');
+      prefix_part =
+          rest.substr(1, colon == std::string_view::npos ? std::string_view::npos : colon - 1);
+      rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon);
+    }
+    if (!rest.empty()) {
+      if (rest.front() != ':') {
+        bad_rule(rule, "unexpected text after ']' (expected ':port')");
+      }
+      port_part = rest.substr(1);
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    // One colon: "host:port". Two or more: a bare IPv6 address, which cannot carry a port
+    // without brackets ("::1:9000" is itself an address).
+    const auto colon = text.find(':');
+    host_part = text.substr(0, colon);
+    port_part = text.substr(colon + 1);
+  }
+
+  if (const auto slash = host_part.find('/'); slash != std::string_view::npos) {
+    if (prefix_part) {
+      bad_rule(rule, "two prefix lengths");
+    }
+    prefix_part = host_part.substr(slash + 1);
+    host_part = host_part.substr(0, slash);
+  }
+  if (host_part.empty()) {
+    bad_rule(rule, "the address or host name is missing");
+  }
+
+  if (bracketed || prefix_part || host_part.find(':') != std::string_view::npos ||
+      is_ip_address(host_part)) {
+    parse_network(rule, host_part, prefix_part, bracketed, spec);
+  } else {
+    parse_host_pattern(rule, host_part, spec);
+  }
+  if (port_part) {
+    parse_ports(rule, *port_part, spec);
+  }
+  return spec;
+}
+
+bool in_network(const raw_address &address, const rule_spec &spec) {
+  if (address.v6 != spec.network.v6) {
+    return false;
+  }
+  return in_v6(address.bytes, spec.network.bytes, (address.v6 ? 0 : 96) + spec.prefix);
+}
+
+// The forms of one destination an address rule is compared with. Deny rules also see the IPv4
+// address inside NAT64, 6to4 and compatible forms (a wider net only ever denies more); allow rules
+// see the mapped form only, which is the same host on a dual-stack socket.
+std::vector<raw_address> views_of(const ip::address &address, bool for_deny) {
+  std::vector<raw_address> views{to_raw(address)};
+  if (address.is_v6()) {
+    const auto bytes = address.to_v6().to_bytes();
+    if (address.to_v6().is_v4_mapped()) {
+      views.push_back(raw_v4(read_v4(bytes, 12)));
+    } else if (for_deny) {
+      if (const auto inner = find_embedded_v4(bytes)) {
+        views.push_back(raw_v4(inner->address));
+      }
+    }
+  }
+  return views;
+}
+
+bool matches(const rule_spec &spec, std::string_view host_name, const ip::address &address,
+             std::uint16_t port) {
+  if (port < spec.port_low || port > spec.port_high) {
+    return false;
+  }
+  switch (spec.what) {
+  case rule_spec::kind::host_exact:
+  case rule_spec::kind::host_wildcard: {
+    std::string name = lower(host_name);
+    if (!name.empty() && name.back() == '.') {
+      name.pop_back();
+    }
+    if (spec.what == rule_spec::kind::host_exact) {
+      return name == spec.host;
+    }
+    // One or more labels before the suffix: "*.example.com" matches "a.b.example.com" but not
+    // "example.com" itself.
+    return name.size() > spec.host.size() + 1 &&
+           name.compare(name.size() - spec.host.size(), spec.host.size(), spec.host) == 0 &&
+           name[name.size() - spec.host.size() - 1] == '.';
+  }
+  case rule_spec::kind::network: {
+    const auto views = views_of(address, spec.deny);
+    return std::any_of(views.begin(), views.end(),
+                       [&spec](const raw_address &view) { return in_network(view, spec); });
+  }
+  }
+  return false;
+}
+
+std::string subject(const rule_spec &spec, std::string_view host_name, const ip::address &address,
+                    std::uint16_t port) {
+  const std::string endpoint = endpoint_text(address, port);
+  if (spec.what == rule_spec::kind::network || host_name.empty()) {
+    return endpoint;
+  }
+  return std::string(host_name) + " (" + endpoint + ")";
+}
+
+} // namespace
+
+struct egress_policy::rule : rule_spec {
+  explicit rule(rule_spec spec) : rule_spec(std::move(spec)) {}
+};
+
+egress_policy::egress_policy(const egress_config &config,
+                             std::vector<std::pair<ip::address, std::uint16_t>> own_endpoints)
+    : own_(std::move(own_endpoints)) {
+  if (config.preset == "public-only") {
+    public_only_ = true;
+  } else if (config.preset != "local-dev") {
+    throw config_error("egress.preset: unknown preset '" + config.preset +
+                       "' (expected 'local-dev' or 'public-only')");
+  }
+  for (const auto &entry : config.deny) {
+    deny_.push_back(std::make_shared<const rule>(parse_rule(entry, true)));
+  }
+  for (const auto &entry : config.allow) {
+    allow_.push_back(std::make_shared<const rule>(parse_rule(entry, false)));
+  }
+}
+
+egress_policy::decision egress_policy::check(std::string_view host_name, const ip::address &address,
+                                             std::uint16_t port) const {
+  // 1. Back to ourselves: a proxy dialling its own listener loops (and would let a client reach
+  //    the host's HTTP endpoints from "inside"). An unspecified bind (0.0.0.0, ::) listens on
+  //    every local address, which we cannot enumerate here, so the port alone decides.
+  const raw_address target = unmap(address);
+  for (const auto &[own_address, own_port] : own_) {
+    if (own_port != port) {
+      continue;
+    }
+    const raw_address own = unmap(own_address);
+    if (same(own, target) || (is_loopback(own) && is_loopback(target)) || is_unspecified(own)) {
+      return {false, endpoint_text(address, port) + " is the host's own listener"};
+    }
+  }
+
+  // 2. Classes no rule can open: metadata services, link-local, multicast and the like.
+  const classification judged = classify(address);
+  if (always_denied(judged.cls)) {
+    return {false, address.to_string() + " is " + judged.what};
+  }
+
+  // 3. and 4. The operator's lists; a deny wins over an allow.
+  for (const auto &r : deny_) {
+    if (matches(*r, host_name, address, port)) {
+      return {false, subject(*r, host_name, address, port) + " matches " + r->describe()};
+    }
+  }
+  for (const auto &r : allow_) {
+    if (matches(*r, host_name, address, port)) {
+      return {true, subject(*r, host_name, address, port) + " matches " + r->describe()};
+    }
+  }
+
+  // 5. The preset.
+  if (judged.cls == address_class::public_unicast) {
+    return {true, address.to_string() + " is " + judged.what};
+  }
+  if (public_only_) {
+    return {false, address.to_string() + " is " + judged.what +
+                       "; the public-only egress preset allows only public addresses"};
+  }
+  return {true, address.to_string() + " is " + judged.what + ", allowed by the local-dev preset"};
+}
+
+} // namespace apistudio

@@ -1,0 +1,186 @@
+// coalescing_socket.hpp — a TCP socket under a Beast WebSocket stream that gathers the frames
+// written in one burst into one send.
+//
+// Beast writes one message at a time and a session writes the next when the last completes, so
+// on a busy connection every frame used to cost its own sendmsg — on loopback the most expensive
+// call there is, as it also runs the receiver's TCP input. This layer copies what Beast writes
+// into `pending`, completes Beast's write (posted), and sends `pending` only once the writes of
+// the burst are over: when a completion returns without having written again. A session whose
+// on_write writes the next queued frame thus hands over all of them before the first send
+// (docs/performance.md, "Coalescing writes").
+//
+// Every byte Beast writes goes through here — data, ping, pong, close — so control frames stay
+// in order with data. Bounded: past `park_above` bytes waiting behind a send in flight, the
+// write's completion waits for that send (the caller's own queue and watermarks then apply).
+// A failed send fails every later write with its error. Beast's close ends in teardown, which
+// (found by argument-dependent lookup, below) first sends what is pending.
+//
+// The state the sends use lives in a shared block held by each operation, so the owner may go
+// away with a send in flight: closing the socket aborts it and the block goes with the last
+// handler.
+#pragma once
+
+#include "base/worker_types.hpp"
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/role.hpp>
+#include <boost/beast/websocket/teardown.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace apistudio {
+
+class coalescing_socket {
+public:
+  using executor_type = worker_executor;
+  using next_layer_type = worker_socket;
+  using error_code = boost::beast::error_code;
+
+  // Send at once, without waiting for the burst to end, once this much is pending.
+  static constexpr std::size_t send_at = 64 * 1024;
+  // Hold the writer's completion while this much waits behind a send in flight.
+  static constexpr std::size_t park_above = 256 * 1024;
+
+  explicit coalescing_socket(worker_executor ex);
+  explicit coalescing_socket(worker_socket &&socket);
+  // Beast builds its next layer in place and never moves it; pending sends point at socket_.
+  coalescing_socket(const coalescing_socket &) = delete;
+  coalescing_socket &operator=(const coalescing_socket &) = delete;
+  ~coalescing_socket();
+
+  executor_type get_executor() noexcept { return socket_.get_executor(); }
+  // Beast's get_lowest_layer() walks through this: close, shutdown and options act on the socket.
+  worker_socket &next_layer() noexcept { return socket_; }
+  const worker_socket &next_layer() const noexcept { return socket_; }
+  // Asio's TLS stream, stacked on this, asks for these.
+  using lowest_layer_type = worker_socket::lowest_layer_type;
+  lowest_layer_type &lowest_layer() noexcept { return socket_.lowest_layer(); }
+  const lowest_layer_type &lowest_layer() const noexcept { return socket_.lowest_layer(); }
+
+  // Bytes accepted and not yet handed to the kernel (tests, idle accounting).
+  std::size_t pending_bytes() const noexcept;
+  // Number of sendmsg-level sends started (tests check that a burst goes out as one).
+  std::uint64_t sends_started() const noexcept;
+
+  template <class MutableBufferSequence, class ReadToken>
+  auto async_read_some(const MutableBufferSequence &buffers, ReadToken &&token) {
+    return socket_.async_read_some(buffers, std::forward<ReadToken>(token));
+  }
+
+  template <class ConstBufferSequence, class WriteToken>
+  auto async_write_some(const ConstBufferSequence &buffers, WriteToken &&token) {
+    return boost::asio::async_initiate<WriteToken, void(error_code, std::size_t)>(
+        [this](auto handler, const ConstBufferSequence &b) {
+          const std::size_t n = append(b);
+          complete_write(std::move(handler), n);
+        },
+        token, buffers);
+  }
+
+  // Completes once everything accepted so far is in the kernel (or a send failed).
+  void async_drain(boost::asio::any_completion_handler<void(error_code)> handler);
+
+  // The server side's data path, below Beast: one whole message as one unmasked frame, after
+  // everything written so far, sent at the end of this turn of the event loop. Beast's own
+  // writes on such a socket are then only control frames, each appended whole, so frames never
+  // interleave. The caller writes nothing once the stream is closing (a close frame must be the
+  // last frame) and nothing while has_room() is false. Returns the error of a failed send.
+  error_code write_server_message(bool binary, std::string_view payload);
+  // False while a send is in flight and more than `park_above` bytes wait behind it.
+  bool has_room() const noexcept { return !must_park(); }
+  // Completes when has_room() turns true (a send started), or with the error of a failed send.
+  void async_wait_room(boost::asio::any_completion_handler<void(error_code)> handler);
+
+private:
+  struct state;
+
+  template <class ConstBufferSequence> std::size_t append(const ConstBufferSequence &b) {
+    std::string &out = pending_buffer();
+    std::size_t n = 0;
+    for (auto it = boost::asio::buffer_sequence_begin(b); it != boost::asio::buffer_sequence_end(b);
+         ++it) {
+      const boost::asio::const_buffer piece(*it);
+      out.append(static_cast<const char *>(piece.data()), piece.size());
+      n += piece.size();
+    }
+    return n;
+  }
+
+  // Beast's completion, and then the end-of-burst check: if the completion wrote nothing more,
+  // the burst is over and the pending bytes leave now (one posted handler per write).
+  template <class Handler> struct write_done {
+    Handler handler;
+    std::shared_ptr<state> st;
+    std::uint64_t write_number;
+    std::size_t n;
+
+    using allocator_type = boost::asio::associated_allocator_t<Handler>;
+    allocator_type get_allocator() const noexcept {
+      return boost::asio::get_associated_allocator(handler);
+    }
+    void operator()() {
+      std::move(handler)(error_code{}, n);
+      burst_may_have_ended(*st, write_number);
+    }
+  };
+
+  template <class Handler> void complete_write(Handler &&handler, std::size_t n) {
+    const error_code failed = accepted(n);
+    if (failed) {
+      boost::asio::post(socket_.get_executor(),
+                        boost::beast::bind_front_handler(std::forward<Handler>(handler), failed,
+                                                         std::size_t{0}));
+      return;
+    }
+    if (must_park()) {
+      park(boost::asio::any_completion_handler<void(error_code, std::size_t)>(
+               std::forward<Handler>(handler)),
+           n);
+      return;
+    }
+    boost::asio::post(socket_.get_executor(),
+                      write_done<std::decay_t<Handler>>{std::forward<Handler>(handler), state_,
+                                                        newest_write(), n});
+  }
+
+  static void burst_may_have_ended(state &st, std::uint64_t write_number);
+  std::uint64_t newest_write() const noexcept;
+  std::string &pending_buffer() noexcept;
+  error_code accepted(std::size_t n); // the write's bytes are in pending: count it, maybe send
+  bool must_park() const noexcept;
+  void park(boost::asio::any_completion_handler<void(error_code, std::size_t)> handler,
+            std::size_t n);
+  // Completes `handler` with `ec` as if by post (a waiter that need not wait).
+  void post_now(boost::asio::any_completion_handler<void(error_code)> handler, error_code ec);
+
+  worker_socket socket_;
+  std::shared_ptr<state> state_;
+};
+
+// Beast's close (and its answer to a peer's close) ends here: send what is pending, then the
+// socket's own teardown (shutdown, read to end of stream, close).
+template <class TeardownHandler>
+void async_teardown(boost::beast::role_type role, coalescing_socket &s, TeardownHandler &&handler) {
+  s.async_drain([role, &s, handler = std::forward<TeardownHandler>(handler)](
+                    coalescing_socket::error_code ec) mutable {
+    // The pending close op owns the session that owns `s`, so `s` is alive here.
+    if (ec) return handler(ec);
+    boost::beast::websocket::async_teardown(role, s.next_layer(), std::move(handler));
+  });
+}
+
+void teardown(boost::beast::role_type role, coalescing_socket &s, coalescing_socket::error_code &ec);
+
+} // namespace apistudio

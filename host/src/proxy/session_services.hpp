@@ -1,0 +1,64 @@
+// session_services.hpp — the services every session of one host shares. Owned by host_server;
+// outlives every session (the server drains sessions before destroying it).
+#pragma once
+
+#include "policy/admission.hpp"
+#include "proxy/client_registry.hpp"
+#include "base/clock.hpp"
+#include "policy/egress_policy.hpp"
+#include "policy/host_config.hpp"
+#include "base/logger.hpp"
+#include "proxy/name_resolver.hpp"
+#include "plugin_host/plugin_runtime.hpp"
+#include "plugin_host/session_port.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+namespace apistudio {
+
+// Observes every TCP dial the host makes (tests record them to prove nothing was dialled).
+using dial_observer = std::function<void(const boost::asio::ip::tcp::endpoint &)>;
+
+class session_lifecycle;
+
+struct session_services {
+  const host_config &config;
+  logger &log;
+  const clock_source &clock;
+  plugin_runtime &plugins;
+  session_directory &directory;
+  client_registry &clients;
+  const egress_policy &egress;
+  const admission_policy &admission;
+  name_resolver &resolver;
+  boost::asio::ssl::context &upstream_tls;       // verifying context
+  boost::asio::ssl::context &upstream_tls_insecure; // for the allowed per-connection opt-out
+  dial_observer on_dial;
+
+  std::atomic<std::uint64_t> next_session_id{1};
+  std::atomic<std::size_t> live_client_sockets{0}; // HTTP + WebSocket, for the total cap
+  std::atomic<bool> stopping{false};
+
+  // Live WebSocket sessions, to close them all with 1001 at shutdown.
+  // (Every member after on_dial has a default initialiser, so host_server's aggregate
+  // initialisation can leave them out and next_session_id really starts at 1.)
+  std::mutex sessions_mutex{};
+  std::unordered_map<std::uint64_t, std::weak_ptr<session_lifecycle>> sessions{};
+};
+
+// What shutdown needs of a session; any thread.
+class session_lifecycle {
+public:
+  virtual ~session_lifecycle() = default;
+  virtual void shutdown(int close_code, std::string reason) = 0;
+};
+
+} // namespace apistudio
