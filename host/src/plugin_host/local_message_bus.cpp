@@ -1,7 +1,7 @@
 // local_message_bus.cpp — the in-process message_bus: topic -> subscribed session ids.
 //
 // The mutex guards only the two maps. publish() copies the recipients under it and posts to
-// their ports after releasing it, so a session's strand never runs (and never blocks) while the
+// their ports after releasing it, so a session's thread never runs (and never blocks) while the
 // bus is locked, and a port calling back into the bus cannot deadlock.
 #include "plugin_host/message_bus.hpp"
 

@@ -1,6 +1,6 @@
 // plugin_timers.hpp — the timers plugins start through apistudio_host_api.timer_start.
 //
-// Internal to the plugin runtime. A timer with a session id runs on that session's strand (so its
+// Internal to the plugin runtime. A timer with a session id runs on that session's thread (so its
 // callback never overlaps the session's hooks) and ends with the session; a timer without one
 // runs on a strand of its own on the io_context.
 //

@@ -186,17 +186,17 @@ typedef struct apistudio_host_api {
   int (*session_close)(apistudio_plugin_handle *plugin, apistudio_session_id session,
                        int close_code, const char *reason, size_t reason_size);
 
-  /* Timers. With a session id the callback runs on that session's strand (never concurrently
+  /* Timers. With a session id the callback runs on that session's thread (never concurrently
    * with its hooks) and is cancelled when the session ends; with 0 it runs on any host thread.
    * `interval_ms` 0 fires once. Returns a timer id (never 0) for timer_cancel. The callback is
-   * never called after timer_cancel returns on the session's own strand, nor after on_destroy. */
+   * never called after timer_cancel returns on the session's own thread, nor after on_destroy. */
   uint64_t (*timer_start)(apistudio_plugin_handle *plugin, apistudio_session_id session,
                           uint64_t delay_ms, uint64_t interval_ms, apistudio_timer_fn fn,
                           void *user_data);
   void (*timer_cancel)(apistudio_plugin_handle *plugin, uint64_t timer_id);
 
   /* Publish/subscribe across sessions (and, in a later release, across hosts). A subscribed
-   * session gets every publication on the topic through on_bus_message, on its own strand,
+   * session gets every publication on the topic through on_bus_message, on its own thread,
    * including its own. Subscriptions end with the session. */
   int (*bus_subscribe)(apistudio_plugin_handle *plugin, apistudio_session_id session,
                        const char *topic, size_t topic_size);
