@@ -10,6 +10,7 @@
 //     --toggle-collect='*BM_parse_send_message*' ./codec_bench
 //     --benchmark_filter=BM_parse_send_message$
 #include "allocation_counter.hpp"
+#include "base/iso_timestamp.hpp"
 #include "protocol/envelope_codec.hpp"
 
 #include <benchmark/benchmark.h>

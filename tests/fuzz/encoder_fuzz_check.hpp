@@ -6,6 +6,7 @@
 // exactly through base64; and any text decode_base64() accepts re-encodes to itself.
 #pragma once
 
+#include "base/iso_timestamp.hpp"
 #include "protocol/envelope_codec.hpp"
 
 #include <nlohmann/json.hpp>
