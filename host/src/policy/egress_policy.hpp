@@ -2,6 +2,7 @@
 //
 // Applied to every address a name resolves to, before dialling; the connection then goes to
 // exactly the address that was checked (no second lookup), so DNS rebinding cannot slip past.
+// Its parts: address_class.hpp (what an address is) and egress_rules.hpp (the operator's rules).
 #pragma once
 
 #include "policy/host_config.hpp"

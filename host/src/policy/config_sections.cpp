@@ -1,0 +1,313 @@
+// config_sections.cpp — the sections of the operator's YAML, read into host_config
+// (config_sections.hpp).
+#include "policy/config_sections.hpp"
+
+#include "policy/config_values.hpp"
+#include "policy/yaml_to_json.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace apistudio::config_detail {
+namespace {
+
+namespace fs = std::filesystem;
+
+// One reader per section, all sharing the YAML mechanics and the host_config being filled.
+class section_reader {
+public:
+  section_reader(const yaml_reader &yaml, host_config &config) : yaml_(yaml), config_(config) {}
+
+  void read_top_level(const YAML::Node &root);
+
+private:
+  void read_server(const located &section);
+  void read_limits(const located &section);
+  void read_keepalive(const located &section);
+  void read_tls(const located &section);
+  void read_egress(const located &section);
+  void read_security(const located &section);
+  void read_plugins(const located &list);
+  std::vector<egress_rule> read_rules(const located &list) const;
+
+  const yaml_reader &yaml_;
+  host_config &config_;
+};
+
+void section_reader::read_top_level(const YAML::Node &root) {
+  const located top{root, root.Mark(), ""};
+  yaml_.read_mapping(top,
+                     {
+                         {"server", [this](const located &v) { read_server(v); }},
+                         {"limits", [this](const located &v) { read_limits(v); }},
+                         {"keepalive", [this](const located &v) { read_keepalive(v); }},
+                         {"tls", [this](const located &v) { read_tls(v); }},
+                         {"egress", [this](const located &v) { read_egress(v); }},
+                         {"security", [this](const located &v) { read_security(v); }},
+                         {"debug", [this](const located &v) { config_.debug = yaml_.boolean(v); }},
+                         {"plugin_dir",
+                          [this](const located &v) {
+                            const std::string dir = yaml_.path_text(v);
+                            if (dir.empty())
+                              yaml_.fail(v.mark(), v.path,
+                                         "empty directory (remove the key for the "
+                                         "default)");
+                            config_.plugin_dir = yaml_.resolve(dir).string();
+                          }},
+                         {"plugins", [this](const located &v) { read_plugins(v); }},
+                     });
+}
+
+void section_reader::read_server(const located &section) {
+  yaml_.read_mapping(section,
+                     {
+                         {"listen",
+                          [this](const located &v) {
+                            const std::string word = yaml_.text(v, "HOST:PORT");
+                            try {
+                              host_port parsed = parse_listen(word);
+                              config_.listen.host = std::move(parsed.host);
+                              config_.listen.port = parsed.port;
+                            } catch (const std::invalid_argument &e) {
+                              yaml_.fail(
+                                  v.mark(), v.path,
+                                  "invalid address " + shown(word) + ": " + e.what() +
+                                      " (expected HOST:PORT, e.g. 127.0.0.1:58123 or [::1]:58123)");
+                            }
+                          }},
+                         {"worker_threads",
+                          [this](const located &v) {
+                            config_.worker_threads = static_cast<int>(yaml_.integer(v, 0, 256));
+                          }},
+                         {"allow_public_without_auth",
+                          [this](const located &v) {
+                            config_.listen.allow_public_without_auth = yaml_.boolean(v);
+                          }},
+                     });
+}
+
+void section_reader::read_limits(const located &section) {
+  limits_config &l = config_.limits;
+  yaml_.read_mapping(
+      section,
+      {
+          {"connect_timeout",
+           [&](const located &v) { l.connect_timeout = yaml_.duration(v, 10min); }},
+          {"max_message_size",
+           [&](const located &v) { l.max_message_bytes = yaml_.size(v, 1, 64 * mib); }},
+          {"max_connections_per_client",
+           [&](const located &v) {
+             l.max_connections_per_client = static_cast<std::size_t>(yaml_.integer(v, 1, 1000));
+           }},
+          {"max_total_connections",
+           [&](const located &v) {
+             l.max_total_connections = static_cast<std::size_t>(yaml_.integer(v, 1, 1'000'000));
+           }},
+          {"max_outbound_queue",
+           [&](const located &v) { l.max_outbound_queue_bytes = yaml_.size(v, 64 * kib, gib); }},
+          {"max_http_header_size",
+           [&](const located &v) { l.max_http_header_bytes = yaml_.size(v, kib, mib); }},
+          {"max_http_body_size",
+           [&](const located &v) { l.max_http_body_bytes = yaml_.size(v, kib, 64 * mib); }},
+          {"max_handshake_headers",
+           [&](const located &v) {
+             l.max_handshake_headers = static_cast<std::size_t>(yaml_.integer(v, 0, 1000));
+           }},
+          {"max_header_value_size",
+           [&](const located &v) { l.max_header_value_bytes = yaml_.size(v, 1, mib); }},
+          {"http_header_timeout",
+           [&](const located &v) { l.http_header_timeout = yaml_.duration(v, 10min); }},
+          {"write_stall_timeout",
+           [&](const located &v) { l.write_stall_timeout = yaml_.duration(v, 1h); }},
+      });
+}
+
+void section_reader::read_keepalive(const located &section) {
+  // The keep-alive (keepalive.hpp) pings after idle_timeout / 2 of silence and drops the peer
+  // after idle_timeout: one setting says both, so there is no separate ping interval to contradict.
+  yaml_.read_mapping(section, {
+                                  {"idle_timeout",
+                                   [&](const located &v) {
+                                     config_.keepalive.idle_timeout = yaml_.duration(v, 24h);
+                                   }},
+                              });
+}
+
+void section_reader::read_tls(const located &section) {
+  yaml_.read_mapping(
+      section,
+      {
+          {"verify", [this](const located &v) { config_.tls.verify = yaml_.boolean(v); }},
+          {"ca_file",
+           [this](const located &v) {
+             const std::string file = yaml_.path_text(v);
+             if (file.empty()) {
+               config_.tls.ca_file.clear();
+               return;
+             }
+             const fs::path resolved = yaml_.resolve(file);
+             std::error_code ec;
+             if (!fs::is_regular_file(resolved, ec))
+               yaml_.fail(v.mark(), v.path,
+                          "CA file " + shown(file) + " (" + shown(resolved.string()) +
+                              ") does not exist or is not a file (relative paths start at "
+                              "the config file's directory)");
+             config_.tls.ca_file = resolved.string();
+           }},
+          {"allow_insecure_opt_out",
+           [this](const located &v) { config_.tls.allow_insecure_opt_out = yaml_.boolean(v); }},
+      });
+}
+
+std::vector<egress_rule> section_reader::read_rules(const located &list) const {
+  std::vector<egress_rule> rules;
+  for (const located &item : yaml_.read_list(list)) {
+    std::string pattern = yaml_.text(item, "a host, address or CIDR pattern");
+    const bool blank = pattern.find_first_of(" \t\r\n") != std::string::npos;
+    if (pattern.empty() || blank)
+      yaml_.fail(item.mark(), item.path,
+                 "invalid pattern " + shown(pattern) +
+                     " (expected a host, address or CIDR such as *.example.com or 10.0.0.0/8)");
+    rules.push_back(egress_rule{std::move(pattern), item.mark().line + 1});
+  }
+  return rules;
+}
+
+void section_reader::read_egress(const located &section) {
+  yaml_.read_mapping(
+      section, {
+                   {"preset",
+                    [this](const located &v) {
+                      const std::string preset = yaml_.text(v, "a preset name");
+                      if (preset != "local-dev" && preset != "public-only")
+                        yaml_.fail(v.mark(), v.path,
+                                   "unknown preset " + shown(preset) +
+                                       " (expected local-dev or public-only)");
+                      config_.egress.preset = preset;
+                    }},
+                   {"allow", [this](const located &v) { config_.egress.allow = read_rules(v); }},
+                   {"deny", [this](const located &v) { config_.egress.deny = read_rules(v); }},
+               });
+}
+
+void section_reader::read_security(const located &section) {
+  security_config &s = config_.security;
+  const auto origin = [this](const located &item, std::string word) {
+    try {
+      return canonical_origin(word);
+    } catch (const std::invalid_argument &e) {
+      yaml_.fail(item.mark(), item.path,
+                 std::string(e.what()) +
+                     " (expected scheme://host[:port], e.g. https://app.example.com)");
+    }
+  };
+  // Tokens are secrets: messages say what is wrong without repeating them.
+  const auto token = [this](const located &item, std::string word) {
+    if (word.empty())
+      yaml_.fail(item.mark(), item.path, "empty access token (an unset ${VAR:-} default?)");
+    for (char c : word)
+      if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) == 0x7F)
+        yaml_.fail(item.mark(), item.path,
+                   "an access token cannot contain spaces or control characters (expected the bare "
+                   "token, without \"Bearer \")");
+    return word;
+  };
+  const auto host = [this](const located &item, std::string word) {
+    const bool url = word.find('/') != std::string::npos;
+    const bool ok = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+      return is_alpha(c) || is_digit(c) || c == '.' || c == '-' || c == '_' || c == ':' ||
+             c == '[' || c == ']';
+    });
+    if (url || !ok)
+      yaml_.fail(
+          item.mark(), item.path,
+          "invalid host name " + shown(word) +
+              " (expected a name as sent in the Host header, e.g. studio.example.com, not a URL)");
+    return lower(word);
+  };
+  yaml_.read_mapping(
+      section, {
+                   {"allowed_origins",
+                    [&](const located &v) { s.allowed_origins = yaml_.read_strings(v, origin); }},
+                   {"allow_missing_origin",
+                    [&](const located &v) { s.allow_missing_origin = yaml_.boolean(v); }},
+                   {"access_tokens",
+                    [&](const located &v) { s.access_tokens = yaml_.read_strings(v, token); }},
+                   {"allowed_hosts",
+                    [&](const located &v) { s.allowed_hosts = yaml_.read_strings(v, host); }},
+               });
+}
+
+void section_reader::read_plugins(const located &list) {
+  std::map<std::string, int, std::less<>> first_line;
+  for (const located &entry : yaml_.read_list(list)) {
+    if (!entry.node.IsMap())
+      yaml_.fail(entry.mark(), entry.path,
+                 std::string("expected a mapping such as '- name: rate_limiter', got ") +
+                     kind(entry.node));
+    plugin_config plugin;
+    const YAML::Mark at = entry.mark();
+    plugin.location = yaml_.where(at);
+    bool named = false;
+    yaml_.read_mapping(
+        entry,
+        {
+            {"name",
+             [&](const located &v) {
+               plugin.name = yaml_.text(v, "a plugin name");
+               const bool ok =
+                   !plugin.name.empty() &&
+                   std::all_of(plugin.name.begin(), plugin.name.end(), [](char c) {
+                     return is_alpha(c) || is_digit(c) || c == '_' || c == '.' || c == '-';
+                   });
+               if (!ok)
+                 yaml_.fail(v.mark(), v.path,
+                            "invalid plugin name " + shown(plugin.name) +
+                                " (expected letters, digits, '_', '.' and '-', e.g. rate_limiter)");
+               named = true;
+             }},
+            {"path",
+             [&](const located &v) {
+               plugin.path = yaml_.path_text(v);
+               if (plugin.path.empty())
+                 yaml_.fail(v.mark(), v.path,
+                            "empty path (remove the key to load lib<name>.so from plugin_dir)");
+             }},
+            {"enabled", [&](const located &v) { plugin.enabled = yaml_.boolean(v); }},
+            {"settings",
+             [&](const located &v) {
+               if (v.node.IsNull())
+                 return; // "settings:" with nothing under it
+               if (!v.node.IsMap())
+                 yaml_.fail(v.mark(), v.path,
+                            std::string("expected a mapping, got ") + kind(v.node) +
+                                " (write settings: {} for none)");
+               plugin.settings = yaml_to_json(yaml_, v);
+             }},
+        });
+    if (!named)
+      yaml_.fail(at, entry.path, "missing required key 'name' (e.g. - name: rate_limiter)");
+    // The name identifies the plugin in logs and errors; two entries would be indistinguishable.
+    if (const auto previous = first_line.find(plugin.name); previous != first_line.end())
+      yaml_.fail(at, entry.path,
+                 "plugin " + shown(plugin.name) + " is listed twice (first at line " +
+                     std::to_string(previous->second) + ")");
+    first_line.emplace(plugin.name, at.line + 1);
+    config_.plugins.push_back(std::move(plugin));
+  }
+}
+
+} // namespace
+
+void read_sections(const yaml_reader &reader, const YAML::Node &root, host_config &config) {
+  section_reader(reader, config).read_top_level(root);
+}
+
+} // namespace apistudio::config_detail

@@ -1,0 +1,20 @@
+// yaml_to_json.hpp — a plugin's settings block, converted from YAML into the JSON the plugin
+// receives.
+//
+// Rules: scalars follow the YAML 1.2 core schema after ${ENV} substitution (a plain `port: ${PORT}`
+// is a number, a quoted one a string); anything JSON cannot hold (.inf, .nan, 2^64, invalid
+// UTF-8, a duplicate key) throws config_error rather than changing silently. The conversion
+// recurses: call it only on a tree that yaml_reader::load() has bounded. Internal to the
+// configuration loader.
+#pragma once
+
+#include "policy/yaml_reader.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace apistudio::config_detail {
+
+// Throws config_error through `reader`, pointing at the offending key or value.
+nlohmann::json yaml_to_json(const yaml_reader &reader, const located &value);
+
+} // namespace apistudio::config_detail
