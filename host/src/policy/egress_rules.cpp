@@ -3,6 +3,7 @@
 #include "policy/egress_rules.hpp"
 
 #include "policy/config_error.hpp"
+#include "policy/config_values.hpp"
 
 #include <algorithm>
 #include <optional>
@@ -15,17 +16,8 @@ namespace ip = boost::asio::ip;
 
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char &c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+using config_detail::is_digit;
+using config_detail::lower;
 
 // A rule as shown in messages: control bytes (refused anyway) must not reach a terminal or log.
 std::string printable(std::string_view text) {

@@ -1,4 +1,5 @@
-// Tests of the YAML configuration loader (host/src/config_loader.cpp): defaults, every key, the
+// Tests of the YAML configuration loader (host/src/policy/config_loader.cpp and its helpers in
+// host/src/policy/): defaults, every key, the
 // value grammars, ${ENV}, and that each kind of mistake is reported at FILE:LINE:COLUMN with its
 // key path.
 #include "policy/config_loader.hpp"
