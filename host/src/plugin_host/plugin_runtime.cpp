@@ -244,6 +244,27 @@ void plugin_runtime::session_close(session_context &ctx) {
 
 namespace {
 
+// Which way a chain runs: client-bound traffic passes the plugins in reverse order, so that the
+// plugin nearest the upstream on the way out is also the first to see what comes back.
+enum class chain_order { config, reversed };
+
+// Calls `visit(plugin, state)` for every plugin that takes part in the session and implements
+// `hook`, until `visit` returns false. The one loop behind every chain, kept free of strings and
+// allocations because it runs for every frame.
+template <class Hook, class Visit>
+void for_each_hooked(plugin_runtime::impl &rt, session_context &ctx, Hook plugin_hooks::*hook,
+                     chain_order order, Visit &&visit) {
+  const std::size_t count = rt.plugins.size();
+  for (std::size_t k = 0; k < count; ++k) {
+    const std::size_t i = order == chain_order::config ? k : count - 1 - k;
+    apistudio_plugin_handle &p = *rt.plugins[i];
+    if (p.hooks.*hook == nullptr || !opened(ctx, i))
+      continue;
+    if (!visit(p, ctx.plugin_states[i]))
+      return;
+  }
+}
+
 // The chain stopped at plugin `p`: say so (FAIL and nonsense verdicts are logged as errors).
 chain_outcome stopped_at(plugin_runtime::impl &rt, const apistudio_plugin_handle &p,
                          apistudio_verdict v, const char *hook, const session_context &ctx) {
@@ -258,108 +279,97 @@ chain_outcome stopped_at(plugin_runtime::impl &rt, const apistudio_plugin_handle
   return {v, p.name};
 }
 
-} // namespace
-
-chain_outcome plugin_runtime::client_message(session_context &ctx, hook_message &msg) {
-  auto &plugins = impl_->plugins;
-  for (std::size_t i = 0; i < plugins.size(); ++i) {
-    apistudio_plugin_handle &p = *plugins[i];
-    if (p.hooks.on_client_message == nullptr || !opened(ctx, i))
-      continue;
-    const apistudio_verdict v = guarded([&] {
-      return p.hooks.on_client_message(p.instance, as_session(ctx), ctx.plugin_states[i],
-                                       as_message(msg));
-    });
+// A message hook chain: every plugin may let the message through (CONTINUE, or REPLACE after
+// changing it); the first other verdict ends the chain and is the outcome.
+template <class Hook>
+chain_outcome run_message_chain(plugin_runtime::impl &rt, session_context &ctx, hook_message &msg,
+                                Hook plugin_hooks::*hook, chain_order order, const char *name) {
+  chain_outcome outcome;
+  for_each_hooked(rt, ctx, hook, order, [&](apistudio_plugin_handle &p, void *state) {
+    const apistudio_verdict v = guarded(
+        [&] { return (p.hooks.*hook)(p.instance, as_session(ctx), state, as_message(msg)); });
     if (v == APISTUDIO_CONTINUE || v == APISTUDIO_REPLACE)
-      continue;
-    return stopped_at(*impl_, p, v, "on_client_message", ctx);
-  }
-  return {};
+      return true;
+    outcome = stopped_at(rt, p, v, name, ctx);
+    return false;
+  });
+  return outcome;
 }
 
-chain_outcome plugin_runtime::upstream_message(session_context &ctx, hook_message &msg) {
-  auto &plugins = impl_->plugins;
-  for (std::size_t i = plugins.size(); i-- > 0;) {
-    apistudio_plugin_handle &p = *plugins[i];
-    if (p.hooks.on_upstream_message == nullptr || !opened(ctx, i))
-      continue;
-    const apistudio_verdict v = guarded([&] {
-      return p.hooks.on_upstream_message(p.instance, as_session(ctx), ctx.plugin_states[i],
-                                         as_message(msg));
-    });
-    if (v == APISTUDIO_CONTINUE || v == APISTUDIO_REPLACE)
-      continue;
-    return stopped_at(*impl_, p, v, "on_upstream_message", ctx);
-  }
-  return {};
+// A notification about an upstream: every plugin hears it; one that throws is logged, not obeyed.
+template <class Hook>
+void notify_upstream(plugin_runtime::impl &rt, session_context &ctx, Hook plugin_hooks::*hook,
+                     const apistudio_upstream_info &info, const char *name) {
+  for_each_hooked(rt, ctx, hook, chain_order::config, [&](apistudio_plugin_handle &p, void *state) {
+    if (!guarded_void([&] { (p.hooks.*hook)(p.instance, as_session(ctx), state, &info); }))
+      rt.log.error(p.log_component, "plugin '" + p.name + "' threw in " + name);
+    return true;
+  });
 }
 
-chain_outcome plugin_runtime::upstream_connect(session_context &ctx,
-                                               upstream_request_data &request) {
-  auto &plugins = impl_->plugins;
-  for (std::size_t i = 0; i < plugins.size(); ++i) {
-    apistudio_plugin_handle &p = *plugins[i];
-    if (p.hooks.on_upstream_connect == nullptr || !opened(ctx, i))
-      continue;
-    const apistudio_verdict v = guarded([&] {
-      return p.hooks.on_upstream_connect(p.instance, as_session(ctx), ctx.plugin_states[i],
-                                         as_request(request));
-    });
-    if (v == APISTUDIO_FAIL || !is_known(v)) {
-      return stopped_at(*impl_, p, v, "on_upstream_connect", ctx);
-    }
-    // Whatever verdict came with it, deny() refuses this connection (not the client socket), and
-    // so do DROP/REPLY/CLOSE without deny(): one outcome for the caller, DROP + request.denied.
-    if (request.denied || is_stop(v)) {
-      request.denied = true;
-      if (request.deny_message.empty())
-        request.deny_message = "refused by plugin '" + p.name + "'";
-      return {APISTUDIO_DROP, p.name};
-    }
-  }
-  return {};
-}
-
-void plugin_runtime::upstream_opened(session_context &ctx, std::string_view connection_id,
-                                     std::string_view url, std::string_view subprotocol) {
-  auto &plugins = impl_->plugins;
+apistudio_upstream_info upstream_info(std::string_view connection_id, std::string_view url) {
   apistudio_upstream_info info{};
   info.struct_size = sizeof info;
   info.connection_id = to_str(connection_id);
   info.url = to_str(url);
+  return info;
+}
+
+} // namespace
+
+chain_outcome plugin_runtime::client_message(session_context &ctx, hook_message &msg) {
+  return run_message_chain(*impl_, ctx, msg, &plugin_hooks::on_client_message,
+                           chain_order::config, "on_client_message");
+}
+
+chain_outcome plugin_runtime::upstream_message(session_context &ctx, hook_message &msg) {
+  return run_message_chain(*impl_, ctx, msg, &plugin_hooks::on_upstream_message,
+                           chain_order::reversed, "on_upstream_message");
+}
+
+chain_outcome plugin_runtime::upstream_connect(session_context &ctx,
+                                               upstream_request_data &request) {
+  chain_outcome outcome;
+  for_each_hooked(
+      *impl_, ctx, &plugin_hooks::on_upstream_connect, chain_order::config,
+      [&](apistudio_plugin_handle &p, void *state) {
+        const apistudio_verdict v = guarded([&] {
+          return p.hooks.on_upstream_connect(p.instance, as_session(ctx), state,
+                                             as_request(request));
+        });
+        if (v == APISTUDIO_FAIL || !is_known(v)) {
+          outcome = stopped_at(*impl_, p, v, "on_upstream_connect", ctx);
+          return false;
+        }
+        // Whatever verdict came with it, deny() refuses this connection (not the client socket),
+        // and so do DROP/REPLY/CLOSE without deny(): one outcome for the caller, DROP +
+        // request.denied.
+        if (request.denied || is_stop(v)) {
+          request.denied = true;
+          if (request.deny_message.empty())
+            request.deny_message = "refused by plugin '" + p.name + "'";
+          outcome = {APISTUDIO_DROP, p.name};
+          return false;
+        }
+        return true;
+      });
+  return outcome;
+}
+
+void plugin_runtime::upstream_opened(session_context &ctx, std::string_view connection_id,
+                                     std::string_view url, std::string_view subprotocol) {
+  apistudio_upstream_info info = upstream_info(connection_id, url);
   info.subprotocol = to_str(subprotocol);
-  for (std::size_t i = 0; i < plugins.size(); ++i) {
-    apistudio_plugin_handle &p = *plugins[i];
-    if (p.hooks.on_upstream_opened == nullptr || !opened(ctx, i))
-      continue;
-    if (!guarded_void([&] {
-          p.hooks.on_upstream_opened(p.instance, as_session(ctx), ctx.plugin_states[i], &info);
-        })) {
-      impl_->log.error(p.log_component, "plugin '" + p.name + "' threw in on_upstream_opened");
-    }
-  }
+  notify_upstream(*impl_, ctx, &plugin_hooks::on_upstream_opened, info, "on_upstream_opened");
 }
 
 void plugin_runtime::upstream_closed(session_context &ctx, std::string_view connection_id,
                                      std::string_view url, int close_code,
                                      std::string_view reason) {
-  auto &plugins = impl_->plugins;
-  apistudio_upstream_info info{};
-  info.struct_size = sizeof info;
-  info.connection_id = to_str(connection_id);
-  info.url = to_str(url);
+  apistudio_upstream_info info = upstream_info(connection_id, url);
   info.close_code = close_code;
   info.close_reason = to_str(reason);
-  for (std::size_t i = 0; i < plugins.size(); ++i) {
-    apistudio_plugin_handle &p = *plugins[i];
-    if (p.hooks.on_upstream_closed == nullptr || !opened(ctx, i))
-      continue;
-    if (!guarded_void([&] {
-          p.hooks.on_upstream_closed(p.instance, as_session(ctx), ctx.plugin_states[i], &info);
-        })) {
-      impl_->log.error(p.log_component, "plugin '" + p.name + "' threw in on_upstream_closed");
-    }
-  }
+  notify_upstream(*impl_, ctx, &plugin_hooks::on_upstream_closed, info, "on_upstream_closed");
 }
 
 void plugin_runtime::deliver_bus(session_context &ctx, std::string_view topic,
