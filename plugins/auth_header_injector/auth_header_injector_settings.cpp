@@ -24,7 +24,7 @@ constexpr std::array<common::setting_spec, 6> rules_table{{
      "All keys optional, all must match: `scheme` (`ws`/`wss`), `host` (exact, or `*.example.com` "
      "for any subdomain at any depth but not `example.com` itself, or `*`), `port` (compared with "
      "the URL's port or its scheme's default), `path_prefix` (segment-wise: `/v1` matches `/v1` "
-     "and `/v1/x`, not `/v10`)."},
+     "and `/v1/x`, not `/v10`; on the normalised path, so `/v1/../admin` is not under `/v1`)."},
     {"set", "mapping of header name to value", "`{}`",
      "Headers to set. With `override_client: true` they replace what the client sent."},
     {"append", "mapping of header name to value", "`{}`",

@@ -22,7 +22,7 @@ bool path_matches(std::string_view prefix, std::string_view path) noexcept {
   return path[prefix.size()] == '/';
 }
 
-bool url_matches(const url_match &match, std::string_view url) noexcept {
+bool url_matches(const url_match &match, std::string_view url) {
   const auto parts = common::split_url(url);
   if (!parts || !common::plausible_host(parts->host) || !common::plausible_userinfo(parts->userinfo))
     return false;
@@ -30,7 +30,11 @@ bool url_matches(const url_match &match, std::string_view url) noexcept {
   if (match.host_pattern && !host_matches(*match.host_pattern, parts->host)) return false;
   const auto port = common::effective_port(*parts); // nullopt: out of range, or not ws/wss
   if (!port || (match.port && *port != *match.port)) return false;
-  if (match.path_prefix && !path_matches(*match.path_prefix, parts->path)) return false;
+  if (match.path_prefix) {
+    // The path the server will act on, not the one written: "/v1/../admin" is "/admin".
+    const auto path = common::normalised_path(parts->path);
+    if (!path || !path_matches(*match.path_prefix, *path)) return false;
+  }
   return true;
 }
 

@@ -34,8 +34,10 @@ bool path_matches(std::string_view prefix, std::string_view path) noexcept;
 
 // False for a URL that cannot be split, whose host is not a plain DNS name or IP literal, or
 // whose userinfo holds characters RFC 3986 does not allow there: an odd URL, which another
-// parser might read as a different host, never receives a credential.
-bool url_matches(const url_match &match, std::string_view url) noexcept;
+// parser might read as a different host, never receives a credential. The path prefix is matched
+// on the normalised path (common::normalised_path): "/v1/../admin" is not under "/v1", and a path
+// with an encoded separator matches no prefix.
+bool url_matches(const url_match &match, std::string_view url);
 
 enum class edit_kind { remove, set, set_if_absent, append };
 

@@ -97,4 +97,69 @@ std::optional<std::uint16_t> effective_port(const url_parts &url) noexcept {
   return std::nullopt;
 }
 
+namespace {
+
+bool starts_with(std::string_view text, std::string_view prefix) noexcept {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
+// RFC 3986 5.2.4, on a path whose every "%2e" is already a dot.
+std::string remove_dot_segments(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  const auto drop_last_segment = [&out] {
+    const auto slash = out.rfind('/');
+    out.erase(slash == std::string::npos ? 0 : slash);
+  };
+  while (!in.empty()) {
+    if (starts_with(in, "../")) {
+      in.remove_prefix(3);
+    } else if (starts_with(in, "./")) {
+      in.remove_prefix(2);
+    } else if (starts_with(in, "/./")) {
+      in.remove_prefix(2);
+    } else if (in == "/.") {
+      in = "/";
+    } else if (starts_with(in, "/../")) {
+      in.remove_prefix(3);
+      drop_last_segment();
+    } else if (in == "/..") {
+      in = "/";
+      drop_last_segment();
+    } else if (in == "." || in == "..") {
+      in = {};
+    } else {
+      const auto end = in.find('/', 1);
+      const std::string_view segment = in.substr(0, end);
+      out += segment;
+      in.remove_prefix(segment.size());
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+std::optional<std::string> normalised_path(std::string_view path) {
+  std::string decoded;
+  decoded.reserve(path.size());
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const char c = path[i];
+    if (c == '\\') return std::nullopt;
+    if (c == '%' && i + 2 < path.size()) {
+      const std::string_view code = path.substr(i + 1, 2);
+      if (iequals(code, "2f") || iequals(code, "5c")) return std::nullopt;
+      if (iequals(code, "2e")) {
+        decoded += '.';
+        i += 2;
+        continue;
+      }
+    }
+    decoded += c;
+  }
+  std::string normal = remove_dot_segments(decoded);
+  if (normal.empty() || normal.front() != '/') normal.insert(0, 1, '/');
+  return normal;
+}
+
 } // namespace apistudio::plugins::common

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace apistudio::plugins::common {
@@ -36,6 +37,14 @@ bool plausible_host(std::string_view host) noexcept;
 // RFC 3986 userinfo characters only (unreserved, %XX, sub-delims, ':'). A backslash, for one,
 // is read as a path separator by WHATWG parsers: "wss://evil.org\\@a.example.com" is evil.org.
 bool plausible_userinfo(std::string_view userinfo) noexcept;
+
+// The path a server acts on, for decisions made on the path: percent-encoded dots ("%2e") decoded
+// and dot segments removed (RFC 3986 5.2.4), so "/v1/../admin" and "/v1/%2e%2e/admin" are
+// "/admin"; an empty path is "/". nullopt when servers disagree on what the path is: a backslash
+// (a separator to WHATWG parsers) or an encoded separator ("%2f", "%5c"), which some servers
+// decode before routing and some do not. A caller that grants something by path grants nothing
+// for nullopt.
+std::optional<std::string> normalised_path(std::string_view path);
 
 // The port written, else 80 for ws/http and 443 for wss/https; nullopt if unknown or invalid.
 std::optional<std::uint16_t> effective_port(const url_parts &url) noexcept;

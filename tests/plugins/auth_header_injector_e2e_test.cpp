@@ -146,6 +146,29 @@ TEST_F(AuthHeaderInjectorE2E, NonMatchingUrlsAreUntouched) {
   EXPECT_EQ(h.count("x-port-rule") + h.count("x-wss-rule") + h.count("x-host-rule"), 0u);
 }
 
+// Issue 14: a credential scoped to /v1 went to "/v1/../admin", which the server reads as /admin.
+TEST_F(AuthHeaderInjectorE2E, DotSegmentsDoNotEscapeThePathPrefix) {
+  test_upstream echo;
+  const json settings = {
+      {"rules",
+       {{{"name", "v1"},
+         {"match", {{"path_prefix", "/v1"}}},
+         {"set", {{"Authorization", {{"env", env_name}, {"prefix", "Bearer "}}}}}}}}};
+  host_instance host(config_with({make_plugin("auth_header_injector", settings)}));
+
+  int n = 0;
+  for (const std::string path : {"/v1/../admin", "/v1/%2e%2e/admin", "/v1%2f..%2fadmin"}) {
+    SCOPED_TRACE(path);
+    ws_client c;
+    ASSERT_TRUE(open_proxy(c, host.port(), "escape" + std::to_string(++n), echo.url(path)));
+    EXPECT_EQ(echo.last_target(), path); // the upstream got the path as written...
+    EXPECT_EQ(echo.last_request_headers().count("authorization"), 0u); // ...and no credential
+  }
+  ws_client inside;
+  ASSERT_TRUE(open_proxy(inside, host.port(), "inside", echo.url("/admin/../v1/stream")));
+  EXPECT_EQ(echo.last_request_headers()["authorization"], std::string("Bearer ") + env_secret);
+}
+
 TEST_F(AuthHeaderInjectorE2E, UnsetVariableRefusesTheSettingsWithoutAnyValue) {
   ::unsetenv(env_name);
   const json settings = {

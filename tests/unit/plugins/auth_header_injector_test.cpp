@@ -2,6 +2,7 @@
 // prefixes, odd URLs), settings with env/file values and secrets kept out of errors.
 #include "auth_header_injector/auth_header_injector_settings.hpp"
 #include "auth_header_injector/header_rules.hpp"
+#include "common/url_parts.hpp"
 
 #include <apistudio/plugin.hpp>
 
@@ -83,6 +84,38 @@ TEST(PluginsAuthHeaderInjector, UrlMatchingUsesSchemeHostPortAndPath) {
   ws_default.port = 80;
   EXPECT_TRUE(ahi::url_matches(ws_default, "ws://h/"));
   EXPECT_FALSE(ahi::url_matches(ws_default, "wss://h/"));
+}
+
+// Issue 14: the prefix was matched on the raw path, so "/v1/../admin" got a credential scoped to
+// /v1 although the server acts on /admin.
+TEST(PluginsAuthHeaderInjector, PathPrefixIsMatchedOnTheNormalisedPath) {
+  ahi::url_match m;
+  m.path_prefix = "/v1";
+  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v1/../admin"));
+  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v1/%2e%2e/admin"));
+  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v1/%2E%2e/admin?x=/v1"));
+  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v1/.."));
+  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v1/sub/../../admin"));
+  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v1%2f..%2fadmin")); // encoded separator
+  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v1/x%5c..%5c..%5cadmin"));
+  EXPECT_TRUE(ahi::url_matches(m, "wss://api.example.com/v1/./stream"));
+  EXPECT_TRUE(ahi::url_matches(m, "wss://api.example.com/admin/../v1/stream"));
+  EXPECT_TRUE(ahi::url_matches(m, "wss://api.example.com/../v1"));
+  EXPECT_TRUE(ahi::url_matches(m, "wss://api.example.com/v1/a/%2e%2e/b"));
+}
+
+TEST(PluginsAuthHeaderInjector, NormalisedPathRemovesDotSegments) {
+  namespace common = apistudio::plugins::common;
+  EXPECT_EQ(common::normalised_path(""), "/");
+  EXPECT_EQ(common::normalised_path("/"), "/");
+  EXPECT_EQ(common::normalised_path("/a/b/c/./../../g"), "/a/g"); // RFC 3986 5.2.4's example
+  EXPECT_EQ(common::normalised_path("/a/b/.."), "/a/");
+  EXPECT_EQ(common::normalised_path("/.."), "/");
+  EXPECT_EQ(common::normalised_path("/a/%2E/b"), "/a/b");
+  EXPECT_EQ(common::normalised_path("/a/..."), "/a/..."); // not a dot segment
+  EXPECT_EQ(common::normalised_path("/a%20b/c"), "/a%20b/c"); // other escapes stay as written
+  EXPECT_EQ(common::normalised_path("/a\\b"), std::nullopt);
+  EXPECT_EQ(common::normalised_path("/a%2Fb"), std::nullopt);
 }
 
 TEST(PluginsAuthHeaderInjector, OddUrlsNeverMatch) {
