@@ -84,10 +84,6 @@ void client_session::on_accept(beast::error_code ec) {
     return finish();
   }
   accepted_ = true;
-  {
-    std::lock_guard lock(ctx_.sessions_mutex);
-    ctx_.sessions[sctx_.id] = weak_from_this();
-  }
   if (closing_) return do_close(); // closed (plugin, shutdown) while the upgrade was under way
   if (ctx_.stopping) return close_client(1001, "server shutting down");
   arm_keepalive();
@@ -600,10 +596,6 @@ void client_session::finish() {
   opened_plugins_ = false;
   if (client_registered_) ctx_.clients.release(sctx_.client_id);
   client_registered_ = false;
-  {
-    std::lock_guard lock(ctx_.sessions_mutex);
-    ctx_.sessions.erase(sctx_.id);
-  }
   beast::error_code ignored;
   beast::get_lowest_layer(ws_).close(ignored);
 }
@@ -634,12 +626,6 @@ void client_session::post_bus(std::shared_ptr<const bus_delivery> d) {
   net::post(ws_.get_executor(), [self = shared_from_this(), d = std::move(d)] {
     if (self->closing_ || self->finished_) return;
     self->ctx_.plugins.deliver_bus(self->sctx_, d->topic, d->payload);
-  });
-}
-
-void client_session::shutdown(int close_code, std::string reason) {
-  net::post(ws_.get_executor(), [self = shared_from_this(), close_code, reason = std::move(reason)]() mutable {
-    self->close_client(close_code, std::move(reason));
   });
 }
 

@@ -4,10 +4,11 @@
 // Threading: everything runs on the worker thread the listener gave the connection (one
 // io_context, one thread). Its upstreams live there too, so the session, its upstreams and every
 // plugin hook for it are serial. Outside callers (plugins' timers, the bus, shutdown) go through
-// session_port / session_lifecycle, which post onto that worker.
-// Lifetime: owned by the handlers of its pending operations (shared_from_this); registries hold
-// weak pointers. finish() runs exactly once, when the client socket is done: it closes the
-// upstreams, calls the plugins' on_session_close and leaves every registry.
+// session_port, which posts onto that worker.
+// Lifetime: owned by the handlers of its pending operations (shared_from_this); the session
+// directory (the one registry of sessions) holds a weak pointer. finish() runs exactly once,
+// when the client socket is done: it closes the upstreams, calls the plugins' on_session_close
+// and leaves every registry.
 #pragma once
 
 #include "proxy/coalescing_socket.hpp"
@@ -31,7 +32,6 @@
 namespace apistudio {
 
 class client_session final : public session_port,
-                             public session_lifecycle,
                              public upstream_owner,
                              public std::enable_shared_from_this<client_session> {
 public:
@@ -53,9 +53,6 @@ public:
   void post_bus(std::shared_ptr<const bus_delivery> delivery) override;
   boost::asio::any_io_executor executor() override;
   session_context &context() override { return sctx_; }
-
-  // session_lifecycle
-  void shutdown(int close_code, std::string reason) override;
 
   // upstream_owner
   void upstream_message(upstream_connection &u, std::string_view payload, bool binary) override;
