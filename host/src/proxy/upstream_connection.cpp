@@ -37,13 +37,18 @@ public:
     });
   }
 
-  outbound_queue &queue() override { return queue_; }
-
-  void flush() override {
-    if (queue_.above_high()) above_high_ = true;
-    if ((state_ == state::open || state_ == state::closing) && !writing_ && !queue_.empty())
-      do_write();
+  bool send(std::string &bytes, bool binary) override {
+    outbound_frame &f = queue_.emplace();
+    f.owned.swap(bytes);
+    f.binary = binary;
+    queue_.commit();
+    flush();
+    if (backlogged_ || !queue_.above_high()) return false;
+    backlogged_ = true;
+    return true;
   }
+
+  bool backlogged() const override { return backlogged_; }
 
   void pause_reading() override { paused_ = true; }
   void resume_reading() override {
@@ -123,6 +128,12 @@ private:
   }
 
   // ---- open ----
+
+  // Starts writing what is queued, unless a write is in flight (its on_write goes on).
+  void flush() {
+    if ((state_ == state::open || state_ == state::closing) && !writing_ && !queue_.empty())
+      do_write();
+  }
 
   // The keep-alive tick (keepalive.hpp).
   void arm_keepalive() {
@@ -223,10 +234,13 @@ private:
       beast::get_lowest_layer(*ws_).close(ignored);
       return report_closed(1006, "connection lost", nullptr);
     }
-    if (owner_ != nullptr && queue_.front().ack) owner_->upstream_written(*this, queue_.front());
+    if (owner_ != nullptr) {
+      const outbound_frame &f = queue_.front();
+      owner_->upstream_written(*this, f.bytes(), f.binary);
+    }
     queue_.pop();
-    if (above_high_ && queue_.below_low()) {
-      above_high_ = false;
+    if (backlogged_ && queue_.below_low()) {
+      backlogged_ = false;
       if (owner_ != nullptr) owner_->upstream_drained(*this);
     }
     if (state_ == state::closed) return;
@@ -276,7 +290,8 @@ private:
   open_handler done_;
   state state_ = state::idle;
   bool writing_ = false, reading_ = false, paused_ = false;
-  bool above_high_ = false, reported_closed_ = false, closing_sent_ = false;
+  bool backlogged_ = false; // over the high watermark since send(), until back under the low
+  bool reported_closed_ = false, closing_sent_ = false;
   bool keepalive_expired_ = false;
   int close_code_ = 1000;
   std::string close_reason_;

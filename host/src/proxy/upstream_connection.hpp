@@ -24,15 +24,17 @@ namespace apistudio {
 
 struct session_services;
 
-// Implemented by the session that owns the connection; called on its worker thread.
+// Implemented by the owner of the connection (the session's upstream_set); called on its worker
+// thread, never after detach().
 class upstream_owner {
 public:
   virtual ~upstream_owner() = default;
   virtual void upstream_message(class upstream_connection &u, std::string_view payload,
                                 bool binary) = 0;
-  // A frame with `ack` set has been handed to the upstream.
-  virtual void upstream_written(class upstream_connection &u, const outbound_frame &frame) = 0;
-  // The outbound queue went back under its low watermark.
+  // A frame given to send() has been handed to the upstream; called once per frame, in order.
+  virtual void upstream_written(class upstream_connection &u, std::string_view bytes,
+                                bool binary) = 0;
+  // The outbound queue went back under its low watermark after send() reported it over.
   virtual void upstream_drained(class upstream_connection &u) = 0;
   // Once per connection that opened; `error` is set when the read side failed (e.g. too large).
   virtual void upstream_closed(class upstream_connection &u, int code, std::string_view reason,
@@ -50,9 +52,14 @@ public:
 
   // Starts connecting; `done` runs once on the worker (not if detach() came first).
   virtual void open(dial_request request, upstream_owner *owner, open_handler done) = 0;
-  // Queues a frame (owned bytes) and starts writing if idle. Only once open.
-  virtual outbound_queue &queue() = 0;
-  virtual void flush() = 0;
+  // Queues one frame and writes it as soon as it is open and the writes before it are done
+  // (one write in flight). `bytes` is taken by swapping: it comes back holding a spare buffer,
+  // so a steady stream of messages allocates nothing. Returns true when this frame took the
+  // queue over its high watermark: the caller then stops reading what feeds it until
+  // upstream_drained().
+  virtual bool send(std::string &bytes, bool binary) = 0;
+  // The queue went over its high watermark (send() returned true) and has not drained since.
+  virtual bool backlogged() const = 0;
   virtual void pause_reading() = 0;
   virtual void resume_reading() = 0;
   // Connecting: cancels. Open: sends what is queued, then a close frame with code/reason.
