@@ -10,6 +10,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <optional>
+#include <utility>
 
 namespace apistudio {
 namespace net = boost::asio;
@@ -88,35 +89,24 @@ private:
 
   void on_dialed(const dial_error *error, const dial_diagnostics &diag) {
     if (state_ != state::connecting) return;
-    if (error != nullptr) return fail_open(*error, diag);
-    ws_.emplace(dialer_->take_stream());
+    if (error == nullptr) take_over_stream(diag);
+    else state_ = state::closed;
     dialer_.reset();
+    // After a failure the owner answers the frames still queued (send_error) from inside `done`.
+    if (auto done = std::exchange(done_, nullptr)) done(error, diag);
+    if (error != nullptr) return queue_.clear();
+    flush();
+    do_read();
+  }
+
+  void take_over_stream(const dial_diagnostics &diag) {
+    ws_.emplace(dialer_->take_stream());
     subprotocol = diag.subprotocol;
     ws_->control_callback([this](websocket::frame_type, beast::string_view) { keepalive_.heard(); });
     ws_->read_message_max(ctx_.config.limits.max_message_bytes);
     ws_->auto_fragment(false);
     state_ = state::open;
     arm_keepalive();
-
-    if (done_) {
-      auto done = std::move(done_);
-      done_ = nullptr;
-      done(nullptr, diag);
-    }
-    flush();
-    do_read();
-  }
-
-  void fail_open(const dial_error &error, const dial_diagnostics &diag) {
-    state_ = state::closed;
-    dialer_.reset();
-    // The owner answers the frames still queued (send_error) from inside `done`.
-    if (done_) {
-      auto done = std::move(done_);
-      done_ = nullptr;
-      done(&error, diag);
-    }
-    queue_.clear();
   }
 
   void abort_connect() {

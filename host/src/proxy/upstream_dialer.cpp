@@ -14,6 +14,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include <utility>
+
 namespace apistudio {
 namespace net = boost::asio;
 namespace beast = boost::beast;
@@ -237,11 +239,8 @@ template <class Stream> void basic_upstream_dialer<Stream>::on_handshake(beast::
   t.keep_alive_pings = false;
   ws_.set_option(t);
   state_ = state::ready;
-  if (done_) {
-    auto done = std::move(done_);
-    done_ = nullptr;
+  if (auto done = std::exchange(done_, nullptr))
     done(nullptr, diag_);
-  }
 }
 
 template <class Stream> void basic_upstream_dialer<Stream>::fail(dial_error error) {
@@ -251,11 +250,8 @@ template <class Stream> void basic_upstream_dialer<Stream>::fail(dial_error erro
   deadline_.cancel();
   close_socket();
   diag_.total_ms = ms_since(started_);
-  if (done_) {
-    auto done = std::move(done_);
-    done_ = nullptr;
+  if (auto done = std::exchange(done_, nullptr))
     done(&error, diag_);
-  }
 }
 
 template class basic_upstream_dialer<plain_upstream_stream>;
