@@ -95,8 +95,12 @@ public:
   void cancel() override;
   void close(int code, std::string reason) override;
 
-  // After a successful dial: the ready stream, for the connection that relays on it.
-  Stream take_stream() { return std::move(ws_); }
+  // After a successful dial: the ready stream, for the connection that relays on it. The dialer
+  // is done with it then (close() does nothing).
+  Stream take_stream() {
+    state_ = state::closed;
+    return std::move(ws_);
+  }
 
 private:
   enum class state { idle, connecting, ready, closed };
