@@ -38,10 +38,10 @@ struct session_services {
   boost::asio::ssl::context &upstream_tls_insecure; // for the allowed per-connection opt-out
   dial_observer on_dial;
 
-  std::atomic<std::uint64_t> next_session_id{1};
-  std::atomic<std::size_t> live_client_sockets{0}; // HTTP + WebSocket, for the total cap
   // (Every member after on_dial has a default initialiser, so host_server's aggregate
   // initialisation can leave them out and next_session_id really starts at 1.)
+  std::atomic<std::uint64_t> next_session_id{1};
+  std::atomic<std::size_t> live_client_sockets{0}; // HTTP + WebSocket, for the total cap
   std::atomic<bool> stopping{false};
 };
 
