@@ -1,6 +1,6 @@
 #include "http/rest_api.hpp"
 
-#include "proxy/upstream_connection.hpp"
+#include "proxy/upstream_dialer.hpp"
 #include "protocol/upstream_target.hpp"
 
 #include <boost/beast/core/string.hpp>
@@ -110,22 +110,22 @@ void test_connection(session_services &ctx, worker_executor executor,
   if (!validate_handshake(d.headers, d.protocols, ctx.config.limits, why))
     return reply(test_error(req, d.url, "INVALID_FORMAT", why, nullptr));
 
-  auto conn = upstream_connection::create(ctx, executor, d.target.tls, d.tls_verify);
+  auto dialer = upstream_dialer::create(ctx, executor, d.target.tls, d.tls_verify);
   const std::string url = d.url;
   const unsigned version = req.version();
-  conn->open(std::move(d), nullptr,
-             [conn, url, version, reply = std::move(reply)](const dial_error *e,
-                                                            const dial_diagnostics &diag) {
-               rest_request r;
-               r.version(version);
-               if (e != nullptr) return reply(test_error(r, url, e->code, e->message, &diag));
-               conn->close(1000, "connection test complete");
-               json out = {{"status", "success"},
-                           {"message", "WebSocket connection test successful"},
-                           {"url", redacted_url(url)}};
-               out["diagnostics"] = diagnostics_json(diag);
-               reply(make_json_response(http::status::ok, out, version));
-             });
+  dialer->dial(std::move(d),
+               [dialer, url, version, reply = std::move(reply)](const dial_error *e,
+                                                                const dial_diagnostics &diag) {
+                 rest_request r;
+                 r.version(version);
+                 if (e != nullptr) return reply(test_error(r, url, e->code, e->message, &diag));
+                 dialer->close(1000, "connection test complete");
+                 json out = {{"status", "success"},
+                             {"message", "WebSocket connection test successful"},
+                             {"url", redacted_url(url)}};
+                 out["diagnostics"] = diagnostics_json(diag);
+                 reply(make_json_response(http::status::ok, out, version));
+               });
 }
 
 } // namespace apistudio

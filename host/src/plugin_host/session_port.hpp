@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace apistudio {
 
@@ -46,6 +47,8 @@ public:
 };
 
 // Live sessions by id (the spec's ConnectionManager keeps the client-id view; this one the ids).
+// The host's only session registry: plugins' timers and the bus find sessions here, and shutdown
+// closes every session listed here. A session joins before its upgrade and leaves when it finishes.
 class session_directory {
 public:
   void add(apistudio_session_id id, std::weak_ptr<session_port> port) {
@@ -60,6 +63,15 @@ public:
     std::lock_guard lock(mutex_);
     auto it = ports_.find(id);
     return it == ports_.end() ? nullptr : it->second.lock();
+  }
+  // The sessions still alive, held strongly only by the caller (e.g. to close them all).
+  std::vector<std::shared_ptr<session_port>> live() const {
+    std::vector<std::shared_ptr<session_port>> out;
+    std::lock_guard lock(mutex_);
+    out.reserve(ports_.size());
+    for (const auto &[id, port] : ports_)
+      if (auto p = port.lock()) out.push_back(std::move(p));
+    return out;
   }
   std::size_t size() const {
     std::lock_guard lock(mutex_);

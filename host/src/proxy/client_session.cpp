@@ -1,5 +1,6 @@
 #include "proxy/client_session.hpp"
 
+#include "protocol/envelope_codec.hpp"
 #include "protocol/http_responses.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -14,9 +15,10 @@ namespace websocket = beast::websocket;
 client_session::client_session(session_services &ctx, worker_socket &&socket,
                                connection_slot slot, bool proxy_protocol, std::string client_id,
                                bool client_registered, std::string remote_address)
-    : ctx_(ctx), ws_(std::move(socket)), slot_(std::move(slot)), proxy_(proxy_protocol),
+    : ctx_(ctx), ws_(std::move(socket)), slot_(std::move(slot)),
       client_registered_(client_registered), out_(ctx.config.limits.max_outbound_queue_bytes),
       stall_timer_(ws_.get_executor()), keepalive_timer_(ws_.get_executor()) {
+  if (proxy_protocol) upstreams_.emplace(*this, ctx, flow_, ws_.get_executor());
   sctx_.id = ctx.next_session_id.fetch_add(1);
   sctx_.client_id = std::move(client_id);
   sctx_.remote_address = std::move(remote_address);
@@ -56,7 +58,7 @@ void client_session::start(request req) {
   // escaped when text: the frame gets room for a message of the full size (x2 + 4 KiB of fields).
   // The message itself is held to the limit after decoding (send_error MESSAGE_TOO_LARGE).
   const std::size_t max_message = ctx_.config.limits.max_message_bytes;
-  ws_.read_message_max(proxy_ ? 2 * max_message + 4096 : max_message);
+  ws_.read_message_max(upstreams_ ? 2 * max_message + 4096 : max_message);
   ws_.auto_fragment(false);
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type &res) {
     res.set(http::field::server, "apistudio-host/" APISTUDIO_HOST_VERSION);
@@ -84,10 +86,6 @@ void client_session::on_accept(beast::error_code ec) {
     return finish();
   }
   accepted_ = true;
-  {
-    std::lock_guard lock(ctx_.sessions_mutex);
-    ctx_.sessions[sctx_.id] = weak_from_this();
-  }
   if (closing_) return do_close(); // closed (plugin, shutdown) while the upgrade was under way
   if (ctx_.stopping) return close_client(1001, "server shutting down");
   arm_keepalive();
@@ -127,15 +125,8 @@ void client_session::keep_tick() {
 
 // ---- reading from the client ----
 
-bool client_session::reads_blocked() const {
-  if (client_paused_) return true;
-  for (const auto &u : upstreams_)
-    if (u.above_high) return true;
-  return false;
-}
-
 void client_session::do_read() {
-  if (reading_ || closing_ || finished_ || reads_blocked()) return;
+  if (reading_ || closing_ || finished_ || flow_.client_reads_paused()) return;
   reading_ = true;
   ws_.async_read(read_buf_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
     self->on_read(ec);
@@ -166,17 +157,15 @@ void client_session::handle_client_frame(std::string_view frame, bool binary) {
     msg_ = hook_message{};
     msg_.payload = frame;
     msg_.binary = binary;
-    if (!carry_on(ctx_.plugins.client_message(sctx_, msg_))) return;
+    if (!carry_on(ctx_.plugins.client_message(sctx_, msg_), msg_)) return;
     payload = msg_.payload;
   }
-  if (!proxy_) return send_error("No plugin handles messages on this endpoint", "NOT_SUPPORTED", {});
-  if (binary)
-    return send_error("Invalid message format: binary frames are not accepted; send JSON text",
-                      "INVALID_FORMAT", {});
-  handle_envelope(payload);
+  if (!upstreams_)
+    return send_error("No plugin handles messages on this endpoint", "NOT_SUPPORTED", {});
+  upstreams_->handle_client_frame(payload, binary);
 }
 
-bool client_session::carry_on(const chain_outcome &outcome) {
+bool client_session::carry_on(const chain_outcome &outcome, hook_message &msg) {
   switch (outcome.verdict) {
   case APISTUDIO_CONTINUE:
   case APISTUDIO_REPLACE:
@@ -185,13 +174,13 @@ bool client_session::carry_on(const chain_outcome &outcome) {
     return false;
   case APISTUDIO_REPLY: {
     outbound_frame &f = begin_frame();
-    f.owned = std::move(msg_.reply);
-    f.binary = msg_.reply_binary;
+    f.owned = std::move(msg.reply);
+    f.binary = msg.reply_binary;
     commit_frame();
     return false;
   }
   case APISTUDIO_CLOSE:
-    close_client(msg_.close_code, std::move(msg_.close_reason));
+    close_client(msg.close_code, std::move(msg.close_reason));
     return false;
   case APISTUDIO_FAIL:
   default:
@@ -200,294 +189,19 @@ bool client_session::carry_on(const chain_outcome &outcome) {
   }
 }
 
-void client_session::answer_held_messages(upstream_connection &u, std::string_view why) {
-  auto &q = u.queue();
-  while (!q.empty()) {
-    if (q.front().ack) {
-      outbound_frame &f = begin_frame();
-      encode_send_error(f.owned, why, "NOT_CONNECTED", {u.connection_id, q.front().request_id},
-                        ctx_.clock.unix_ms());
-      commit_frame();
-    }
-    q.pop();
-  }
-}
-
-void client_session::handle_envelope(std::string_view frame) {
-  if (!parse_client_command(frame, cmd_))
-    return send_error(cmd_.error, "INVALID_FORMAT", cmd_.request_id.value_or(std::string()));
-  switch (cmd_.kind) {
-  case command_kind::send_message:
-    return do_send_message();
-  case command_kind::connect_external:
-    return do_connect_external();
-  case command_kind::disconnect_external:
-    return do_disconnect_external();
-  case command_kind::invalid:
-    break;
-  }
-}
-
-// ---- commands ----
-
-void client_session::do_send_message() {
-  const std::string_view cid = cmd_.connection_id ? std::string_view(*cmd_.connection_id) : "";
-  const std::string_view rid = cmd_.request_id ? std::string_view(*cmd_.request_id) : "";
-  upstream_entry *u = find_upstream(cid);
-  // An upstream that was open and no longer is, is closing (disconnect_external came first).
-  const bool closing = u != nullptr && (u->disconnect_requested ||
-                                        (u->open && !u->connection->is_open()));
-  if (u == nullptr || closing) {
-    outbound_frame &f = begin_frame();
-    encode_send_error(f.owned,
-                      closing ? "Not connected: the connection is closing"
-                              : "Not connected: send connect_external first",
-                      "NOT_CONNECTED", {cid, rid}, ctx_.clock.unix_ms());
-    return commit_frame();
-  }
-  outbound_frame &f = u->connection->queue().emplace();
-  if (cmd_.binary) {
-    if (!decode_base64(cmd_.content, f.owned)) {
-      f.owned.clear();
-      outbound_frame &e = begin_frame();
-      encode_send_error(e.owned, "Invalid message format: binary content must be base64",
-                        "INVALID_FORMAT", {cid, rid}, ctx_.clock.unix_ms());
-      return commit_frame();
-    }
-  } else {
-    f.owned.swap(cmd_.content); // the frame takes the bytes; cmd_ keeps the old buffer for reuse
-  }
-  if (f.owned.size() > ctx_.config.limits.max_message_bytes) {
-    f.owned.clear();
-    outbound_frame &e = begin_frame();
-    encode_send_error(e.owned,
-                      "Message exceeds the " +
-                          std::to_string(ctx_.config.limits.max_message_bytes) + "-byte limit",
-                      "MESSAGE_TOO_LARGE", {cid, rid}, ctx_.clock.unix_ms());
-    return commit_frame();
-  }
-  f.binary = cmd_.binary;
-  f.ack = true;
-  if (!rid.empty()) f.request_id.assign(rid);
-  u->connection->queue().commit();
-  u->connection->flush();
-  if (u->connection->queue().above_high()) u->above_high = true;
-}
-
-void client_session::do_connect_external() {
-  const std::string cid = cmd_.connection_id.value_or(std::string());
-  const std::string rid = cmd_.request_id.value_or(std::string());
-  if (find_upstream(cid) != nullptr) {
-    outbound_frame &f = begin_frame();
-    encode_error(f.owned,
-                 cid.empty() ? "Already connected; send disconnect_external first"
-                             : "Connection '" + cid + "' already exists; disconnect it first",
-                 "ALREADY_CONNECTED", {cid, rid}, ctx_.clock.unix_ms());
-    return commit_frame();
-  }
-
-  dial_request d;
-  d.url = cmd_.url;
-  std::string why;
-  if (!parse_upstream_url(cmd_.url, d.target, why)) {
-    send_connection_error({"INVALID_URL", why, 0}, cid, rid);
-    return send_status("error", {}, cid, rid);
-  }
-  d.headers = std::move(cmd_.headers);
-  d.protocols = std::move(cmd_.protocols);
-  if (!validate_handshake(d.headers, d.protocols, ctx_.config.limits, why))
-    return send_error(why, "INVALID_FORMAT", rid);
-  if (cmd_.tls_verify == false) {
-    if (!ctx_.config.tls.allow_insecure_opt_out)
-      return send_error("Invalid message format: tls_verify=false is not allowed by this host",
-                        "INVALID_FORMAT", rid);
-    d.tls_verify = false;
-  }
-
-  if (!ctx_.clients.try_reserve_upstream(sctx_.client_id,
-                                         ctx_.config.limits.max_connections_per_client)) {
-    send_connection_error({"CONNECTION_LIMIT",
-                           "Maximum " +
-                               std::to_string(ctx_.config.limits.max_connections_per_client) +
-                               " concurrent external connections per client",
-                           0},
-                          cid, rid);
-    return send_status("error", {}, cid, rid);
-  }
-
-  if (!ctx_.plugins.empty()) {
-    upstream_request_data r;
-    r.url = d.url;
-    r.connection_id = cid;
-    r.headers = std::move(d.headers);
-    r.protocols = std::move(d.protocols);
-    const chain_outcome o = ctx_.plugins.upstream_connect(sctx_, r);
-    if (o.verdict == APISTUDIO_FAIL) {
-      ctx_.clients.release_upstream(sctx_.client_id, false);
-      return close_client(1011, "plugin error");
-    }
-    if (r.denied || o.verdict != APISTUDIO_CONTINUE) {
-      ctx_.clients.release_upstream(sctx_.client_id, false);
-      send_connection_error({r.deny_code, r.deny_message.empty() ? "Connection denied by plugin '" + o.plugin + "'" : r.deny_message, 0},
-                            cid, rid);
-      return send_status("error", {}, cid, rid);
-    }
-    d.headers = std::move(r.headers);
-    d.protocols = std::move(r.protocols);
-  }
-
-  // Echoed without credentials: events may end up in logs and screenshots (docs/security.md).
-  send_status("connecting", {redacted_url(d.url), {}, 0, {}}, cid, rid);
-  auto conn = upstream_connection::create(ctx_, ws_.get_executor(), d.target.tls, d.tls_verify);
-  conn->connection_id = cid;
-  upstreams_.push_back({cid, conn, rid, {}, false, false});
-  conn->open(std::move(d), this,
-             [weak = weak_from_this(), cid](const dial_error *e, const dial_diagnostics &diag) {
-               if (auto self = weak.lock()) self->on_upstream_open(cid, e, diag);
-             });
-}
-
-void client_session::on_upstream_open(const std::string &cid, const dial_error *error,
-                                      const dial_diagnostics &) {
-  upstream_entry *u = find_upstream(cid);
-  if (u == nullptr) return;
-  const std::string rid = u->connect_request_id;
-  if (error != nullptr) {
-    ctx_.clients.release_upstream(sctx_.client_id, false);
-    const auto conn = u->connection;
-    const bool answer_disconnect = u->disconnect_requested;
-    const std::string disconnect_rid = u->disconnect_request_id;
-    erase_upstream(*conn);
-    // The connect came first, so its answer does too. Then each message sent while it was
-    // connecting gets an answer, in order: never silently lost.
-    send_connection_error(*error, cid, rid);
-    send_status("error", {}, cid, rid);
-    answer_held_messages(*conn, "Not connected: the connection failed (" + error->code + ")");
-    if (answer_disconnect) send_status("disconnected", {}, cid, disconnect_rid);
-    update_flow();
-    return;
-  }
-  u->open = true;
-  ctx_.clients.mark_upstream_open(sctx_.client_id);
-  send_status("connected", {redacted_url(u->connection->url), u->connection->subprotocol, 0, {}},
-              cid, rid);
-  if (!ctx_.plugins.empty())
-    ctx_.plugins.upstream_opened(sctx_, cid, u->connection->url, u->connection->subprotocol);
-  // A disconnect_external that came while connecting: the held messages are written, then 1000.
-  if (u->disconnect_requested) u->connection->close(1000, "");
-}
-
-void client_session::do_disconnect_external() {
-  const std::string cid = cmd_.connection_id.value_or(std::string());
-  const std::string rid = cmd_.request_id.value_or(std::string());
-  upstream_entry *u = find_upstream(cid);
-  if (u == nullptr) return send_status("disconnected", {}, cid, rid); // idempotent
-  if (!u->open && !u->connection->queue().empty()) {
-    // Commands take effect in order: the messages sent before this disconnect go out first, so
-    // the close waits for the connect (bounded by the connect timeout) and what it releases.
-    u->disconnect_requested = true;
-    u->disconnect_request_id = rid;
-    return;
-  }
-  if (!u->open) {
-    // Still connecting with nothing held: abandon it at once.
-    auto conn = u->connection;
-    answer_held_messages(*conn, "Not connected: disconnected before the connection was established");
-    conn->detach(1000);
-    erase_upstream(*conn);
-    ctx_.clients.release_upstream(sctx_.client_id, false);
-    update_flow();
-    return send_status("disconnected", {}, cid, rid);
-  }
-  u->disconnect_request_id = rid;
-  u->connection->close(1000, "");
-}
-
-// ---- upstream events (on this worker) ----
-
-void client_session::upstream_message(upstream_connection &u, std::string_view payload,
-                                      bool binary) {
-  if (closing_) return;
-  if (!ctx_.plugins.empty()) {
-    msg_ = hook_message{};
-    msg_.payload = payload;
-    msg_.binary = binary;
-    msg_.connection_id = u.connection_id;
-    if (!carry_on(ctx_.plugins.upstream_message(sctx_, msg_))) return;
-    payload = msg_.payload;
-  }
-  outbound_frame &f = begin_frame();
-  encode_message_received(f.owned, payload, binary, {u.connection_id, {}}, ctx_.clock.unix_ms());
-  commit_frame();
-}
-
-void client_session::upstream_written(upstream_connection &u, const outbound_frame &frame) {
-  outbound_frame &f = begin_frame();
-  if (frame.binary) {
-    std::string b64; // rare path: binary acks re-encode what was sent
-    append_base64(b64, frame.bytes());
-    encode_message_sent(f.owned, b64, true, {u.connection_id, frame.request_id},
-                        ctx_.clock.unix_ms());
-  } else {
-    encode_message_sent(f.owned, frame.bytes(), false, {u.connection_id, frame.request_id},
-                        ctx_.clock.unix_ms());
-  }
-  commit_frame();
-}
-
-void client_session::upstream_drained(upstream_connection &u) {
-  if (upstream_entry *e = find_upstream(u)) e->above_high = false;
-  update_flow();
-}
-
-void client_session::upstream_closed(upstream_connection &u, int code, std::string_view reason,
-                                     const dial_error *error) {
-  upstream_entry *e = find_upstream(u);
-  if (e == nullptr) return;
-  const std::string cid = e->connection_id;
-  const std::string rid = e->disconnect_request_id;
-  const std::string url = u.url;
-  ctx_.clients.release_upstream(sctx_.client_id, true);
-  if (!ctx_.plugins.empty()) ctx_.plugins.upstream_closed(sctx_, cid, url, code, reason);
-  if (error != nullptr) send_connection_error(*error, cid, {});
-  send_status("disconnected", {{}, {}, code, reason}, cid, rid);
-  erase_upstream(u);
-  update_flow();
-}
-
-client_session::upstream_entry *client_session::find_upstream(std::string_view cid) {
-  for (auto &u : upstreams_)
-    if (u.connection_id == cid) return &u;
-  return nullptr;
-}
-
-client_session::upstream_entry *client_session::find_upstream(const upstream_connection &c) {
-  for (auto &u : upstreams_)
-    if (u.connection.get() == &c) return &u;
-  return nullptr;
-}
-
-void client_session::erase_upstream(const upstream_connection &c) {
-  for (auto it = upstreams_.begin(); it != upstreams_.end(); ++it)
-    if (it->connection.get() == &c) {
-      upstreams_.erase(it);
-      return;
-    }
-}
-
 // ---- writing to the client ----
 
 void client_session::commit_frame() {
   out_.commit();
   if (accepted_ && !writing_ && !close_sent_) do_write();
-  if (out_.above_high() && !client_paused_) {
-    client_paused_ = true;
-    for (auto &u : upstreams_) u.connection->pause_reading();
+  if (out_.above_high() && !flow_.client_backlogged()) {
+    flow_.client_over_high();
+    if (upstreams_) upstreams_->pause_reading();
     // A client that never reads would hold this memory for ever: give it a deadline.
     stall_timer_.expires_after(ctx_.config.limits.write_stall_timeout);
     stall_timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
       auto self = weak.lock();
-      if (ec || !self || !self->client_paused_) return;
+      if (ec || !self || !self->flow_.client_backlogged()) return;
       self->ctx_.log.warn("session", "client " + std::to_string(self->sctx_.id) +
                                          " stopped reading; closing (write stall timeout)");
       beast::error_code ignored;
@@ -500,21 +214,6 @@ void client_session::send_error(std::string_view message, std::string_view code,
                                 std::string_view request_id) {
   outbound_frame &f = begin_frame();
   encode_error(f.owned, message, code, {{}, request_id}, ctx_.clock.unix_ms());
-  commit_frame();
-}
-
-void client_session::send_status(std::string_view status, const status_details &details,
-                                 std::string_view cid, std::string_view request_id) {
-  outbound_frame &f = begin_frame();
-  encode_connection_status(f.owned, status, details, {cid, request_id}, ctx_.clock.unix_ms());
-  commit_frame();
-}
-
-void client_session::send_connection_error(const dial_error &e, std::string_view cid,
-                                           std::string_view request_id) {
-  outbound_frame &f = begin_frame();
-  encode_connection_error(f.owned, e.message, e.code, e.http_status, {cid, request_id},
-                          ctx_.clock.unix_ms());
   commit_frame();
 }
 
@@ -553,10 +252,10 @@ void client_session::on_write(beast::error_code ec) {
 }
 
 void client_session::update_flow() {
-  if (client_paused_ && out_.below_low()) {
-    client_paused_ = false;
+  if (flow_.client_backlogged() && out_.below_low()) {
+    flow_.client_under_low();
     stall_timer_.cancel();
-    for (auto &u : upstreams_) u.connection->resume_reading();
+    if (upstreams_) upstreams_->resume_reading();
   }
   if (!finished_ && !closing_) do_read();
 }
@@ -568,9 +267,7 @@ void client_session::close_client(int code, std::string reason) {
   closing_ = true;
   close_code_ = code;
   close_reason_ = std::move(reason);
-  for (auto &u : upstreams_) u.connection->detach(1001);
-  for (auto &u : upstreams_) ctx_.clients.release_upstream(sctx_.client_id, u.open);
-  upstreams_.clear();
+  if (upstreams_) upstreams_->close_all();
   if (!accepted_) return;
   if (!writing_) do_close();
 }
@@ -589,21 +286,13 @@ void client_session::finish() {
   closing_ = true;
   stall_timer_.cancel();
   keepalive_timer_.cancel();
-  for (auto &u : upstreams_) {
-    u.connection->detach(1001);
-    ctx_.clients.release_upstream(sctx_.client_id, u.open);
-  }
-  upstreams_.clear();
+  if (upstreams_) upstreams_->close_all();
   // Out of the directory first: from here on no timer, bus delivery or send can find it.
   ctx_.directory.remove(sctx_.id);
   if (opened_plugins_) ctx_.plugins.session_close(sctx_);
   opened_plugins_ = false;
   if (client_registered_) ctx_.clients.release(sctx_.client_id);
   client_registered_ = false;
-  {
-    std::lock_guard lock(ctx_.sessions_mutex);
-    ctx_.sessions.erase(sctx_.id);
-  }
   beast::error_code ignored;
   beast::get_lowest_layer(ws_).close(ignored);
 }
@@ -634,12 +323,6 @@ void client_session::post_bus(std::shared_ptr<const bus_delivery> d) {
   net::post(ws_.get_executor(), [self = shared_from_this(), d = std::move(d)] {
     if (self->closing_ || self->finished_) return;
     self->ctx_.plugins.deliver_bus(self->sctx_, d->topic, d->payload);
-  });
-}
-
-void client_session::shutdown(int close_code, std::string reason) {
-  net::post(ws_.get_executor(), [self = shared_from_this(), close_code, reason = std::move(reason)]() mutable {
-    self->close_client(close_code, std::move(reason));
   });
 }
 

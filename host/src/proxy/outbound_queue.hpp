@@ -1,10 +1,12 @@
 // outbound_queue.hpp — the frames waiting to be written to one peer, bounded in bytes.
 //
-// One write is in flight at a time (Beast asserts on overlapping writes): the owner starts a
-// write when push() turns the queue non-empty and pops in its on_write. The byte count drives
-// the watermarks: above `high` the owner stops reading from the other side, below `low` it
-// resumes (Envoy's flow control). Strings of popped frames are kept for reuse so that a steady
-// stream of messages allocates nothing.
+// One write is in flight at a time (Beast asserts on overlapping writes): the owner fills the
+// slot emplace() returns, commit()s it, starts a write when none is in flight, and pops in its
+// on_write. The byte count drives the watermarks: above `high` the owner stops reading from the
+// other side, below `low` it resumes (Envoy's flow control; flow_control.hpp records who is
+// paused). Strings of popped frames are kept for reuse so that a steady stream of messages
+// allocates nothing. A frame is bytes only: what the protocol owes once it is written (a
+// message_sent) is remembered on the protocol's side (pending_acks.hpp).
 #pragma once
 
 #include <cstddef>
@@ -19,8 +21,6 @@ struct outbound_frame {
   std::string owned;                          // frame bytes owned by the queue...
   std::shared_ptr<const std::string> shared;  // ...or one payload shared by many recipients
   bool binary = false;
-  bool ack = false;        // answer with message_sent once written (upstream side)
-  std::string request_id;  // echoed on that message_sent / send_error
   std::string_view bytes() const noexcept { return shared ? std::string_view(*shared) : owned; }
 };
 
@@ -42,8 +42,6 @@ public:
     f.owned.clear();
     f.shared.reset();
     f.binary = false;
-    f.ack = false;
-    f.request_id.clear();
     return f;
   }
   // Makes the frame returned by emplace() part of the queue (after it was filled).

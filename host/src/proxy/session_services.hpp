@@ -18,23 +18,18 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <memory>
-#include <mutex>
-#include <unordered_map>
 
 namespace apistudio {
 
 // Observes every TCP dial the host makes (tests record them to prove nothing was dialled).
 using dial_observer = std::function<void(const boost::asio::ip::tcp::endpoint &)>;
 
-class session_lifecycle;
-
 struct session_services {
   const host_config &config;
   logger &log;
   const clock_source &clock;
   plugin_runtime &plugins;
-  session_directory &directory;
+  session_directory &directory; // every live client session; shutdown closes them through it
   client_registry &clients;
   const egress_policy &egress;
   const admission_policy &admission;
@@ -43,22 +38,11 @@ struct session_services {
   boost::asio::ssl::context &upstream_tls_insecure; // for the allowed per-connection opt-out
   dial_observer on_dial;
 
+  // (Every member after on_dial has a default initialiser, so host_server's aggregate
+  // initialisation can leave them out and next_session_id really starts at 1.)
   std::atomic<std::uint64_t> next_session_id{1};
   std::atomic<std::size_t> live_client_sockets{0}; // HTTP + WebSocket, for the total cap
   std::atomic<bool> stopping{false};
-
-  // Live WebSocket sessions, to close them all with 1001 at shutdown.
-  // (Every member after on_dial has a default initialiser, so host_server's aggregate
-  // initialisation can leave them out and next_session_id really starts at 1.)
-  std::mutex sessions_mutex{};
-  std::unordered_map<std::uint64_t, std::weak_ptr<session_lifecycle>> sessions{};
-};
-
-// What shutdown needs of a session; any thread.
-class session_lifecycle {
-public:
-  virtual ~session_lifecycle() = default;
-  virtual void shutdown(int close_code, std::string reason) = 0;
 };
 
 } // namespace apistudio

@@ -1,64 +1,40 @@
 // upstream_connection.hpp — one WebSocket connection from the host to an external server
-// (ws:// or wss://), on behalf of a client session.
+// (ws:// or wss://), on behalf of a client session: it relays frames both ways on the stream an
+// upstream_dialer opened.
 //
 // Threading: created on the owning session's worker thread; every callback to the owner runs
 // there, so the owner never locks. Lifetime: the connection keeps itself alive through its
 // pending operations; the owner holds a shared_ptr and calls detach() before it goes away, after
 // which no callback reaches it.
 //
-// Opening: resolve (injectable resolver) -> every address checked by the egress policy -> TCP
-// to exactly those addresses -> TLS (SNI, certificate and host-name verification) -> WebSocket
-// handshake with the client's headers and subprotocols. One deadline (limits.connect_timeout)
-// covers all of it. Failures are classified into the protocol's error codes (dial_error).
+// Opening: open() runs an upstream_dialer (upstream_dialer.hpp) and takes over its stream once
+// the handshake is done; frames queued meanwhile go out then.
 #pragma once
 
-#include "proxy/outbound_queue.hpp"
-#include "protocol/upstream_target.hpp"
 #include "base/worker_types.hpp"
+#include "proxy/outbound_queue.hpp"
+#include "proxy/upstream_dialer.hpp"
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 namespace apistudio {
 
 struct session_services;
 
-struct dial_request {
-  std::string url; // as the client wrote it (echoed in events; never logged with secrets)
-  upstream_target target;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::vector<std::string> protocols;
-  bool tls_verify = true;
-};
-
-// What test-connection reports, and what a failed connect had gathered so far.
-struct dial_diagnostics {
-  double dns_ms = -1, tcp_ms = -1, tls_ms = -1, handshake_ms = -1, total_ms = -1;
-  std::string remote_address;
-  int http_status = 0;
-  std::vector<std::pair<std::string, std::string>> response_headers;
-  std::string subprotocol;
-};
-
-struct dial_error {
-  std::string code;    // TIMEOUT, DNS_FAILED, CONNECTION_REFUSED, ... (docs/protocol.md)
-  std::string message; // human, no secrets
-  int http_status = 0; // for AUTH_FAILED / HANDSHAKE_FAILED
-};
-
-// Implemented by the session that owns the connection; called on its worker thread.
+// Implemented by the owner of the connection (the session's upstream_set); called on its worker
+// thread, never after detach().
 class upstream_owner {
 public:
   virtual ~upstream_owner() = default;
   virtual void upstream_message(class upstream_connection &u, std::string_view payload,
                                 bool binary) = 0;
-  // A frame with `ack` set has been handed to the upstream.
-  virtual void upstream_written(class upstream_connection &u, const outbound_frame &frame) = 0;
-  // The outbound queue went back under its low watermark.
+  // A frame given to send() has been handed to the upstream; called once per frame, in order.
+  virtual void upstream_written(class upstream_connection &u, std::string_view bytes,
+                                bool binary) = 0;
+  // The outbound queue went back under its low watermark after send() reported it over.
   virtual void upstream_drained(class upstream_connection &u) = 0;
   // Once per connection that opened; `error` is set when the read side failed (e.g. too large).
   virtual void upstream_closed(class upstream_connection &u, int code, std::string_view reason,
@@ -67,7 +43,7 @@ public:
 
 class upstream_connection {
 public:
-  using open_handler = std::function<void(const dial_error *error, const dial_diagnostics &)>;
+  using open_handler = upstream_dialer::done_handler;
 
   // `executor`: the owning session's worker; the connection and its callbacks run there.
   static std::shared_ptr<upstream_connection> create(session_services &ctx, worker_executor executor,
@@ -76,9 +52,14 @@ public:
 
   // Starts connecting; `done` runs once on the worker (not if detach() came first).
   virtual void open(dial_request request, upstream_owner *owner, open_handler done) = 0;
-  // Queues a frame (owned bytes) and starts writing if idle. Only once open.
-  virtual outbound_queue &queue() = 0;
-  virtual void flush() = 0;
+  // Queues one frame and writes it as soon as it is open and the writes before it are done
+  // (one write in flight). `bytes` is taken by swapping: it comes back holding a spare buffer,
+  // so a steady stream of messages allocates nothing. Returns true when this frame took the
+  // queue over its high watermark: the caller then stops reading what feeds it until
+  // upstream_drained().
+  virtual bool send(std::string &bytes, bool binary) = 0;
+  // The queue went over its high watermark (send() returned true) and has not drained since.
+  virtual bool backlogged() const = 0;
   virtual void pause_reading() = 0;
   virtual void resume_reading() = 0;
   // Connecting: cancels. Open: sends what is queued, then a close frame with code/reason.

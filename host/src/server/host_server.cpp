@@ -192,13 +192,10 @@ void host_server::shutdown(std::chrono::milliseconds grace) {
     auto &q = *parts_;
     q.ctx->stopping = true;
     q.accept->stop();
-    std::vector<std::shared_ptr<session_lifecycle>> live;
-    {
-      std::lock_guard lock(q.ctx->sessions_mutex);
-      for (auto &[id, w] : q.ctx->sessions)
-        if (auto s = w.lock()) live.push_back(std::move(s));
-    }
-    for (auto &s : live) s->shutdown(1001, "server shutting down");
+    // Posted, not dispatched: a session on this worker closes after this loop, like the others.
+    // One still upgrading closes as soon as its upgrade completes.
+    for (auto &s : q.directory.live())
+      net::post(s->executor(), [s] { s->post_close(1001, "server shutting down"); });
     q.drain_deadline = std::chrono::steady_clock::now() + grace;
     q.drain_timer = std::make_unique<net::steady_timer>(q.workers.main());
     q.drain_tick();

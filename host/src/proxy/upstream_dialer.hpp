@@ -1,0 +1,133 @@
+// upstream_dialer.hpp — opens one WebSocket from the host to an external server (ws:// or
+// wss://) and hands over the ready stream together with what the attempt measured.
+//
+// Sequence: resolve (injectable resolver) -> every address checked by the egress policy -> TCP
+// to exactly those addresses -> TLS (SNI, certificate and host-name verification) -> WebSocket
+// handshake with the client's headers and subprotocols. One deadline (limits.connect_timeout)
+// covers all of it. Failures are classified into the protocol's error codes (dial_error).
+//
+// Users: upstream_connection, which takes the ready stream (take_stream) and relays on it, and
+// the test-connection endpoint, which only wants the diagnostics and closes the stream again.
+// Threading: runs on the executor it was created with; `done` runs there too.
+// Lifetime: keeps itself alive through its pending operations (shared_from_this). `done` runs
+// once, unless cancel() came first; after it, the dialer holds the stream until it is taken or
+// closed.
+#pragma once
+
+#include "base/worker_types.hpp"
+#include "protocol/upstream_target.hpp"
+#include "proxy/coalescing_socket.hpp"
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace apistudio {
+
+struct session_services;
+
+struct dial_request {
+  std::string url; // as the client wrote it (echoed in events; never logged with secrets)
+  upstream_target target;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::string> protocols;
+  bool tls_verify = true;
+};
+
+// What test-connection reports, and what a failed connect had gathered so far.
+struct dial_diagnostics {
+  double dns_ms = -1, tcp_ms = -1, tls_ms = -1, handshake_ms = -1, total_ms = -1;
+  std::string remote_address;
+  int http_status = 0;
+  std::vector<std::pair<std::string, std::string>> response_headers;
+  std::string subprotocol;
+};
+
+struct dial_error {
+  std::string code;    // TIMEOUT, DNS_FAILED, CONNECTION_REFUSED, ... (docs/protocol.md)
+  std::string message; // human, no secrets
+  int http_status = 0; // for AUTH_FAILED / HANDSHAKE_FAILED
+};
+
+// The two upstream streams. Under each, a plain socket: frames (TLS records) written in one burst
+// leave in one send (coalescing_socket.hpp). The dialer's deadline bounds the opening; once open,
+// the keep-alive and Beast's close timeout are all the timing a stream needs.
+using plain_upstream_stream = boost::beast::websocket::stream<coalescing_socket>;
+using tls_upstream_stream =
+    boost::beast::websocket::stream<boost::beast::ssl_stream<coalescing_socket>>;
+
+class upstream_dialer {
+public:
+  using done_handler = std::function<void(const dial_error *error, const dial_diagnostics &)>;
+
+  // A dialer for either stream, for callers that only need the outcome (test-connection).
+  static std::shared_ptr<upstream_dialer> create(session_services &ctx, worker_executor executor,
+                                                 bool tls, bool verify_tls);
+  virtual ~upstream_dialer() = default;
+
+  // Starts the attempt; `done` runs once on the executor (not if cancel() came first).
+  virtual void dial(dial_request request, done_handler done) = 0;
+  // Abandons an attempt under way: the socket closes and `done` never runs.
+  virtual void cancel() = 0;
+  // After a successful dial, for a caller that relays nothing: a close handshake, then the
+  // socket closes.
+  virtual void close(int code, std::string reason) = 0;
+};
+
+template <class Stream>
+class basic_upstream_dialer final
+    : public upstream_dialer,
+      public std::enable_shared_from_this<basic_upstream_dialer<Stream>> {
+public:
+  static constexpr bool is_tls = std::is_same_v<Stream, tls_upstream_stream>;
+
+  basic_upstream_dialer(session_services &ctx, worker_executor executor, bool verify);
+
+  void dial(dial_request request, done_handler done) override;
+  void cancel() override;
+  void close(int code, std::string reason) override;
+
+  // After a successful dial: the ready stream, for the connection that relays on it. The dialer
+  // is done with it then (close() does nothing).
+  Stream take_stream() {
+    state_ = state::closed;
+    return std::move(ws_);
+  }
+
+private:
+  enum class state { idle, connecting, ready, closed };
+
+  void on_deadline();
+  void on_resolve(boost::beast::error_code ec, std::vector<boost::asio::ip::tcp::endpoint> eps);
+  void on_connect(boost::beast::error_code ec, const boost::asio::ip::tcp::endpoint &ep);
+  void on_tls(boost::beast::error_code ec);
+  void do_ws_handshake();
+  void on_handshake(boost::beast::error_code ec);
+  void fail(dial_error error);
+  void close_socket();
+
+  session_services &ctx_;
+  worker_executor executor_;
+  Stream ws_;
+  worker_timer deadline_;
+  bool verify_;
+  dial_request req_;
+  dial_diagnostics diag_;
+  done_handler done_;
+  boost::beast::websocket::response_type response_;
+  state state_ = state::idle;
+  std::chrono::steady_clock::time_point started_, phase_;
+};
+
+extern template class basic_upstream_dialer<plain_upstream_stream>;
+extern template class basic_upstream_dialer<tls_upstream_stream>;
+
+} // namespace apistudio
