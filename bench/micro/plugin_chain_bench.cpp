@@ -9,9 +9,9 @@
 // is visible. Every benchmark reports allocs_per_iter (counting operator new): a no-op chain must
 // not allocate.
 #include "allocation_counter.hpp"
-#include "protocol/envelope_codec.hpp"
 #include "plugin_host/message_bus.hpp"
 #include "plugin_host/plugin_runtime.hpp"
+#include "protocol/envelope_codec.hpp"
 
 #include <benchmark/benchmark.h>
 

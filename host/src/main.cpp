@@ -1,7 +1,7 @@
 // apistudio-host — the command line: configuration, checks, start and graceful stop.
+#include "plugin_host/plugin_runtime.hpp"
 #include "policy/config_loader.hpp"
 #include "server/host_server.hpp"
-#include "plugin_host/plugin_runtime.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -16,9 +16,11 @@ namespace {
 
 bool env_truthy(const char *name) {
   const char *v = std::getenv(name);
-  if (v == nullptr) return false;
+  if (v == nullptr)
+    return false;
   std::string s(v);
-  for (auto &c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto &c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s == "true" || s == "1" || s == "yes";
 }
 
@@ -30,7 +32,8 @@ int main(int argc, char **argv) {
       "config", po::value<std::string>()->default_value("config/apistudio.yaml"),
       "configuration file (YAML)")("listen", po::value<std::string>(),
                                    "HOST:PORT to listen on (overrides server.listen)")(
-      "plugin-dir", po::value<std::string>(), "directory of plugin libraries (overrides plugin_dir)")(
+      "plugin-dir", po::value<std::string>(),
+      "directory of plugin libraries (overrides plugin_dir)")(
       "check-config", "validate the configuration and the plugins, print errors, exit 0 or 1");
 
   po::variables_map vm;
@@ -63,12 +66,15 @@ int main(int argc, char **argv) {
     try {
       parse_listen_address(vm["listen"].as<std::string>(), config.listen);
     } catch (const std::invalid_argument &e) {
-      std::cerr << "apistudio-host: --listen: " << e.what() << " (expected HOST:PORT or [IPV6]:PORT)\n";
+      std::cerr << "apistudio-host: --listen: " << e.what()
+                << " (expected HOST:PORT or [IPV6]:PORT)\n";
       return 2;
     }
   }
-  if (vm.count("plugin-dir")) config.plugin_dir = vm["plugin-dir"].as<std::string>();
-  if (env_truthy("WEBSOCKET_DEBUG")) config.debug = true;
+  if (vm.count("plugin-dir"))
+    config.plugin_dir = vm["plugin-dir"].as<std::string>();
+  if (env_truthy("WEBSOCKET_DEBUG"))
+    config.debug = true;
 
   if (vm.count("check-config")) {
     try {

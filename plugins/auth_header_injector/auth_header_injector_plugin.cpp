@@ -18,14 +18,17 @@ public:
 
   sdk::verdict on_upstream_connect(sdk::session &session, sdk::session_state *,
                                    sdk::upstream_request &request) override {
-    if (settings_.rules.empty()) return sdk::verdict::continue_;
+    if (settings_.rules.empty())
+      return sdk::verdict::continue_;
     const auto plan = plan_for(settings_.rules, request.url());
     const bool debug = host().log_enabled(sdk::log_level::debug);
     for (const auto &step : plan) {
       const auto &edit = *step.edit;
       bool accepted = true;
       switch (edit.kind) {
-      case edit_kind::remove: request.remove_header(edit.name); break;
+      case edit_kind::remove:
+        request.remove_header(edit.name);
+        break;
       case edit_kind::set:
         accepted = request.set_header(edit.name, edit.value, sdk::header_mode::overwrite);
         break;

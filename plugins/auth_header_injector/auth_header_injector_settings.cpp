@@ -50,7 +50,8 @@ constexpr std::array<common::setting_spec, 4> values_table{{
 constexpr std::size_t max_secret_file_bytes = 64 * 1024;
 
 bool token_char(char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+    return true;
   return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
@@ -58,7 +59,8 @@ bool token_char(char c) noexcept {
 bool valid_header_value(std::string_view v) noexcept {
   for (const char ch : v) {
     const auto c = static_cast<unsigned char>(ch);
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+    if ((c < 0x20 && c != '\t') || c == 0x7f)
+      return false;
   }
   return true;
 }
@@ -99,10 +101,13 @@ std::string resolve_value(const common::json &spec, const std::string &where,
     const auto path = common::read_string(plugin_name, where + ".file", spec["file"]);
     std::string why = "cannot be read";
     const auto found = sources.read_file ? sources.read_file(path, why) : std::nullopt;
-    if (!found) common::settings_fail(plugin_name, where, "file " + path + ": " + why);
+    if (!found)
+      common::settings_fail(plugin_name, where, "file " + path + ": " + why);
     value = *found;
-    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
-    if (value.empty()) common::settings_fail(plugin_name, where, "file " + path + " is empty");
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r'))
+      value.pop_back();
+    if (value.empty())
+      common::settings_fail(plugin_name, where, "file " + path + " is empty");
     origin = "file " + path;
   }
   value = prefix + value;
@@ -128,7 +133,8 @@ void parse_edits(const common::json &map, const std::string &where, edit_kind ki
 std::string lower_host_pattern(std::string pattern, const std::string &where) {
   pattern = common::to_lower(pattern);
   // An IPv6 literal is compared the way URLs write it: in brackets.
-  if (pattern.find(':') != std::string::npos && pattern.front() != '[') pattern = "[" + pattern + "]";
+  if (pattern.find(':') != std::string::npos && pattern.front() != '[')
+    pattern = "[" + pattern + "]";
   const bool wildcard = pattern.size() > 2 && pattern.rfind("*.", 0) == 0;
   const std::string_view rest = wildcard ? std::string_view(pattern).substr(2) : pattern;
   if (pattern != "*" && (rest.find('*') != std::string_view::npos || rest.empty()))
@@ -142,7 +148,8 @@ url_match parse_match(const common::json &m, const std::string &where) {
   common::check_keys(plugin_name, where, m, {"scheme", "host", "port", "path_prefix"});
   url_match out;
   if (m.contains("scheme")) {
-    auto scheme = common::to_lower(common::read_string(plugin_name, where + ".scheme", m["scheme"]));
+    auto scheme =
+        common::to_lower(common::read_string(plugin_name, where + ".scheme", m["scheme"]));
     if (scheme != "ws" && scheme != "wss")
       common::settings_fail(plugin_name, where + ".scheme", "must be ws or wss");
     out.scheme = std::move(scheme);
@@ -172,7 +179,8 @@ header_rule parse_rule(const common::json &r, std::size_t index, const secret_so
   }
   common::check_keys(plugin_name, rule.label, r,
                      {"name", "match", "set", "append", "remove", "override_client"});
-  if (r.contains("match")) rule.match = parse_match(r["match"], rule.label + ".match");
+  if (r.contains("match"))
+    rule.match = parse_match(r["match"], rule.label + ".match");
   bool override_client = true;
   if (r.contains("override_client"))
     override_client =
@@ -205,12 +213,15 @@ std::span<const common::setting_spec> rule_table() noexcept { return rules_table
 std::span<const common::setting_spec> value_table() noexcept { return values_table; }
 
 bool valid_injectable_header_name(std::string_view name) noexcept {
-  if (name.empty()) return false;
+  if (name.empty())
+    return false;
   for (const char c : name)
-    if (!token_char(c)) return false;
-  for (const std::string_view owned : {"host", "connection", "upgrade", "content-length",
-                                       "transfer-encoding"})
-    if (common::iequals(name, owned)) return false;
+    if (!token_char(c))
+      return false;
+  for (const std::string_view owned :
+       {"host", "connection", "upgrade", "content-length", "transfer-encoding"})
+    if (common::iequals(name, owned))
+      return false;
   return !common::istarts_with(name, "sec-websocket-");
 }
 
@@ -218,7 +229,8 @@ secret_sources system_secret_sources() {
   secret_sources s;
   s.env = [](const std::string &name) -> std::optional<std::string> {
     const char *value = std::getenv(name.c_str());
-    if (value == nullptr) return std::nullopt;
+    if (value == nullptr)
+      return std::nullopt;
     return std::string(value);
   };
   s.read_file = [](const std::string &path, std::string &why) -> std::optional<std::string> {

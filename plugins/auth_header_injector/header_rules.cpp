@@ -6,8 +6,10 @@
 namespace apistudio::plugins::auth_header_injector {
 
 bool host_matches(std::string_view pattern, std::string_view host) noexcept {
-  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  if (pattern == "*") return !host.empty();
+  if (!host.empty() && host.back() == '.')
+    host.remove_suffix(1);
+  if (pattern == "*")
+    return !host.empty();
   if (pattern.size() > 2 && pattern.substr(0, 2) == "*.") {
     const std::string_view suffix = pattern.substr(1); // ".example.com"
     return host.size() > suffix.size() && common::iends_with(host, suffix);
@@ -16,24 +18,32 @@ bool host_matches(std::string_view pattern, std::string_view host) noexcept {
 }
 
 bool path_matches(std::string_view prefix, std::string_view path) noexcept {
-  if (path.empty()) path = "/";
-  if (path.substr(0, prefix.size()) != prefix) return false;
-  if (path.size() == prefix.size() || prefix.back() == '/') return true;
+  if (path.empty())
+    path = "/";
+  if (path.substr(0, prefix.size()) != prefix)
+    return false;
+  if (path.size() == prefix.size() || prefix.back() == '/')
+    return true;
   return path[prefix.size()] == '/';
 }
 
 bool url_matches(const url_match &match, std::string_view url) {
   const auto parts = common::split_url(url);
-  if (!parts || !common::plausible_host(parts->host) || !common::plausible_userinfo(parts->userinfo))
+  if (!parts || !common::plausible_host(parts->host) ||
+      !common::plausible_userinfo(parts->userinfo))
     return false;
-  if (match.scheme && !common::iequals(*match.scheme, parts->scheme)) return false;
-  if (match.host_pattern && !host_matches(*match.host_pattern, parts->host)) return false;
+  if (match.scheme && !common::iequals(*match.scheme, parts->scheme))
+    return false;
+  if (match.host_pattern && !host_matches(*match.host_pattern, parts->host))
+    return false;
   const auto port = common::effective_port(*parts); // nullopt: out of range, or not ws/wss
-  if (!port || (match.port && *port != *match.port)) return false;
+  if (!port || (match.port && *port != *match.port))
+    return false;
   if (match.path_prefix) {
     // The path the server will act on, not the one written: "/v1/../admin" is "/admin".
     const auto path = common::normalised_path(parts->path);
-    if (!path || !path_matches(*match.path_prefix, *path)) return false;
+    if (!path || !path_matches(*match.path_prefix, *path))
+      return false;
   }
   return true;
 }
@@ -41,8 +51,10 @@ bool url_matches(const url_match &match, std::string_view url) {
 std::vector<planned_edit> plan_for(const std::vector<header_rule> &rules, std::string_view url) {
   std::vector<planned_edit> plan;
   for (const auto &rule : rules) {
-    if (!url_matches(rule.match, url)) continue;
-    for (const auto &edit : rule.edits) plan.push_back({&rule, &edit});
+    if (!url_matches(rule.match, url))
+      continue;
+    for (const auto &edit : rule.edits)
+      plan.push_back({&rule, &edit});
   }
   return plan;
 }

@@ -32,14 +32,18 @@ std::optional<std::string> id_field(const json &object, std::string_view name, s
 } // namespace
 
 parse_result parse_client_event(std::string_view payload, bool binary) {
-  if (binary) return fail("binary frames are not accepted");
+  if (binary)
+    return fail("binary frames are not accepted");
   if (common::json_nesting_exceeds(payload, max_event_depth))
     return fail("nested deeper than " + std::to_string(max_event_depth) + " levels");
   auto frame = json::parse(payload.begin(), payload.end(), nullptr, false);
-  if (frame.is_discarded()) return fail("not valid JSON");
-  if (!frame.is_object()) return fail("expected a JSON object");
+  if (frame.is_discarded())
+    return fail("not valid JSON");
+  if (!frame.is_object())
+    return fail("expected a JSON object");
   const auto type_it = frame.find("type");
-  if (type_it == frame.end() || !type_it->is_string()) return fail("missing string field 'type'");
+  if (type_it == frame.end() || !type_it->is_string())
+    return fail("missing string field 'type'");
   const auto &type = type_it->get_ref<const std::string &>();
   std::string why;
 
@@ -48,12 +52,14 @@ parse_result parse_client_event(std::string_view payload, bool binary) {
     const auto status = status_it != frame.end() && status_it->is_string()
                             ? parse_presence_status(status_it->get_ref<const std::string &>())
                             : std::nullopt;
-    if (!status) return fail("'status' must be \"online\" or \"away\"");
+    if (!status)
+      return fail("'status' must be \"online\" or \"away\"");
     return {presence_change{*status}, {}};
   }
   if (type == "collection_updated") {
     auto id = id_field(frame, "collection_id", why);
-    if (!id) return fail(why);
+    if (!id)
+      return fail(why);
     auto changes = frame.find("changes");
     if (changes == frame.end() || !changes->is_object())
       return fail("'changes' must be a JSON object");
@@ -61,7 +67,8 @@ parse_result parse_client_event(std::string_view payload, bool binary) {
   }
   if (type == "request_shared") {
     auto id = id_field(frame, "request_id", why);
-    if (!id) return fail(why);
+    if (!id)
+      return fail(why);
     const auto list = frame.find("shared_with");
     if (list == frame.end() || !list->is_array() || list->empty())
       return fail("'shared_with' must be a non-empty array of user ids");
@@ -141,7 +148,8 @@ std::string encode_envelope(const bus_envelope &envelope) {
 
 std::optional<bus_envelope> decode_envelope(std::string_view payload) {
   auto e = json::parse(payload.begin(), payload.end(), nullptr, false);
-  if (e.is_discarded() || !e.is_object()) return std::nullopt;
+  if (e.is_discarded() || !e.is_object())
+    return std::nullopt;
   const auto from = e.find("from_session");
   const auto to = e.find("to_users");
   const auto event = e.find("event");
@@ -153,7 +161,8 @@ std::optional<bus_envelope> decode_envelope(std::string_view payload) {
   if (to->is_array()) {
     out.to_users.emplace();
     for (const auto &u : *to) {
-      if (!u.is_string()) return std::nullopt;
+      if (!u.is_string())
+        return std::nullopt;
       out.to_users->push_back(u.get<std::string>());
     }
   } else if (!to->is_null()) {
@@ -164,7 +173,8 @@ std::optional<bus_envelope> decode_envelope(std::string_view payload) {
 }
 
 bool should_deliver(const bus_envelope &envelope, std::uint64_t me, std::string_view my_user) {
-  if (!envelope.to_users) return envelope.from_session != me;
+  if (!envelope.to_users)
+    return envelope.from_session != me;
   const auto &users = *envelope.to_users;
   return std::find(users.begin(), users.end(), my_user) != users.end();
 }

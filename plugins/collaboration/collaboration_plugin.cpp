@@ -43,9 +43,12 @@ public:
 
   sdk::open_result on_session_open(sdk::session &session, const sdk::session_info &info,
                                    std::unique_ptr<sdk::session_state> &state) override {
-    if (info.path != collaboration_path) return sdk::open_result::accept();
-    auto who = resolve_identity(settings_, info.query, info.header("Authorization"), random_user_id);
-    if (who.http_status != 0) return sdk::open_result::reject(who.http_status, who.message);
+    if (info.path != collaboration_path)
+      return sdk::open_result::accept();
+    auto who =
+        resolve_identity(settings_, info.query, info.header("Authorization"), random_user_id);
+    if (who.http_status != 0)
+      return sdk::open_result::reject(who.http_status, who.message);
     session.set_identity(who.user_id);
 
     auto member = std::make_unique<member_state>();
@@ -61,7 +64,7 @@ public:
     const auto now = common::iso8601_now();
     for (const auto &other : joined.others)
       host().send(id, serialize(user_presence_event(other.user_id, to_string(other.status),
-                                                     member->workspace_id, now)));
+                                                    member->workspace_id, now)));
     if (joined.first_session)
       publish(*member, id, std::nullopt,
               user_presence_event(member->user_id, "online", member->workspace_id, now));
@@ -71,7 +74,8 @@ public:
 
   void on_session_close(sdk::session_id id, sdk::session_state *state) override {
     auto *member = static_cast<member_state *>(state);
-    if (member == nullptr) return;
+    if (member == nullptr)
+      return;
     host().unsubscribe(id, member->topic);
     if (store_->leave(member->workspace_id, member->user_id, id))
       publish(*member, id, std::nullopt,
@@ -82,7 +86,8 @@ public:
   sdk::verdict on_client_message(sdk::session &session, sdk::session_state *state,
                                  sdk::message &message) override {
     auto *member = static_cast<member_state *>(state);
-    if (member == nullptr) return sdk::verdict::continue_;
+    if (member == nullptr)
+      return sdk::verdict::continue_;
     const auto now = common::iso8601_now();
     auto parsed = parse_client_event(message.payload(), message.is_binary());
     if (!parsed.event) {
@@ -92,8 +97,9 @@ public:
     const auto id = session.id();
     if (auto *p = std::get_if<presence_change>(&*parsed.event)) {
       store_->set_status(member->workspace_id, member->user_id, p->status);
-      publish(*member, id, std::nullopt,
-              user_presence_event(member->user_id, to_string(p->status), member->workspace_id, now));
+      publish(
+          *member, id, std::nullopt,
+          user_presence_event(member->user_id, to_string(p->status), member->workspace_id, now));
     } else if (auto *c = std::get_if<collection_update>(&*parsed.event)) {
       publish(*member, id, std::nullopt, collection_updated_event(*c, member->user_id, now));
     } else if (auto *r = std::get_if<request_share>(&*parsed.event)) {
@@ -106,9 +112,11 @@ public:
                       std::string_view payload) override {
     auto *member = static_cast<member_state *>(state);
     // Only the workspace this session joined, whatever else might be published.
-    if (member == nullptr || topic != member->topic) return;
+    if (member == nullptr || topic != member->topic)
+      return;
     const auto envelope = decode_envelope(payload);
-    if (!envelope || !should_deliver(*envelope, session.id(), member->user_id)) return;
+    if (!envelope || !should_deliver(*envelope, session.id(), member->user_id))
+      return;
     host().send(session.id(), serialize(envelope->event));
   }
 

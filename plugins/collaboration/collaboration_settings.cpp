@@ -8,7 +8,8 @@ namespace apistudio::plugins::collaboration {
 
 namespace {
 constexpr std::array<common::setting_spec, 3> table{{
-    {"tokens", "list of `{token, user_id, workspaces}`, or mapping of token to `{user_id, workspaces}`",
+    {"tokens",
+     "list of `{token, user_id, workspaces}`, or mapping of token to `{user_id, workspaces}`",
      "`{}`",
      "When not empty, every `/ws` client needs a token (`Authorization: Bearer <token>` or "
      "`?token=`): it fixes the user id and the workspaces the client may join (the first is the "
@@ -23,11 +24,13 @@ constexpr std::array<common::setting_spec, 3> table{{
 } // namespace
 
 bool valid_id(std::string_view id) noexcept {
-  if (id.empty() || id.size() > 128) return false;
+  if (id.empty() || id.size() > 128)
+    return false;
   for (const char c : id) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '.' || c == '_' || c == '~' || c == '-' || c == '@';
-    if (!ok) return false;
+    if (!ok)
+      return false;
   }
   return true;
 }
@@ -50,7 +53,8 @@ settings parse_settings(std::string_view json_text) {
       token_grant grant;
       if (it->is_array()) {
         common::check_keys(plugin_name, where, grant_json, {"token", "user_id", "workspaces"});
-        if (!grant_json.contains("token")) common::settings_fail(plugin_name, where, "needs `token`");
+        if (!grant_json.contains("token"))
+          common::settings_fail(plugin_name, where, "needs `token`");
         if (!grant_json["token"].is_string())
           common::settings_fail(plugin_name, where + ".token", "must be a string");
         grant.token = grant_json["token"].get<std::string>();
@@ -58,11 +62,11 @@ settings parse_settings(std::string_view json_text) {
         common::check_keys(plugin_name, where, grant_json, {"user_id", "workspaces"});
         grant.token = item.key();
       }
-      if (grant.token.empty()) common::settings_fail(plugin_name, where, "the token is empty");
+      if (grant.token.empty())
+        common::settings_fail(plugin_name, where, "the token is empty");
       for (const auto &earlier : out.tokens)
         if (earlier.token == grant.token)
-          common::settings_fail(plugin_name, where,
-                                "repeats the token of user " + earlier.user_id);
+          common::settings_fail(plugin_name, where, "repeats the token of user " + earlier.user_id);
       if (!grant_json.contains("user_id"))
         common::settings_fail(plugin_name, where, "needs `user_id`");
       grant.user_id = common::read_string(plugin_name, where + ".user_id", grant_json["user_id"]);
@@ -75,7 +79,8 @@ settings parse_settings(std::string_view json_text) {
       const auto &list = grant_json["workspaces"];
       common::require_array(plugin_name, where + ".workspaces", list);
       if (list.empty())
-        common::settings_fail(plugin_name, where + ".workspaces", "must list at least one workspace");
+        common::settings_fail(plugin_name, where + ".workspaces",
+                              "must list at least one workspace");
       for (std::size_t i = 0; i < list.size(); ++i) {
         const auto at = where + ".workspaces[" + std::to_string(i) + "]";
         auto ws = common::read_string(plugin_name, at, list[i]);

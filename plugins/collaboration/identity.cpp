@@ -22,13 +22,15 @@ const token_grant *find_grant(const settings &config, std::string_view candidate
   const token_grant *found = nullptr;
   // Every token is compared, whatever matched earlier, so timing says nothing about which.
   for (const auto &grant : config.tokens)
-    if (constant_time_equals(grant.token, candidate) && found == nullptr) found = &grant;
+    if (constant_time_equals(grant.token, candidate) && found == nullptr)
+      found = &grant;
   return found;
 }
 } // namespace
 
 bool constant_time_equals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
+  if (a.size() != b.size())
+    return false;
   unsigned char diff = 0;
   for (std::size_t i = 0; i < a.size(); ++i)
     diff |= static_cast<unsigned char>(a[i] ^ b[i]);
@@ -49,7 +51,8 @@ identity_result resolve_identity(const settings &config, std::string_view query,
   const auto workspace_param = common::find_query_value(query, "workspace_id");
   // Checked after authentication: an anonymous caller learns nothing but 401.
   const auto workspace_problem = [&]() -> std::optional<identity_result> {
-    if (workspace_param.malformed) return refuse(400, "malformed workspace_id parameter");
+    if (workspace_param.malformed)
+      return refuse(400, "malformed workspace_id parameter");
     if (workspace_param.value && !valid_id(*workspace_param.value))
       return refuse(400, "invalid workspace_id: use 1-128 characters from A-Z a-z 0-9 . _ ~ - @");
     return std::nullopt;
@@ -59,14 +62,18 @@ identity_result resolve_identity(const settings &config, std::string_view query,
   if (!config.tokens.empty()) {
     std::string_view header_token;
     const auto header = common::trim(authorization_header);
-    if (common::istarts_with(header, "bearer ")) header_token = common::trim(header.substr(7));
+    if (common::istarts_with(header, "bearer "))
+      header_token = common::trim(header.substr(7));
     const auto query_token = common::find_query_value(query, "token");
     if (header_token.empty() && !query_token.value && !query_token.malformed)
       return refuse(401, "missing token");
     const token_grant *grant = header_token.empty() ? nullptr : find_grant(config, header_token);
-    if (grant == nullptr && query_token.value) grant = find_grant(config, *query_token.value);
-    if (grant == nullptr) return refuse(401, "invalid token");
-    if (auto problem = workspace_problem()) return *problem;
+    if (grant == nullptr && query_token.value)
+      grant = find_grant(config, *query_token.value);
+    if (grant == nullptr)
+      return refuse(401, "invalid token");
+    if (auto problem = workspace_problem())
+      return *problem;
     r.user_id = grant->user_id;
     r.from_token = true;
     if (workspace_param.value) {
@@ -81,7 +88,8 @@ identity_result resolve_identity(const settings &config, std::string_view query,
   }
 
   const auto user_param = common::find_query_value(query, "user_id");
-  if (user_param.malformed) return refuse(400, "malformed user_id parameter");
+  if (user_param.malformed)
+    return refuse(400, "malformed user_id parameter");
   if (user_param.value) {
     if (!valid_id(*user_param.value))
       return refuse(400, "invalid user_id: use 1-128 characters from A-Z a-z 0-9 . _ ~ - @");
@@ -89,7 +97,8 @@ identity_result resolve_identity(const settings &config, std::string_view query,
   } else {
     r.user_id = generate_user_id();
   }
-  if (auto problem = workspace_problem()) return *problem;
+  if (auto problem = workspace_problem())
+    return *problem;
   r.workspace_id = workspace_param.value ? *workspace_param.value : config.default_workspace;
   return r;
 }

@@ -7,8 +7,10 @@ std::string_view to_string(presence_status s) noexcept {
 }
 
 std::optional<presence_status> parse_presence_status(std::string_view s) noexcept {
-  if (s == "online") return presence_status::online;
-  if (s == "away") return presence_status::away;
+  if (s == "online")
+    return presence_status::online;
+  if (s == "away")
+    return presence_status::away;
   return std::nullopt;
 }
 
@@ -16,12 +18,15 @@ join_result in_memory_presence_store::join(std::string_view workspace, std::stri
                                            std::uint64_t session) {
   std::lock_guard lock(mutex_);
   auto ws = workspaces_.find(workspace);
-  if (ws == workspaces_.end()) ws = workspaces_.emplace(std::string(workspace), workspace_entry{}).first;
+  if (ws == workspaces_.end())
+    ws = workspaces_.emplace(std::string(workspace), workspace_entry{}).first;
   join_result result;
   for (const auto &[id, entry] : ws->second)
-    if (id != user) result.others.push_back({id, entry.status});
+    if (id != user)
+      result.others.push_back({id, entry.status});
   auto u = ws->second.find(user);
-  if (u == ws->second.end()) u = ws->second.emplace(std::string(user), user_entry{}).first;
+  if (u == ws->second.end())
+    u = ws->second.emplace(std::string(user), user_entry{}).first;
   result.first_session = u->second.sessions.empty();
   u->second.sessions.insert(session);
   return result;
@@ -31,12 +36,16 @@ bool in_memory_presence_store::leave(std::string_view workspace, std::string_vie
                                      std::uint64_t session) {
   std::lock_guard lock(mutex_);
   const auto ws = workspaces_.find(workspace);
-  if (ws == workspaces_.end()) return false;
+  if (ws == workspaces_.end())
+    return false;
   const auto u = ws->second.find(user);
-  if (u == ws->second.end() || u->second.sessions.erase(session) == 0) return false;
-  if (!u->second.sessions.empty()) return false;
+  if (u == ws->second.end() || u->second.sessions.erase(session) == 0)
+    return false;
+  if (!u->second.sessions.empty())
+    return false;
   ws->second.erase(u);
-  if (ws->second.empty()) workspaces_.erase(ws);
+  if (ws->second.empty())
+    workspaces_.erase(ws);
   return true;
 }
 
@@ -44,9 +53,11 @@ bool in_memory_presence_store::set_status(std::string_view workspace, std::strin
                                           presence_status status) {
   std::lock_guard lock(mutex_);
   const auto ws = workspaces_.find(workspace);
-  if (ws == workspaces_.end()) return false;
+  if (ws == workspaces_.end())
+    return false;
   const auto u = ws->second.find(user);
-  if (u == ws->second.end()) return false;
+  if (u == ws->second.end())
+    return false;
   u->second.status = status;
   return true;
 }
@@ -55,8 +66,10 @@ std::vector<member_presence> in_memory_presence_store::members(std::string_view 
   std::lock_guard lock(mutex_);
   std::vector<member_presence> out;
   const auto ws = workspaces_.find(workspace);
-  if (ws == workspaces_.end()) return out;
-  for (const auto &[id, entry] : ws->second) out.push_back({id, entry.status});
+  if (ws == workspaces_.end())
+    return out;
+  for (const auto &[id, entry] : ws->second)
+    out.push_back({id, entry.status});
   return out;
 }
 

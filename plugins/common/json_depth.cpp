@@ -17,16 +17,21 @@ bool json_nesting_exceeds(std::string_view text, std::size_t max_depth) noexcept
       continue;
     }
     switch (c) {
-    case '"': in_string = true; break;
+    case '"':
+      in_string = true;
+      break;
     case '[':
     case '{':
-      if (++depth > max_depth) return true;
+      if (++depth > max_depth)
+        return true;
       break;
     case ']':
     case '}':
-      if (depth > 0) --depth;
+      if (depth > 0)
+        --depth;
       break;
-    default: break;
+    default:
+      break;
     }
   }
   return false;

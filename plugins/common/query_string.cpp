@@ -7,7 +7,8 @@ std::vector<query_param> split_query(std::string_view query) {
   std::size_t start = 0;
   while (start <= query.size()) {
     std::size_t end = query.find('&', start);
-    if (end == std::string_view::npos) end = query.size();
+    if (end == std::string_view::npos)
+      end = query.size();
     const std::string_view part = query.substr(start, end - start);
     if (!part.empty()) {
       const auto eq = part.find('=');
@@ -23,9 +24,12 @@ std::vector<query_param> split_query(std::string_view query) {
 
 namespace {
 int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 } // namespace
@@ -36,12 +40,15 @@ std::optional<std::string> percent_decode(std::string_view text, bool plus_as_sp
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (c == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
+      if (i + 2 >= text.size())
+        return std::nullopt;
       const int hi = hex_value(text[i + 1]);
       const int lo = hex_value(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
+      if (hi < 0 || lo < 0)
+        return std::nullopt;
       const char decoded = static_cast<char>(hi * 16 + lo);
-      if (decoded == '\0') return std::nullopt;
+      if (decoded == '\0')
+        return std::nullopt;
       out += decoded;
       i += 2;
     } else if (c == '+' && plus_as_space) {
@@ -56,7 +63,8 @@ std::optional<std::string> percent_decode(std::string_view text, bool plus_as_sp
 query_lookup find_query_value(std::string_view query, std::string_view name) {
   for (const auto &p : split_query(query)) {
     const auto decoded_name = percent_decode(p.raw_name);
-    if (!decoded_name || *decoded_name != name) continue;
+    if (!decoded_name || *decoded_name != name)
+      continue;
     query_lookup result;
     result.value = percent_decode(p.raw_value);
     result.malformed = !result.value.has_value();

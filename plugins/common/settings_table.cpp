@@ -16,15 +16,23 @@ namespace apistudio::plugins::common {
 
 std::string_view json_type_words(const json &value) noexcept {
   switch (value.type()) {
-  case json::value_t::null: return "null";
-  case json::value_t::object: return "an object";
-  case json::value_t::array: return "an array";
-  case json::value_t::string: return "a string";
-  case json::value_t::boolean: return "a boolean";
+  case json::value_t::null:
+    return "null";
+  case json::value_t::object:
+    return "an object";
+  case json::value_t::array:
+    return "an array";
+  case json::value_t::string:
+    return "a string";
+  case json::value_t::boolean:
+    return "a boolean";
   case json::value_t::number_integer:
-  case json::value_t::number_unsigned: return "an integer";
-  case json::value_t::number_float: return "a number with a fraction";
-  default: return "binary data";
+  case json::value_t::number_unsigned:
+    return "an integer";
+  case json::value_t::number_float:
+    return "a number with a fraction";
+  default:
+    return "binary data";
   }
 }
 
@@ -32,7 +40,8 @@ namespace {
 std::string known_list(std::initializer_list<std::string_view> known) {
   std::string out;
   for (const auto k : known) {
-    if (!out.empty()) out += ", ";
+    if (!out.empty())
+      out += ", ";
     out += k;
   }
   return out;
@@ -47,19 +56,24 @@ json parse_settings(std::string_view plugin, std::string_view text,
     settings = json::object();
   } else {
     settings = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-    if (settings.is_discarded()) settings_fail(plugin, "settings", "not valid JSON");
-    if (settings.is_null()) settings = json::object();
+    if (settings.is_discarded())
+      settings_fail(plugin, "settings", "not valid JSON");
+    if (settings.is_null())
+      settings = json::object();
   }
   if (!settings.is_object())
     settings_fail(plugin, "settings",
                   std::string("must be a mapping, got ") + std::string(json_type_words(settings)));
   for (const auto &item : settings.items()) {
     bool known = false;
-    for (const auto &spec : table) known = known || spec.name == item.key();
-    if (known) continue;
+    for (const auto &spec : table)
+      known = known || spec.name == item.key();
+    if (known)
+      continue;
     std::string names;
     for (const auto &spec : table) {
-      if (!names.empty()) names += ", ";
+      if (!names.empty())
+        names += ", ";
       names += spec.name;
     }
     settings_fail(plugin, item.key(), "unknown setting (known: " + names + ")");
@@ -91,11 +105,14 @@ std::string read_string(std::string_view plugin, std::string_view where, const j
 }
 
 bool read_bool(std::string_view plugin, std::string_view where, const json &value) {
-  if (value.is_boolean()) return value.get<bool>();
+  if (value.is_boolean())
+    return value.get<bool>();
   if (value.is_string()) {
     const auto &s = value.get_ref<const std::string &>();
-    if (s == "true") return true;
-    if (s == "false") return false;
+    if (s == "true")
+      return true;
+    if (s == "false")
+      return false;
   }
   settings_fail(plugin, where,
                 std::string("must be true or false, got ") + std::string(json_type_words(value)));
@@ -115,8 +132,10 @@ std::uint64_t read_uint(std::string_view plugin, std::string_view where, const j
   } else if (value.is_string()) {
     const auto &s = value.get_ref<const std::string &>();
     ok = !s.empty() && s.size() <= 19;
-    for (const char c : s) ok = ok && c >= '0' && c <= '9';
-    if (ok) number = std::stoull(s);
+    for (const char c : s)
+      ok = ok && c >= '0' && c <= '9';
+    if (ok)
+      number = std::stoull(s);
   }
   if (!ok || number < min || number > max)
     settings_fail(plugin, where,
@@ -140,7 +159,8 @@ void check_keys(std::string_view plugin, std::string_view where, const json &val
                 std::initializer_list<std::string_view> known) {
   for (const auto &item : value.items()) {
     bool found = false;
-    for (const auto k : known) found = found || k == item.key();
+    for (const auto k : known)
+      found = found || k == item.key();
     if (!found)
       settings_fail(plugin, std::string(where) + "." + item.key(),
                     "unknown key (known: " + known_list(known) + ")");

@@ -12,11 +12,14 @@ bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 std::optional<url_parts> split_url(std::string_view url) noexcept {
   url_parts out;
   const auto sep = url.find("://");
-  if (sep == std::string_view::npos || sep == 0) return std::nullopt;
+  if (sep == std::string_view::npos || sep == 0)
+    return std::nullopt;
   out.scheme = url.substr(0, sep);
-  if (!is_alpha(out.scheme.front())) return std::nullopt;
+  if (!is_alpha(out.scheme.front()))
+    return std::nullopt;
   for (const char c : out.scheme)
-    if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '-' && c != '.') return std::nullopt;
+    if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '-' && c != '.')
+      return std::nullopt;
 
   std::string_view rest = url.substr(sep + 3);
   const auto authority_end = rest.find_first_of("/?#");
@@ -30,11 +33,13 @@ std::optional<url_parts> split_url(std::string_view url) noexcept {
   }
   if (!authority.empty() && authority.front() == '[') {
     const auto close = authority.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
+    if (close == std::string_view::npos)
+      return std::nullopt;
     out.host = authority.substr(0, close + 1);
     const auto after = authority.substr(close + 1);
     if (!after.empty()) {
-      if (after.front() != ':') return std::nullopt;
+      if (after.front() != ':')
+        return std::nullopt;
       out.port = after.substr(1);
     }
   } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
@@ -44,7 +49,8 @@ std::optional<url_parts> split_url(std::string_view url) noexcept {
     out.host = authority;
   }
   for (const char c : out.port)
-    if (!is_digit(c)) return std::nullopt;
+    if (!is_digit(c))
+      return std::nullopt;
 
   if (const auto hash = rest.find('#'); hash != std::string_view::npos) {
     out.fragment = rest.substr(hash + 1);
@@ -61,17 +67,21 @@ std::optional<url_parts> split_url(std::string_view url) noexcept {
 }
 
 bool plausible_host(std::string_view host) noexcept {
-  if (host.empty()) return false;
+  if (host.empty())
+    return false;
   if (host.front() == '[') {
-    if (host.size() < 4 || host.back() != ']') return false;
+    if (host.size() < 4 || host.back() != ']')
+      return false;
     for (const char c : host.substr(1, host.size() - 2)) {
       const bool hex = is_digit(c) || (ascii_lower(c) >= 'a' && ascii_lower(c) <= 'f');
-      if (!hex && c != ':' && c != '.') return false;
+      if (!hex && c != ':' && c != '.')
+        return false;
     }
     return true;
   }
   for (const char c : host)
-    if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '_' && c != '.') return false;
+    if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '_' && c != '.')
+      return false;
   return true;
 }
 
@@ -79,21 +89,27 @@ bool plausible_userinfo(std::string_view userinfo) noexcept {
   for (const char c : userinfo) {
     const bool ok = is_alpha(c) || is_digit(c) ||
                     std::string_view("-._~%!$&'()*+,;=:").find(c) != std::string_view::npos;
-    if (!ok) return false;
+    if (!ok)
+      return false;
   }
   return true;
 }
 
 std::optional<std::uint16_t> effective_port(const url_parts &url) noexcept {
   if (!url.port.empty()) {
-    if (url.port.size() > 5) return std::nullopt;
+    if (url.port.size() > 5)
+      return std::nullopt;
     unsigned value = 0;
-    for (const char c : url.port) value = value * 10 + static_cast<unsigned>(c - '0');
-    if (value == 0 || value > 65535) return std::nullopt;
+    for (const char c : url.port)
+      value = value * 10 + static_cast<unsigned>(c - '0');
+    if (value == 0 || value > 65535)
+      return std::nullopt;
     return static_cast<std::uint16_t>(value);
   }
-  if (iequals(url.scheme, "ws") || iequals(url.scheme, "http")) return 80;
-  if (iequals(url.scheme, "wss") || iequals(url.scheme, "https")) return 443;
+  if (iequals(url.scheme, "ws") || iequals(url.scheme, "http"))
+    return 80;
+  if (iequals(url.scheme, "wss") || iequals(url.scheme, "https"))
+    return 443;
   return std::nullopt;
 }
 
@@ -145,10 +161,12 @@ std::optional<std::string> normalised_path(std::string_view path) {
   decoded.reserve(path.size());
   for (std::size_t i = 0; i < path.size(); ++i) {
     const char c = path[i];
-    if (c == '\\') return std::nullopt;
+    if (c == '\\')
+      return std::nullopt;
     if (c == '%' && i + 2 < path.size()) {
       const std::string_view code = path.substr(i + 1, 2);
-      if (iequals(code, "2f") || iequals(code, "5c")) return std::nullopt;
+      if (iequals(code, "2f") || iequals(code, "5c"))
+        return std::nullopt;
       if (iequals(code, "2e")) {
         decoded += '.';
         i += 2;
@@ -158,7 +176,8 @@ std::optional<std::string> normalised_path(std::string_view path) {
     decoded += c;
   }
   std::string normal = remove_dot_segments(decoded);
-  if (normal.empty() || normal.front() != '/') normal.insert(0, 1, '/');
+  if (normal.empty() || normal.front() != '/')
+    normal.insert(0, 1, '/');
   return normal;
 }
 

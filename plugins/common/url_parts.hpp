@@ -1,4 +1,5 @@
-// url_parts.hpp — a minimal splitter for the absolute URLs plugins see ("wss://user@host:443/p?q#f").
+// url_parts.hpp — a minimal splitter for the absolute URLs plugins see
+// ("wss://user@host:443/p?q#f").
 //
 // Plugins may not use the host's URL parser, and they need little: the scheme, the host and port
 // to match rules, and the userinfo and query to redact them. The split is structural only (views
@@ -18,9 +19,9 @@ struct url_parts {
   std::string_view scheme;
   std::string_view userinfo; // without the '@'
   bool has_userinfo = false;
-  std::string_view host; // as written; an IPv6 literal keeps its brackets
-  std::string_view port; // digits as written; empty when absent
-  std::string_view path; // may be empty
+  std::string_view host;  // as written; an IPv6 literal keeps its brackets
+  std::string_view port;  // digits as written; empty when absent
+  std::string_view path;  // may be empty
   std::string_view query; // without the '?'
   bool has_query = false;
   std::string_view fragment; // without the '#'

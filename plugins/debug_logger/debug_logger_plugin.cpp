@@ -40,28 +40,33 @@ public:
 
   sdk::open_result on_session_open(sdk::session &, const sdk::session_info &info,
                                    std::unique_ptr<sdk::session_state> &state) override {
-    if (!on()) return sdk::open_result::accept();
+    if (!on())
+      return sdk::open_result::accept();
     auto record = std::make_unique<session_record>();
     record->id = info.id;
     record->path = info.path;
     record->client_id = info.client_id;
     record->remote_address = info.remote_address;
-    write(session_opened_line({info.id, info.path, info.query, info.client_id, info.remote_address}));
+    write(
+        session_opened_line({info.id, info.path, info.query, info.client_id, info.remote_address}));
     state = std::move(record);
     return sdk::open_result::accept();
   }
 
   void on_session_close(sdk::session_id id, sdk::session_state *state) override {
     auto *record = static_cast<session_record *>(state);
-    if (!on() || record == nullptr) return;
+    if (!on() || record == nullptr)
+      return;
     write(session_closed_line({id, record->path, {}, record->client_id, record->remote_address},
                               record->client_messages, record->upstream_messages));
   }
 
   sdk::verdict on_client_message(sdk::session &session, sdk::session_state *state,
                                  sdk::message &message) override {
-    if (!on()) return sdk::verdict::continue_;
-    if (auto *record = static_cast<session_record *>(state)) ++record->client_messages;
+    if (!on())
+      return sdk::verdict::continue_;
+    if (auto *record = static_cast<session_record *>(state))
+      ++record->client_messages;
     write(message_line(session.id(), true, {}, message.payload(), message.is_binary(),
                        settings_.max_payload_log_bytes, redactor_));
     return sdk::verdict::continue_;
@@ -69,8 +74,10 @@ public:
 
   sdk::verdict on_upstream_message(sdk::session &session, sdk::session_state *state,
                                    sdk::message &message) override {
-    if (!on()) return sdk::verdict::continue_;
-    if (auto *record = static_cast<session_record *>(state)) ++record->upstream_messages;
+    if (!on())
+      return sdk::verdict::continue_;
+    if (auto *record = static_cast<session_record *>(state))
+      ++record->upstream_messages;
     write(message_line(session.id(), false, message.connection_id(), message.payload(),
                        message.is_binary(), settings_.max_payload_log_bytes, redactor_));
     return sdk::verdict::continue_;
@@ -78,9 +85,11 @@ public:
 
   sdk::verdict on_upstream_connect(sdk::session &session, sdk::session_state *,
                                    sdk::upstream_request &request) override {
-    if (!on()) return sdk::verdict::continue_;
+    if (!on())
+      return sdk::verdict::continue_;
     std::vector<std::pair<std::string_view, std::string_view>> headers;
-    for (const auto &h : request.headers()) headers.emplace_back(h.name, h.value);
+    for (const auto &h : request.headers())
+      headers.emplace_back(h.name, h.value);
     write(upstream_connect_line(session.id(), request.connection_id(), request.url(),
                                 request.protocols(), headers, redactor_));
     return sdk::verdict::continue_;
@@ -88,13 +97,15 @@ public:
 
   void on_upstream_opened(sdk::session &session, sdk::session_state *,
                           const sdk::upstream_info &info) override {
-    if (!on()) return;
+    if (!on())
+      return;
     write(upstream_opened_line(session.id(), info.connection_id, info.url, info.subprotocol));
   }
 
   void on_upstream_closed(sdk::session &session, sdk::session_state *,
                           const sdk::upstream_info &info) override {
-    if (!on()) return;
+    if (!on())
+      return;
     write(upstream_closed_line(session.id(), info.connection_id, info.url, info.close_code,
                                info.close_reason));
   }

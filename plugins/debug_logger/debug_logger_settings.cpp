@@ -23,12 +23,14 @@ constexpr std::array<common::setting_spec, 3> table{{
 std::span<const common::setting_spec> settings_table() noexcept { return table; }
 
 bool debug_env_enabled(const std::optional<std::string> &websocket_debug) noexcept {
-  if (!websocket_debug) return false;
+  if (!websocket_debug)
+    return false;
   const auto v = common::trim(*websocket_debug);
   return common::iequals(v, "true") || v == "1" || common::iequals(v, "yes");
 }
 
-settings parse_settings(std::string_view json_text, const std::optional<std::string> &websocket_debug) {
+settings parse_settings(std::string_view json_text,
+                        const std::optional<std::string> &websocket_debug) {
   const auto json = common::parse_settings(plugin_name, json_text, table);
   settings out;
   out.enabled = debug_env_enabled(websocket_debug);
@@ -46,8 +48,8 @@ settings parse_settings(std::string_view json_text, const std::optional<std::str
   if (const auto it = json.find("redact_headers"); it != json.end() && !it->is_null()) {
     common::require_array(plugin_name, "redact_headers", *it);
     for (std::size_t i = 0; i < it->size(); ++i) {
-      auto name = common::read_string(plugin_name, "redact_headers[" + std::to_string(i) + "]",
-                                      (*it)[i]);
+      auto name =
+          common::read_string(plugin_name, "redact_headers[" + std::to_string(i) + "]", (*it)[i]);
       if (name.empty())
         common::settings_fail(plugin_name, "redact_headers[" + std::to_string(i) + "]",
                               "must not be empty");

@@ -28,6 +28,7 @@ bool debug_env_enabled(const std::optional<std::string> &websocket_debug) noexce
 
 // `websocket_debug` is the value of WEBSOCKET_DEBUG (nullopt when unset), read by the caller so
 // tests need no environment. Throws sdk::settings_error.
-settings parse_settings(std::string_view json_text, const std::optional<std::string> &websocket_debug);
+settings parse_settings(std::string_view json_text,
+                        const std::optional<std::string> &websocket_debug);
 
 } // namespace apistudio::plugins::debug_logger

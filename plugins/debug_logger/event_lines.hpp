@@ -32,10 +32,11 @@ std::string session_closed_line(const session_facts &s, std::uint64_t client_mes
 std::string message_line(std::uint64_t session, bool from_client, std::string_view connection_id,
                          std::string_view payload, bool binary, std::size_t max_bytes,
                          const redactor &r);
-std::string upstream_connect_line(std::uint64_t session, std::string_view connection_id,
-                                  std::string_view url, const std::vector<std::string_view> &protocols,
-                                  const std::vector<std::pair<std::string_view, std::string_view>> &headers,
-                                  const redactor &r);
+std::string
+upstream_connect_line(std::uint64_t session, std::string_view connection_id, std::string_view url,
+                      const std::vector<std::string_view> &protocols,
+                      const std::vector<std::pair<std::string_view, std::string_view>> &headers,
+                      const redactor &r);
 std::string upstream_opened_line(std::uint64_t session, std::string_view connection_id,
                                  std::string_view url, std::string_view subprotocol);
 std::string upstream_closed_line(std::uint64_t session, std::string_view connection_id,

@@ -27,22 +27,27 @@ bool mentions_credentials(std::string_view payload) noexcept {
 } // namespace
 
 redactor::redactor(std::vector<std::string> extra_header_names) {
-  for (auto &n : extra_header_names) extra_lower_.push_back(common::to_lower(n));
+  for (auto &n : extra_header_names)
+    extra_lower_.push_back(common::to_lower(n));
 }
 
 bool redactor::sensitive_header(std::string_view name) const noexcept {
   for (const auto n : always_sensitive_headers)
-    if (common::iequals(name, n)) return true;
+    if (common::iequals(name, n))
+      return true;
   for (const auto w : sensitive_header_words)
-    if (common::icontains(name, w)) return true;
+    if (common::icontains(name, w))
+      return true;
   for (const auto &n : extra_lower_)
-    if (common::iequals(name, n)) return true;
+    if (common::iequals(name, n))
+      return true;
   return false;
 }
 
 bool redactor::sensitive_query_name(std::string_view decoded_name) noexcept {
   for (const auto w : sensitive_query_words)
-    if (common::icontains(decoded_name, w)) return true;
+    if (common::icontains(decoded_name, w))
+      return true;
   return false;
 }
 
@@ -51,10 +56,12 @@ std::string redactor::redact_query(std::string_view query) {
   out.reserve(query.size());
   bool first = true;
   for (const auto &p : common::split_query(query)) {
-    if (!first) out += '&';
+    if (!first)
+      out += '&';
     first = false;
     out += p.raw_name;
-    if (!p.has_value) continue;
+    if (!p.has_value)
+      continue;
     out += '=';
     // A name that does not decode is suspicious in itself: hide its value too.
     const auto name = common::percent_decode(p.raw_name);
@@ -68,7 +75,8 @@ std::string redactor::redact_query(std::string_view query) {
 
 std::string redactor::redact_url(std::string_view url) {
   const auto parts = common::split_url(url);
-  if (!parts) return "[unparseable URL, " + std::to_string(url.size()) + " bytes]";
+  if (!parts)
+    return "[unparseable URL, " + std::to_string(url.size()) + " bytes]";
   std::string out(parts->scheme);
   out += "://";
   if (parts->has_userinfo) {
@@ -95,23 +103,27 @@ std::string redactor::redact_url(std::string_view url) {
 std::string redactor::redact_client_frame(std::string_view payload) const {
   const auto first = payload.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos || payload[first] != '{') {
-    if (mentions_credentials(payload)) return "[frame withheld: not a JSON object]";
+    if (mentions_credentials(payload))
+      return "[frame withheld: not a JSON object]";
     return std::string(payload);
   }
   // Re-serialising deeply nested JSON would recurse without bound: withhold what might carry
   // credentials, show the rest as it came.
   if (common::json_nesting_exceeds(payload, max_json_depth)) {
-    if (mentions_credentials(payload)) return "[frame withheld: nested too deeply to redact]";
+    if (mentions_credentials(payload))
+      return "[frame withheld: nested too deeply to redact]";
     return std::string(payload);
   }
   auto frame = common::json::parse(payload.begin(), payload.end(), nullptr, false);
   if (frame.is_discarded() || !frame.is_object()) {
-    if (mentions_credentials(payload)) return "[frame withheld: not a valid JSON object]";
+    if (mentions_credentials(payload))
+      return "[frame withheld: not a valid JSON object]";
     return std::string(payload);
   }
   // Not only connect_external: any envelope carrying a url or headers is treated the same, so a
   // frame the host reads differently from us (or a future envelope type) cannot slip through.
-  if (!frame.contains("url") && !frame.contains("headers")) return std::string(payload);
+  if (!frame.contains("url") && !frame.contains("headers"))
+    return std::string(payload);
   if (auto url = frame.find("url"); url != frame.end()) {
     *url = url->is_string() ? common::json(redact_url(url->get_ref<const std::string &>()))
                             : common::json(redacted);
@@ -119,7 +131,8 @@ std::string redactor::redact_client_frame(std::string_view payload) const {
   if (auto headers = frame.find("headers"); headers != frame.end()) {
     if (headers->is_object()) {
       for (auto &item : headers->items())
-        if (sensitive_header(item.key())) item.value() = redacted;
+        if (sensitive_header(item.key()))
+          item.value() = redacted;
     } else {
       *headers = redacted;
     }

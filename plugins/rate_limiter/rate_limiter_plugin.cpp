@@ -34,14 +34,17 @@ public:
     auto st = std::make_unique<connection_state>();
     switch (settings_.scope) {
     case limit_scope::client_id:
-      if (!info.client_id.empty()) st->shared_key = "client_id:" + std::string(info.client_id);
+      if (!info.client_id.empty())
+        st->shared_key = "client_id:" + std::string(info.client_id);
       break;
     case limit_scope::remote_address:
       st->shared_key = "remote_address:" + std::string(info.remote_address);
       break;
-    case limit_scope::connection: break;
+    case limit_scope::connection:
+      break;
     }
-    if (st->shared_key.empty()) st->own_log.emplace(settings_.limits);
+    if (st->shared_key.empty())
+      st->own_log.emplace(settings_.limits);
     state = std::move(st);
     return sdk::open_result::accept();
   }
@@ -49,11 +52,15 @@ public:
   sdk::verdict on_client_message(sdk::session &session, sdk::session_state *state,
                                  sdk::message &message) override {
     auto *st = static_cast<connection_state *>(state);
-    if (st == nullptr) return sdk::verdict::continue_;
-    if (st->limited) return close(message); // frames already in flight behind the refused one
+    if (st == nullptr)
+      return sdk::verdict::continue_;
+    if (st->limited)
+      return close(message); // frames already in flight behind the refused one
     const std::uint64_t now = host().now_ms();
-    const auto full = st->own_log ? st->own_log->try_admit(now) : store_.try_admit(st->shared_key, now);
-    if (!full) return sdk::verdict::continue_;
+    const auto full =
+        st->own_log ? st->own_log->try_admit(now) : store_.try_admit(st->shared_key, now);
+    if (!full)
+      return sdk::verdict::continue_;
 
     st->limited = true;
     const auto &limit = settings_.limits[*full];
@@ -62,7 +69,8 @@ public:
     host().send(session.id(), rate_limited_event(limit, common::iso8601_now()));
     if (host().log_enabled(sdk::log_level::warn))
       host().log(sdk::log_level::warn, "session " + std::to_string(session.id()) +
-                                           " closed: rate limit exceeded (" + limit.describe() + ")");
+                                           " closed: rate limit exceeded (" + limit.describe() +
+                                           ")");
     return close(message);
   }
 

@@ -30,7 +30,8 @@ settings parse_settings(std::string_view json_text) {
   settings out;
   if (const auto it = json.find("limits"); it != json.end()) {
     common::require_array(plugin_name, "limits", *it);
-    if (it->empty()) common::settings_fail(plugin_name, "limits", "must list at least one limit");
+    if (it->empty())
+      common::settings_fail(plugin_name, "limits", "must list at least one limit");
     out.limits.clear();
     for (std::size_t i = 0; i < it->size(); ++i) {
       const auto where = "limits[" + std::to_string(i) + "]";

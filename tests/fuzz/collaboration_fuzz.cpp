@@ -14,10 +14,10 @@
 //
 // Build: see tests/fuzz/CMakeLists.txt (scripts/fuzz.sh). The committed corpus
 // tests/fuzz/corpus/collaboration/ is replayed by CTest (fuzz_replay_collaboration).
-#include "fuzz_invariant.hpp"
 #include "collaboration/collaboration_events.hpp"
 #include "collaboration/collaboration_settings.hpp"
 #include "collaboration/identity.hpp"
+#include "fuzz_invariant.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -57,7 +57,8 @@ TEST(CoalescingSocket, ABurstOfChainedWritesLeavesInOneSend) {
     cs.async_write_some(net::buffer(*piece), [&, piece](error_code ec, std::size_t n) {
       ASSERT_FALSE(ec) << ec.message();
       EXPECT_EQ(n, piece->size());
-      if (--left > 0) write_next(); // the next write from inside the completion: one burst
+      if (--left > 0)
+        write_next(); // the next write from inside the completion: one burst
     });
   };
   write_next();
@@ -144,7 +145,8 @@ TEST(CoalescingSocket, BeastWebSocketKeepsControlFramesInOrderAndDeliversTheClos
   ioc.run_for(std::chrono::seconds(10));
 
   ASSERT_EQ(received.size(), static_cast<std::size_t>(messages));
-  for (int i = 0; i < messages; ++i) EXPECT_EQ(received[i], "message " + std::to_string(i));
+  for (int i = 0; i < messages; ++i)
+    EXPECT_EQ(received[i], "message " + std::to_string(i));
   EXPECT_EQ(received_before_ping, ping_after) << "the ping left between messages 9 and 10";
   EXPECT_TRUE(closed_with_1000) << "the close frame must reach the peer before the teardown";
   EXPECT_TRUE(server_closed);
@@ -166,13 +168,15 @@ TEST(CoalescingSocket, ServerMessagesWrittenBelowBeastAreReadByABeastClient) {
   std::vector<std::pair<bool, std::string>> sent;
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     std::string payload(sizes[i], '\0');
-    for (std::size_t k = 0; k < payload.size(); ++k) payload[k] = static_cast<char>('a' + (k + i) % 26);
+    for (std::size_t k = 0; k < payload.size(); ++k)
+      payload[k] = static_cast<char>('a' + (k + i) % 26);
     sent.emplace_back(i % 2 == 1, std::move(payload));
   }
   std::vector<std::pair<bool, std::string>> received;
   int received_before_ping = -1;
   client.control_callback([&](websocket::frame_type kind, beast::string_view) {
-    if (kind == websocket::frame_type::ping) received_before_ping = static_cast<int>(received.size());
+    if (kind == websocket::frame_type::ping)
+      received_before_ping = static_cast<int>(received.size());
   });
   beast::flat_buffer buf;
   std::function<void()> read_next = [&] {
@@ -180,13 +184,15 @@ TEST(CoalescingSocket, ServerMessagesWrittenBelowBeastAreReadByABeastClient) {
       ASSERT_FALSE(ec) << ec.message();
       received.emplace_back(client.got_binary(), beast::buffers_to_string(buf.data()));
       buf.consume(buf.size());
-      if (received.size() < sent.size()) read_next();
+      if (received.size() < sent.size())
+        read_next();
     });
   };
   server.async_accept([&](error_code ec) {
     ASSERT_FALSE(ec) << ec.message();
     for (std::size_t i = 0; i < sent.size(); ++i) {
-      if (i == 4) server.async_ping("", [](error_code e) { ASSERT_FALSE(e) << e.message(); });
+      if (i == 4)
+        server.async_ping("", [](error_code e) { ASSERT_FALSE(e) << e.message(); });
       ASSERT_FALSE(server.next_layer().write_server_message(sent[i].first, sent[i].second));
     }
   });
@@ -216,7 +222,8 @@ TEST(CoalescingSocket, ServerMessagesWaitForRoomWhileThePeerDoesNotRead) {
       ASSERT_FALSE(cs.write_server_message(false, payload));
       ++written;
     }
-    if (written == 400) return;
+    if (written == 400)
+      return;
     waiting = true;
     ++room_waits;
     cs.async_wait_room([&](error_code ec) {
@@ -237,7 +244,8 @@ TEST(CoalescingSocket, ServerMessagesWaitForRoomWhileThePeerDoesNotRead) {
   std::function<void()> read_more = [&] {
     far.async_read_some(net::buffer(rbuf), [&](error_code ec, std::size_t n) {
       got += n;
-      if (!ec && got < total) read_more();
+      if (!ec && got < total)
+        read_more();
     });
   };
   read_more();
@@ -263,7 +271,8 @@ TEST(CoalescingSocket, APeerThatStopsReadingHoldsTheWriterBackAndLosesNothing) {
       ASSERT_EQ(n, chunk);
       ++completed;
       peak_pending = std::max(peak_pending, cs.pending_bytes());
-      if (i + 1 < chunks) write_chunk(i + 1);
+      if (i + 1 < chunks)
+        write_chunk(i + 1);
     });
   };
   write_chunk(0);
@@ -278,7 +287,8 @@ TEST(CoalescingSocket, APeerThatStopsReadingHoldsTheWriterBackAndLosesNothing) {
   std::function<void()> read_more = [&] {
     far.async_read_some(net::buffer(rbuf), [&](error_code ec, std::size_t n) {
       got.append(rbuf.data(), n);
-      if (!ec && got.size() < chunk * chunks) read_more();
+      if (!ec && got.size() < chunk * chunks)
+        read_more();
     });
   };
   read_more();

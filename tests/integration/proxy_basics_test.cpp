@@ -59,14 +59,16 @@ TEST(ProxyBasics, MessageSentWhileConnectingIsHeldNotDropped) {
   ws_client c;
   ASSERT_TRUE(c.connect(host.port(), "/api/websocket/connect/python-example"));
   c.send_json({{"type", "connect_external"}, {"url", echo.url()}});
-  for (int i = 0; i < 5; ++i) c.send_json({{"type", "send_message"}, {"content", "m" + std::to_string(i)}});
+  for (int i = 0; i < 5; ++i)
+    c.send_json({{"type", "send_message"}, {"content", "m" + std::to_string(i)}});
   std::vector<std::string> received;
   std::vector<std::string> order;
   while (received.size() < 5) {
     json e = c.read_json();
     ASSERT_FALSE(e.is_discarded()) << "timed out after " << received.size() << " echoes";
     order.push_back(e["type"]);
-    if (e["type"] == "message_received") received.push_back(e["content"]);
+    if (e["type"] == "message_received")
+      received.push_back(e["content"]);
   }
   EXPECT_EQ(order[0], "connection_status");
   EXPECT_EQ(order[1], "connection_status");
@@ -84,14 +86,18 @@ TEST(ProxyBasics, ActiveConnectionsReflectsClientsAndUpstreams) {
   ASSERT_EQ(a.read_until("connection_status")["status"], "connected");
   auto r = http_request(host.port(), "GET", "/api/websocket/active-connections");
   ASSERT_EQ(r.status, 200);
-  EXPECT_EQ(r.json(), json::parse(R"({"active_connections":["client1","client2"],"external_connections":["client1"]})"));
+  EXPECT_EQ(
+      r.json(),
+      json::parse(
+          R"({"active_connections":["client1","client2"],"external_connections":["client1"]})"));
 
   a.drop();
   // The host notices the vanished client; poll the REST view (bounded) until it does.
   json now;
   for (int i = 0; i < 200; ++i) {
     now = http_request(host.port(), "GET", "/api/websocket/active-connections").json();
-    if (now["active_connections"].size() == 1) break;
+    if (now["active_connections"].size() == 1)
+      break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(now, json::parse(R"({"active_connections":["client2"],"external_connections":[]})"));

@@ -342,8 +342,9 @@ TEST(ProxyMessages, DisconnectWhileConnectingWaitsForTheHeldMessages) {
   while (seen.empty() || seen.back().rfind("connection_status:disconnected", 0) != 0) {
     json e = next_event(c.ws);
     ASSERT_TRUE(e.is_object()) << "after " << json(seen).dump();
-    if (e["type"] == "message_received") continue; // the echo may or may not beat the close
-    if (e["type"] == "send_error") {                 // "too late": answered when it arrives
+    if (e["type"] == "message_received")
+      continue;                      // the echo may or may not beat the close
+    if (e["type"] == "send_error") { // "too late": answered when it arrives
       EXPECT_EQ(e["code"], "NOT_CONNECTED");
       refusals++;
       continue;
@@ -361,10 +362,9 @@ TEST(ProxyMessages, DisconnectWhileConnectingWaitsForTheHeldMessages) {
     refusals++;
   }
   EXPECT_EQ(refusals, 1);
-  EXPECT_EQ(seen, (std::vector<std::string>{"connection_status:connecting@",
-                                            "connection_status:connected@",
-                                            "message_sent:Hello World!@",
-                                            "connection_status:disconnected@bye"}));
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "connection_status:connecting@", "connection_status:connected@",
+                      "message_sent:Hello World!@", "connection_status:disconnected@bye"}));
   EXPECT_TRUE(eventually([&] { return echo.received_count() >= 1; }));
 }
 

@@ -27,7 +27,8 @@ std::string drain(ws_client &c, std::vector<json> &events, std::size_t n) {
   std::string all;
   for (std::size_t i = 0; i < n; ++i) {
     auto f = c.read();
-    if (!f) break;
+    if (!f)
+      break;
     all += *f + "\n";
     events.push_back(json::parse(*f, nullptr, false));
   }
@@ -133,9 +134,11 @@ TEST_F(AuthHeaderInjectorE2E, NonMatchingUrlsAreUntouched) {
   host_instance host(config_with({make_plugin("auth_header_injector", settings)}));
 
   ws_client a;
-  ASSERT_TRUE(open_proxy(a, host.port(), "v10", echo.url("/v10"), {{"headers", {{"X-Client", "c"}}}}));
+  ASSERT_TRUE(
+      open_proxy(a, host.port(), "v10", echo.url("/v10"), {{"headers", {{"X-Client", "c"}}}}));
   auto h = echo.last_request_headers();
-  EXPECT_EQ(h.count("x-v1") + h.count("x-port-rule") + h.count("x-wss-rule") + h.count("x-host-rule"),
+  EXPECT_EQ(h.count("x-v1") + h.count("x-port-rule") + h.count("x-wss-rule") +
+                h.count("x-host-rule"),
             0u);
   EXPECT_EQ(h["x-client"], "c");
 
@@ -172,8 +175,7 @@ TEST_F(AuthHeaderInjectorE2E, DotSegmentsDoNotEscapeThePathPrefix) {
 TEST_F(AuthHeaderInjectorE2E, UnsetVariableRefusesTheSettingsWithoutAnyValue) {
   ::unsetenv(env_name);
   const json settings = {
-      {"rules",
-       {{{"name", "needs-env"}, {"set", {{"Authorization", {{"env", env_name}}}}}}}}};
+      {"rules", {{{"name", "needs-env"}, {"set", {{"Authorization", {{"env", env_name}}}}}}}}};
   try {
     host_instance host(config_with({make_plugin("auth_header_injector", settings)}));
     FAIL() << "the host started although the variable is unset";

@@ -136,7 +136,8 @@ TEST(CollaborationE2E, RequestSharesReachOnlyTheListedMembers) {
   ASSERT_TRUE(dave_elsewhere.connect(host.port(), ws_target("dave", "other")));
   // Drain the presence traffic of the joins: alice 2, bob 2, carol 2.
   for (auto *c : {&alice, &bob, &carol})
-    for (int i = 0; i < 2; ++i) ASSERT_EQ(c->read_json().value("type", ""), "user_presence");
+    for (int i = 0; i < 2; ++i)
+      ASSERT_EQ(c->read_json().value("type", ""), "user_presence");
 
   alice.send_json({{"type", "request_shared"},
                    {"request_id", "r1"},
@@ -159,9 +160,10 @@ TEST(CollaborationE2E, WorkspacesAreIsolated) {
   ASSERT_TRUE(a1.connect(host.port(), ws_target("alice", "one")));
   ASSERT_TRUE(b1.connect(host.port(), ws_target("bob", "two")));
   a1.send_json({{"type", "user_presence"}, {"status", "away"}});
-  a1.send_json({{"type", "collection_updated"}, {"collection_id", "c"}, {"changes", json::object()}});
+  a1.send_json(
+      {{"type", "collection_updated"}, {"collection_id", "c"}, {"changes", json::object()}});
   expect_nothing_pending(a1); // both frames handled before carol joins
-  ws_client a2; // a second member of "one" proves the events were sent
+  ws_client a2;               // a second member of "one" proves the events were sent
   ASSERT_TRUE(a2.connect(host.port(), ws_target("carol", "one")));
   expect_presence(a2, "alice", "away", "one");
   a1.close();
@@ -193,7 +195,10 @@ TEST(CollaborationE2E, MalformedEventsGetInvalidFormatAndTheSocketStaysOpen) {
   expect_presence(bob, "alice", "online", "team");
   expect_presence(alice, "bob", "online", "team");
   const std::vector<std::string> bad = {
-      "not json", "[1,2]", R"({"type":"dance"})", R"({"type":"collection_updated"})",
+      "not json",
+      "[1,2]",
+      R"({"type":"dance"})",
+      R"({"type":"collection_updated"})",
       R"({"type":"user_presence","status":"sleeping"})",
       R"({"type":"request_shared","request_id":"r","shared_with":[]})"};
   for (const auto &frame : bad) {
@@ -207,7 +212,8 @@ TEST(CollaborationE2E, MalformedEventsGetInvalidFormatAndTheSocketStaysOpen) {
   alice.send_binary("binary");
   EXPECT_EQ(alice.read_json().value("code", ""), "INVALID_FORMAT");
   // Still open, still a member.
-  alice.send_json({{"type", "collection_updated"}, {"collection_id", "c9"}, {"changes", {{"a", 1}}}});
+  alice.send_json(
+      {{"type", "collection_updated"}, {"collection_id", "c9"}, {"changes", {{"a", 1}}}});
   EXPECT_EQ(bob.read_json().value("collection_id", ""), "c9");
   EXPECT_FALSE(alice.closed());
 }
@@ -215,7 +221,9 @@ TEST(CollaborationE2E, MalformedEventsGetInvalidFormatAndTheSocketStaysOpen) {
 TEST(CollaborationE2E, TokensFixIdentityAndRefuseBadOnesBeforeTheUpgrade) {
   const json settings = {
       {"tokens",
-       {{{"token", "tok-alice-0123456789"}, {"user_id", "alice"}, {"workspaces", {"team", "personal"}}},
+       {{{"token", "tok-alice-0123456789"},
+         {"user_id", "alice"},
+         {"workspaces", {"team", "personal"}}},
         {{"token", "tok-bob-0123456789"}, {"user_id", "bob"}, {"workspaces", {"team"}}}}}};
   host_instance host(collaboration(settings));
 
@@ -227,7 +235,8 @@ TEST(CollaborationE2E, TokensFixIdentityAndRefuseBadOnesBeforeTheUpgrade) {
   ASSERT_TRUE(bob.connect(host.port(), "/ws?token=tok-bob-0123456789&workspace_id=team"));
   expect_presence(bob, "alice", "online", "team"); // the token's first workspace
   expect_presence(alice, "bob", "online", "team");
-  alice.send_json({{"type", "collection_updated"}, {"collection_id", "c1"},
+  alice.send_json({{"type", "collection_updated"},
+                   {"collection_id", "c1"},
                    {"changes", {{"updated_by", "mallory"}}}});
   EXPECT_EQ(bob.read_json()["changes"]["updated_by"], "alice");
 

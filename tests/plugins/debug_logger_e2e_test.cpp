@@ -20,11 +20,12 @@ const std::string host_binary = APISTUDIO_HOST_BINARY;
 const std::string plugin_dir = APISTUDIO_PLUGIN_DIR;
 
 const std::vector<std::string> canaries = {
-    "AUTHCANARY111", "COOKIECANARY222", "APIKEYCANARY333", "USERINFOCANARY444",
+    "AUTHCANARY111",  "COOKIECANARY222",   "APIKEYCANARY333",       "USERINFOCANARY444",
     "QUERYCANARY555", "INJECTEDCANARY666", "UPGRADEQUERYCANARY777", "UPGRADEAUTHCANARY888"};
 
 std::string config_yaml(const std::string &enabled) {
-  return "plugin_dir: \"" + plugin_dir + "\"\n"
+  return "plugin_dir: \"" + plugin_dir +
+         "\"\n"
          "plugins:\n"
          "  - name: auth_header_injector\n"
          "    settings:\n"
@@ -34,7 +35,9 @@ std::string config_yaml(const std::string &enabled) {
          "            X-Upstream-Token: {env: APISTUDIO_E2E_INJECTED}\n"
          "  - name: debug_logger\n"
          "    settings:\n"
-         "      enabled: " + enabled + "\n"
+         "      enabled: " +
+         enabled +
+         "\n"
          "      max_payload_log_bytes: 64\n";
 }
 
@@ -77,9 +80,10 @@ debug_run run_session(const std::string &enabled, std::optional<std::string> web
     c.send_json(send_message("hello debug"));
     EXPECT_EQ(c.read_until("message_received")["content"], "hello debug");
     // A URL with credentials: the host refuses it, and neither it nor the logger repeats them.
-    c.send_json({{"type", "connect_external"},
-                 {"connection_id", "second"},
-                 {"url", "ws://user:USERINFOCANARY444@127.0.0.1:" + std::to_string(echo.port()) + "/"}});
+    c.send_json(
+        {{"type", "connect_external"},
+         {"connection_id", "second"},
+         {"url", "ws://user:USERINFOCANARY444@127.0.0.1:" + std::to_string(echo.port()) + "/"}});
     EXPECT_EQ(c.read_until("connection_error")["code"], "INVALID_URL");
     EXPECT_EQ(c.read_until("connection_status")["status"], "error");
     c.send_json({{"type", "disconnect_external"}});
@@ -88,7 +92,8 @@ debug_run run_session(const std::string &enabled, std::optional<std::string> web
   }
   // The session's close is the last event: wait for it (when on), then stop the host.
   std::string env = websocket_debug.value_or("");
-  for (auto &ch : env) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (auto &ch : env)
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   const bool logging =
       enabled == "true" || (enabled == "auto" && (env == "true" || env == "1" || env == "yes"));
   if (logging) {
@@ -99,7 +104,8 @@ debug_run run_session(const std::string &enabled, std::optional<std::string> web
   out.err = host.err();
   std::istringstream lines(out.err);
   for (std::string line; std::getline(lines, line);)
-    if (line.find("[plugin:debug_logger]") != std::string::npos) out.plugin_lines += line + "\n";
+    if (line.find("[plugin:debug_logger]") != std::string::npos)
+      out.plugin_lines += line + "\n";
   return out;
 }
 
@@ -160,9 +166,10 @@ TEST(DebugLoggerE2E, ConfigForcesItOnWithoutTheEnvironment) {
 }
 
 TEST(DebugLoggerE2E, OffMeansNoLines) {
-  for (const auto &[enabled, env] :
-       std::vector<std::pair<std::string, std::optional<std::string>>>{
-           {"auto", std::nullopt}, {"auto", std::string("false")}, {"false", std::string("true")}}) {
+  for (const auto &[enabled, env] : std::vector<std::pair<std::string, std::optional<std::string>>>{
+           {"auto", std::nullopt},
+           {"auto", std::string("false")},
+           {"false", std::string("true")}}) {
     SCOPED_TRACE(enabled + " / " + env.value_or("<unset>"));
     const debug_run r = run_session(enabled, env);
     EXPECT_EQ(r.plugin_lines, "") << r.err;

@@ -22,14 +22,16 @@ std::string one_plugin_yaml(const std::string &name, const std::string &path,
                             const std::string &settings = "") {
   std::string y = "# written by host_binary_test\nplugin_dir: \"" + plugin_dir + "\"\nplugins:\n";
   y += "  - name: " + name + "\n";
-  if (!path.empty()) y += "    path: " + path + "\n";
-  if (!settings.empty()) y += "    settings: " + settings + "\n";
+  if (!path.empty())
+    y += "    path: " + path + "\n";
+  if (!settings.empty())
+    y += "    settings: " + settings + "\n";
   return y;
 }
 
 struct load_failure {
-  std::string fixture;  // library file name in the plugin dir
-  std::string problem;  // what the message must say
+  std::string fixture; // library file name in the plugin dir
+  std::string problem; // what the message must say
 };
 
 void expect_refused(const std::string &yaml, const std::string &library_file,
@@ -39,14 +41,16 @@ void expect_refused(const std::string &yaml, const std::string &library_file,
   for (const bool check_only : {true, false}) {
     SCOPED_TRACE(check_only ? "--check-config" : "start");
     std::vector<std::string> argv = {host_binary, "--config", config, "--listen", "127.0.0.1:0"};
-    if (check_only) argv.push_back("--check-config");
+    if (check_only)
+      argv.push_back("--check-config");
     const process_result r = run_process(argv);
     ASSERT_TRUE(r.exit_code.has_value()) << "the host did not stop; stderr:\n" << r.err;
     EXPECT_EQ(*r.exit_code, 1) << r.err;
     EXPECT_NE(r.err.find("plugin 'broken'"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(plugin_dir + "/" + library_file), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(where), std::string::npos) << r.err;
-    for (const auto &n : needles) EXPECT_NE(r.err.find(n), std::string::npos) << n << "\n" << r.err;
+    for (const auto &n : needles)
+      EXPECT_NE(r.err.find(n), std::string::npos) << n << "\n" << r.err;
     EXPECT_EQ(r.err.find("listening on"), std::string::npos) << r.err; // it never started
   }
 }
@@ -55,8 +59,7 @@ void expect_refused(const std::string &yaml, const std::string &library_file,
 
 TEST(HostBinary, EachBrokenPluginIsRefusedWithNameFileLocationAndReason) {
   const std::vector<load_failure> cases = {
-      {"libtest_wrong_major.so",
-       "was built for plugin SDK 2.0 but this host implements SDK 1.0"},
+      {"libtest_wrong_major.so", "was built for plugin SDK 2.0 but this host implements SDK 1.0"},
       {"libtest_newer_minor.so", "built for plugin SDK 1.99, newer than this host's SDK 1.0"},
       {"libtest_no_version.so", "does not export apistudio_plugin_abi_version()"},
       {"libtest_no_descriptor.so", "does not export apistudio_plugin_descriptor_v1()"},
@@ -84,8 +87,7 @@ TEST(HostBinary, AFileThatIsNotALibraryIsRefusedWithTheLoadersReason) {
   const std::string junk = temp_file("libjunk.so", "this is not an ELF file\n");
   const std::string yaml = one_plugin_yaml("broken", junk);
   const std::string config = temp_file("config.yaml", yaml);
-  const process_result r =
-      run_process({host_binary, "--config", config, "--check-config"});
+  const process_result r = run_process({host_binary, "--config", config, "--check-config"});
   ASSERT_TRUE(r.exit_code.has_value());
   EXPECT_EQ(*r.exit_code, 1);
   EXPECT_NE(r.err.find("plugin 'broken' (" + junk + ")"), std::string::npos) << r.err;
@@ -98,8 +100,8 @@ TEST(HostBinary, RefusedSettingsShowThePluginsMessageAndTheLocation) {
   expect_refused(yaml, "libtest_refuses_settings.so",
                  {"refused its settings at", "setting 'x' is required"});
   // The same plugin with acceptable settings loads.
-  const std::string ok = temp_file(
-      "ok.yaml", one_plugin_yaml("fine", "libtest_refuses_settings.so", "{x: 1}"));
+  const std::string ok =
+      temp_file("ok.yaml", one_plugin_yaml("fine", "libtest_refuses_settings.so", "{x: 1}"));
   const process_result r = run_process({host_binary, "--config", ok, "--check-config"});
   ASSERT_TRUE(r.exit_code.has_value());
   EXPECT_EQ(*r.exit_code, 0) << r.err;
@@ -112,14 +114,17 @@ TEST(HostBinary, ShippedPluginRefusingItsSettingsStopsTheHost) {
   const process_result r = run_process({host_binary, "--config", config, "--check-config"});
   ASSERT_TRUE(r.exit_code.has_value());
   EXPECT_EQ(*r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("plugin 'rate_limiter' (" + plugin_dir + "/librate_limiter.so) refused "
-                       "its settings at " + config + ":4:5: rate_limiter: limits"),
+  EXPECT_NE(r.err.find("plugin 'rate_limiter' (" + plugin_dir +
+                       "/librate_limiter.so) refused "
+                       "its settings at " +
+                       config + ":4:5: rate_limiter: limits"),
             std::string::npos)
       << r.err;
 }
 
 TEST(HostBinary, GoodConfigChecksOkAndListsPlugins) {
-  const std::string yaml = "plugin_dir: \"" + plugin_dir + "\"\nplugins:\n"
+  const std::string yaml = "plugin_dir: \"" + plugin_dir +
+                           "\"\nplugins:\n"
                            "  - name: test_c_plugin\n"
                            "  - name: second\n    path: libtest_recorder.so\n"
                            "  - name: off\n    path: libtest_wrong_major.so\n    enabled: false\n";
@@ -156,8 +161,8 @@ TEST(HostBinary, VersionHelpAndBadFlags) {
 
   const process_result h = run_process({host_binary, "--help"});
   EXPECT_EQ(h.exit_code, std::optional<int>(0));
-  for (const char *flag : {"--config", "--listen", "--plugin-dir", "--check-config", "--version",
-                           "WEBSOCKET_DEBUG"})
+  for (const char *flag :
+       {"--config", "--listen", "--plugin-dir", "--check-config", "--version", "WEBSOCKET_DEBUG"})
     EXPECT_NE(h.out.find(flag), std::string::npos) << flag << "\n" << h.out;
 
   const process_result bad = run_process({host_binary, "--no-such-flag"});
@@ -199,10 +204,12 @@ TEST(HostBinary, SigtermClosesClientsWith1001AndExitsZero) {
 
 TEST(HostBinary, SigtermWithPluginsLoadedExitsZero) {
   // Plugins with a repeating global timer and open sessions must not hold the shutdown up.
-  const std::string yaml = "plugin_dir: \"" + plugin_dir + "\"\nplugins:\n"
-                           "  - name: ticker\n    path: libtest_recorder.so\n"
-                           "    settings: {tag: ticker, global_timer_ms: 5, global_timer_interval_ms: 5,"
-                           " timer_ms: 5, timer_interval_ms: 5}\n";
+  const std::string yaml =
+      "plugin_dir: \"" + plugin_dir +
+      "\"\nplugins:\n"
+      "  - name: ticker\n    path: libtest_recorder.so\n"
+      "    settings: {tag: ticker, global_timer_ms: 5, global_timer_interval_ms: 5,"
+      " timer_ms: 5, timer_interval_ms: 5}\n";
   const std::string config = temp_file("sigplugins.yaml", yaml);
   child_process host({host_binary, "--config", config, "--listen", "127.0.0.1:0"});
   const std::uint16_t port = host.wait_for_listen_port(10s);

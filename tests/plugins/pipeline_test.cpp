@@ -13,13 +13,15 @@ namespace {
 // Index of the first log line containing `needle` (or npos).
 std::size_t line_of(const std::vector<std::string> &lines, const std::string &needle) {
   for (std::size_t i = 0; i < lines.size(); ++i)
-    if (lines[i].find(needle) != std::string::npos) return i;
+    if (lines[i].find(needle) != std::string::npos)
+      return i;
   return std::string::npos;
 }
 
 } // namespace
 
-// ---- order ----------------------------------------------------------------------------------------
+// ---- order
+// ----------------------------------------------------------------------------------------
 
 TEST(PluginPipeline, ClientToUpstreamRunsInConfigOrder) {
   // A and B append their tag; C answers with the payload as it reached it (plus its own tag).
@@ -54,7 +56,8 @@ TEST(PluginPipeline, UpstreamToClientRunsInReverseOrder) {
   EXPECT_EQ(echo.received(), std::vector<std::string>{"m"});
 }
 
-// ---- client -> upstream verdicts ---------------------------------------------------------------------
+// ---- client -> upstream verdicts
+// ---------------------------------------------------------------------
 
 TEST(PluginPipeline, ClientContinueReachesTheUpstreamUnchanged) {
   test_upstream echo;
@@ -68,7 +71,8 @@ TEST(PluginPipeline, ClientContinueReachesTheUpstreamUnchanged) {
 
 TEST(PluginPipeline, ClientDropSwallowsTheFrame) {
   // Without the drop, "x" on /ws would be answered with NOT_SUPPORTED before the bus marker.
-  host_instance host(config_with({recorder("R", {{"client_verdict", "drop"}, {"bus_topic", "t"}})}));
+  host_instance host(
+      config_with({recorder("R", {{"client_verdict", "drop"}, {"bus_topic", "t"}})}));
   ws_client c;
   ASSERT_TRUE(c.connect(host.port(), "/ws"));
   c.send_text("x");
@@ -80,7 +84,8 @@ TEST(PluginPipeline, ClientDropSwallowsTheFrame) {
 
 TEST(PluginPipeline, ClientDropOnProxySocketNeverReachesTheHost) {
   test_upstream echo;
-  host_instance host(config_with({recorder("R", {{"client_verdict", "drop"}, {"bus_topic", "t"}})}));
+  host_instance host(
+      config_with({recorder("R", {{"client_verdict", "drop"}, {"bus_topic", "t"}})}));
   ws_client c;
   ASSERT_TRUE(c.connect(host.port(), "/api/websocket/connect/dropper"));
   c.send_json({{"type", "connect_external"}, {"url", echo.url()}});
@@ -95,8 +100,8 @@ TEST(PluginPipeline, ClientReplaceIsWhatTheNextPluginAndTheHostSee) {
   // Every client frame becomes a connect_external: the host acting on it proves it read the
   // replacement, not the original.
   const std::string replacement = json{{"type", "connect_external"}, {"url", echo.url()}}.dump();
-  host_instance host(config_with({recorder("R", {{"client_verdict", "replace"},
-                                                 {"replace_with", replacement}})}));
+  host_instance host(
+      config_with({recorder("R", {{"client_verdict", "replace"}, {"replace_with", replacement}})}));
   ws_client c;
   ASSERT_TRUE(c.connect(host.port(), "/api/websocket/connect/replacer"));
   c.send_text("this is not even JSON");
@@ -105,9 +110,9 @@ TEST(PluginPipeline, ClientReplaceIsWhatTheNextPluginAndTheHostSee) {
   EXPECT_EQ(echo.accepted(), 1u);
 
   // And the next plugin in the chain reads the replaced payload.
-  host_instance host2(config_with({recorder("A", {{"client_verdict", "replace"},
-                                                  {"replace_with", "new"}}),
-                                   recorder("B", {{"client_verdict", "reply"}})}));
+  host_instance host2(
+      config_with({recorder("A", {{"client_verdict", "replace"}, {"replace_with", "new"}}),
+                   recorder("B", {{"client_verdict", "reply"}})}));
   ws_client w;
   ASSERT_TRUE(w.connect(host2.port(), "/ws"));
   w.send_text("old");
@@ -116,9 +121,9 @@ TEST(PluginPipeline, ClientReplaceIsWhatTheNextPluginAndTheHostSee) {
 
 TEST(PluginPipeline, ClientReplyAnswersTheClientAndStopsTheChain) {
   test_upstream echo;
-  host_instance host(config_with({recorder("A", {{"client_verdict", "reply"},
-                                                 {"reply_with", "pong"}}),
-                                  recorder("B", {{"client_verdict", "append_tag"}})}));
+  host_instance host(
+      config_with({recorder("A", {{"client_verdict", "reply"}, {"reply_with", "pong"}}),
+                   recorder("B", {{"client_verdict", "append_tag"}})}));
   ws_client c;
   ASSERT_TRUE(c.connect(host.port(), "/ws"));
   c.send_text("ping");
@@ -132,8 +137,8 @@ TEST(PluginPipeline, ClientReplyAnswersTheClientAndStopsTheChain) {
 
 TEST(PluginPipeline, ClientCloseClosesWithThePluginsCodeAndReason) {
   test_upstream echo;
-  host_instance host(config_with({recorder("R", {{"client_verdict", "close"},
-                                                 {"close_code", 4005}})}));
+  host_instance host(
+      config_with({recorder("R", {{"client_verdict", "close"}, {"close_code", 4005}})}));
   ws_client c;
   ASSERT_TRUE(c.connect(host.port(), "/ws"));
   c.send_text("bye");
@@ -153,7 +158,8 @@ TEST(PluginPipeline, ClientFailAndUnknownVerdictCloseWith1011) {
   }
 }
 
-// ---- upstream -> client verdicts ---------------------------------------------------------------------
+// ---- upstream -> client verdicts
+// ---------------------------------------------------------------------
 
 TEST(PluginPipeline, UpstreamDropSwallowsTheFrame) {
   // The upstream echoes then closes: the echo is on the wire before the close, so without the drop
@@ -196,8 +202,8 @@ TEST(PluginPipeline, UpstreamDropControlShowsTheEchoBeforeTheClose) {
 
 TEST(PluginPipeline, UpstreamReplaceChangesWhatTheClientReceives) {
   test_upstream echo;
-  host_instance host(config_with({recorder("R", {{"upstream_verdict", "replace"},
-                                                 {"replace_with", "swapped"}})}));
+  host_instance host(
+      config_with({recorder("R", {{"upstream_verdict", "replace"}, {"replace_with", "swapped"}})}));
   ws_client c;
   ASSERT_TRUE(open_proxy(c, host.port(), "uprepl", echo.url()));
   c.send_json(send_message("original"));
@@ -218,8 +224,8 @@ TEST(PluginPipeline, UpstreamReplySendsARawFrameInsteadOfTheEvent) {
 
 TEST(PluginPipeline, UpstreamCloseClosesTheClientAndItsUpstream) {
   test_upstream echo;
-  host_instance host(config_with({recorder("R", {{"upstream_verdict", "close"},
-                                                 {"close_code", 4002}})}));
+  host_instance host(
+      config_with({recorder("R", {{"upstream_verdict", "close"}, {"close_code", 4002}})}));
   ws_client c;
   ASSERT_TRUE(open_proxy(c, host.port(), "upclose", echo.url()));
   ASSERT_TRUE(eventually([&] { return echo.open_now() == 1; }));
@@ -242,7 +248,8 @@ TEST(PluginPipeline, UpstreamFailClosesWith1011) {
   }
 }
 
-// ---- upstream connect -----------------------------------------------------------------------------
+// ---- upstream connect
+// -----------------------------------------------------------------------------
 
 TEST(PluginPipeline, UpstreamConnectSetsOverwritesAndRemovesHeaders) {
   test_upstream echo;
@@ -250,11 +257,10 @@ TEST(PluginPipeline, UpstreamConnectSetsOverwritesAndRemovesHeaders) {
       "R", {{"set_header", {{"X-Added", "by-plugin"}, {"Authorization", "Bearer plugin"}}},
             {"remove_header", "x-remove-me"}})}));
   ws_client c;
-  ASSERT_TRUE(open_proxy(c, host.port(), "headers", echo.url(),
-                         {{"headers",
-                           {{"Authorization", "Bearer client"},
-                            {"X-Remove-Me", "gone"},
-                            {"X-Keep", "kept"}}}}));
+  ASSERT_TRUE(open_proxy(
+      c, host.port(), "headers", echo.url(),
+      {{"headers",
+        {{"Authorization", "Bearer client"}, {"X-Remove-Me", "gone"}, {"X-Keep", "kept"}}}}));
   const auto h = echo.last_request_headers();
   EXPECT_EQ(h.count("x-added") ? h.at("x-added") : "<absent>", "by-plugin");
   EXPECT_EQ(h.count("authorization") ? h.at("authorization") : "<absent>", "Bearer plugin");
@@ -265,20 +271,20 @@ TEST(PluginPipeline, UpstreamConnectSetsOverwritesAndRemovesHeaders) {
 TEST(PluginPipeline, UpstreamConnectAppendAndIfAbsentModes) {
   test_upstream echo;
   {
-    host_instance host(config_with({recorder("R", {{"set_header", {{"X-Multi", "two"}}},
-                                                   {"set_header_mode", "append"}})}));
+    host_instance host(config_with(
+        {recorder("R", {{"set_header", {{"X-Multi", "two"}}}, {"set_header_mode", "append"}})}));
     ws_client c;
-    ASSERT_TRUE(open_proxy(c, host.port(), "append", echo.url(),
-                           {{"headers", {{"X-Multi", "one"}}}}));
+    ASSERT_TRUE(
+        open_proxy(c, host.port(), "append", echo.url(), {{"headers", {{"X-Multi", "one"}}}}));
     EXPECT_EQ(echo.last_request_headers()["x-multi"], "one, two");
   }
   {
-    host_instance host(config_with({recorder(
-        "R", {{"set_header", {{"X-Multi", "plugin"}, {"X-New", "plugin"}}},
-              {"set_header_mode", "if_absent"}})}));
+    host_instance host(
+        config_with({recorder("R", {{"set_header", {{"X-Multi", "plugin"}, {"X-New", "plugin"}}},
+                                    {"set_header_mode", "if_absent"}})}));
     ws_client c;
-    ASSERT_TRUE(open_proxy(c, host.port(), "ifabsent", echo.url(),
-                           {{"headers", {{"X-Multi", "client"}}}}));
+    ASSERT_TRUE(
+        open_proxy(c, host.port(), "ifabsent", echo.url(), {{"headers", {{"X-Multi", "client"}}}}));
     auto h = echo.last_request_headers();
     EXPECT_EQ(h["x-multi"], "client");
     EXPECT_EQ(h["x-new"], "plugin");
@@ -287,8 +293,8 @@ TEST(PluginPipeline, UpstreamConnectAppendAndIfAbsentModes) {
 
 TEST(PluginPipeline, UpstreamConnectCannotSetHostOwnedHeaders) {
   test_upstream echo;
-  host_instance host(config_with({recorder(
-      "R", {{"set_header", {{"Host", "evil.example"}, {"Sec-WebSocket-Key", "x"}}}})}));
+  host_instance host(config_with(
+      {recorder("R", {{"set_header", {{"Host", "evil.example"}, {"Sec-WebSocket-Key", "x"}}}})}));
   ws_client c;
   ASSERT_TRUE(open_proxy(c, host.port(), "owned", echo.url()));
   EXPECT_EQ(echo.last_request_headers()["host"], "127.0.0.1:" + std::to_string(echo.port()));
@@ -298,8 +304,8 @@ TEST(PluginPipeline, UpstreamConnectCannotSetHostOwnedHeaders) {
 
 TEST(PluginPipeline, UpstreamConnectDenyGivesConnectionErrorWithThePluginsCode) {
   test_upstream echo;
-  host_instance host(config_with({recorder("R", {{"deny", "NOT_ALLOWED_HERE"}}),
-                                  recorder("Later")}));
+  host_instance host(
+      config_with({recorder("R", {{"deny", "NOT_ALLOWED_HERE"}}), recorder("Later")}));
   ws_client c;
   ASSERT_TRUE(c.connect(host.port(), "/api/websocket/connect/denied"));
   c.send_json({{"type", "connect_external"}, {"url", echo.url()}, {"request_id", "r1"}});
@@ -352,11 +358,12 @@ TEST(PluginPipeline, UpstreamOpenedAndClosedNotifications) {
   EXPECT_TRUE(eventually([&] { return host.log_contains("R on_upstream_closed c1 1000"); }));
 }
 
-// ---- session open ---------------------------------------------------------------------------------
+// ---- session open
+// ---------------------------------------------------------------------------------
 
 TEST(PluginPipeline, SessionOpenSeesTheUpgradeAndCanRefuseIt) {
-  host_instance host(config_with({recorder("A"), recorder("B", {{"reject_status", 403}}),
-                                  recorder("C")}));
+  host_instance host(
+      config_with({recorder("A"), recorder("B", {{"reject_status", 403}}), recorder("C")}));
   ws_client c;
   EXPECT_FALSE(c.connect(host.port(), "/api/websocket/connect/who?x=1", {{"X-Probe", "p1"}}));
   EXPECT_EQ(c.handshake_status, 403);
@@ -379,8 +386,8 @@ TEST(PluginPipeline, SessionOpenThrowingAnswers500) {
 }
 
 TEST(PluginPipeline, IdentitySetByOnePluginIsSeenByTheNext) {
-  host_instance host(config_with({recorder("A", {{"identity", "alice"}}),
-                                  recorder("B", {{"client_verdict", "reply"}})}));
+  host_instance host(config_with(
+      {recorder("A", {{"identity", "alice"}}), recorder("B", {{"client_verdict", "reply"}})}));
   ws_client c;
   ASSERT_TRUE(c.connect(host.port(), "/ws"));
   c.send_text("who");
@@ -388,13 +395,14 @@ TEST(PluginPipeline, IdentitySetByOnePluginIsSeenByTheNext) {
   EXPECT_TRUE(host.log_contains("B identity=alice")) << host.log_text();
 }
 
-// ---- a throwing plugin does not take the host down --------------------------------------------------
+// ---- a throwing plugin does not take the host down
+// --------------------------------------------------
 
 TEST(PluginPipeline, ThrowingPluginClosesOnlyItsSessionWith1011) {
   // The recorder (first) drops "pub:" frames before test_throws sees them: a second client that
   // only publishes keeps working while the first is closed for the throw.
-  host_instance host(config_with({recorder("R", {{"bus_topic", "t"}}),
-                                  fixture("test_throws", "test_throws")}));
+  host_instance host(
+      config_with({recorder("R", {{"bus_topic", "t"}}), fixture("test_throws", "test_throws")}));
   ws_client victim, bystander;
   ASSERT_TRUE(victim.connect(host.port(), "/ws"));
   ASSERT_TRUE(bystander.connect(host.port(), "/ws"));
@@ -415,7 +423,8 @@ TEST(PluginPipeline, ThrowingPluginClosesOnlyItsSessionWith1011) {
   EXPECT_EQ(http_request(host.port(), "GET", "/healthz").status, 200);
 }
 
-// ---- timers and the bus ---------------------------------------------------------------------------
+// ---- timers and the bus
+// ---------------------------------------------------------------------------
 
 TEST(PluginPipeline, SessionTimersFireOnEachSession) {
   host_instance host(config_with({recorder("T", {{"timer_ms", 20}, {"timer_interval_ms", 20}})}));
@@ -432,10 +441,10 @@ TEST(PluginPipeline, SessionTimersFireOnEachSession) {
 
 TEST(PluginPipeline, OneShotTimerFiresOnceAndSessionTimersEndWithTheSession) {
   // G's global timer ticks on: it is the clock that shows time went by after the session ended.
-  host_instance host(config_with({recorder("T", {{"timer_ms", 10}, {"timer_interval_ms", 10}}),
-                                  recorder("O", {{"timer_ms", 10}}),
-                                  recorder("G", {{"global_timer_ms", 10},
-                                                 {"global_timer_interval_ms", 10}})}));
+  host_instance host(
+      config_with({recorder("T", {{"timer_ms", 10}, {"timer_interval_ms", 10}}),
+                   recorder("O", {{"timer_ms", 10}}),
+                   recorder("G", {{"global_timer_ms", 10}, {"global_timer_interval_ms", 10}})}));
   ws_client c;
   ASSERT_TRUE(c.connect(host.port(), "/ws"));
   int repeating = 0, once = 0;
@@ -449,13 +458,14 @@ TEST(PluginPipeline, OneShotTimerFiresOnceAndSessionTimersEndWithTheSession) {
   const std::size_t fired = count_of(host.log_text(), "T timer_fired");
   const std::size_t ticks = count_of(host.log_text(), "G global_timer");
   ASSERT_TRUE(eventually([&] { return count_of(host.log_text(), "G global_timer") >= ticks + 5; }));
-  EXPECT_EQ(count_of(host.log_text(), "T timer_fired"), fired) << host.log_text(); // cancelled with the session
-  EXPECT_EQ(count_of(host.log_text(), "O timer_fired"), 1u);    // a one-shot fires once
+  EXPECT_EQ(count_of(host.log_text(), "T timer_fired"), fired)
+      << host.log_text();                                    // cancelled with the session
+  EXPECT_EQ(count_of(host.log_text(), "O timer_fired"), 1u); // a one-shot fires once
 }
 
 TEST(PluginPipeline, BusReachesEverySubscribedSession) {
-  host_instance host(config_with({recorder("P", {{"bus_topic", "room"}}),
-                                  recorder("Q", {{"bus_topic", "room"}})}));
+  host_instance host(config_with(
+      {recorder("P", {{"bus_topic", "room"}}), recorder("Q", {{"bus_topic", "room"}})}));
   ws_client a, b;
   ASSERT_TRUE(a.connect(host.port(), "/ws"));
   ASSERT_TRUE(b.connect(host.port(), "/ws"));
@@ -471,7 +481,8 @@ TEST(PluginPipeline, BusReachesEverySubscribedSession) {
   EXPECT_FALSE(host.log_contains("Q on_bus_message"));
 }
 
-// ---- a plugin written in C ------------------------------------------------------------------------
+// ---- a plugin written in C
+// ------------------------------------------------------------------------
 
 TEST(PluginPipeline, PlainCPluginRewritesHeadersAndPayloads) {
   test_upstream echo;

@@ -19,8 +19,10 @@
 namespace apistudio::testing {
 
 // An entry of the configurable recorder fixture under its own name (which is also its log tag).
-inline plugin_config recorder(const std::string &name, nlohmann::json settings = nlohmann::json::object()) {
-  if (!settings.contains("tag")) settings["tag"] = name;
+inline plugin_config recorder(const std::string &name,
+                              nlohmann::json settings = nlohmann::json::object()) {
+  if (!settings.contains("tag"))
+    settings["tag"] = name;
   plugin_config p = make_plugin(name, std::move(settings));
   p.path = "libtest_recorder.so";
   return p;
@@ -44,7 +46,8 @@ template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return true;
@@ -91,7 +94,8 @@ inline std::string temp_file(const std::string &stem, const std::string &content
 
 inline std::size_t count_of(const std::string &text, const std::string &needle) {
   std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+    ++n;
   return n;
 }
 

@@ -44,7 +44,8 @@ void expect_not_connected(ws_client &c) {
 // {"limits": [{"messages": n, "window": w}]} plus `scope` when given.
 json one_limit(int n, const std::string &window, const std::string &scope = "") {
   json s = {{"limits", json::array({json{{"messages", n}, {"window", window}}})}};
-  if (!scope.empty()) s["scope"] = scope;
+  if (!scope.empty())
+    s["scope"] = scope;
   return s;
 }
 
@@ -60,7 +61,8 @@ std::unique_ptr<ws_client> reconnect(std::uint16_t port, const std::string &targ
     c = std::make_unique<ws_client>();
     return c->connect(port, target);
   });
-  if (!ok) ADD_FAILURE() << "could not reconnect to " << target;
+  if (!ok)
+    ADD_FAILURE() << "could not reconnect to " << target;
   return ok ? std::move(c) : nullptr;
 }
 
@@ -72,7 +74,8 @@ TEST(RateLimiterE2E, DefaultLetsOneHundredFramesThroughAndRefusesTheNext) {
   ws_client c;
   // Frame 1 is connect_external: the limiter counts every client frame.
   ASSERT_TRUE(open_proxy(c, host.port(), "limited", echo.url()));
-  for (int i = 2; i <= 100; ++i) c.send_json(send_message("m" + std::to_string(i)));
+  for (int i = 2; i <= 100; ++i)
+    c.send_json(send_message("m" + std::to_string(i)));
   int sent = 0, received = 0;
   while (sent < 99 || received < 99) {
     const json e = c.read_json();
@@ -96,7 +99,8 @@ TEST(RateLimiterE2E, DefaultAppliesOnTheWsEndpointToo) {
   host_instance host(limiter());
   ws_client c;
   ASSERT_TRUE(c.connect(host.port(), "/ws"));
-  for (int i = 1; i <= 100; ++i) c.send_text("frame " + std::to_string(i));
+  for (int i = 1; i <= 100; ++i)
+    c.send_text("frame " + std::to_string(i));
   // Each frame passes the limiter and reaches the host, which answers that no plugin handles it.
   for (int i = 1; i <= 100; ++i) {
     const json e = c.read_json();
@@ -110,8 +114,7 @@ TEST(RateLimiterE2E, WindowEdgeIsExact) {
   manual_clock clock;
   host_options options;
   options.clock = &clock;
-  host_instance host(limiter(one_limit(2, "1s")),
-                     std::move(options));
+  host_instance host(limiter(one_limit(2, "1s")), std::move(options));
   {
     ws_client c;
     ASSERT_TRUE(c.connect(host.port(), "/api/websocket/connect/edge"));
@@ -141,13 +144,14 @@ TEST(RateLimiterE2E, WindowEdgeIsExact) {
 }
 
 TEST(RateLimiterE2E, SeveralLimitsNameTheFirstFullOne) {
-  host_instance host(limiter({{"limits",
-                               {{{"messages", 3}, {"window", "1s"}},
-                                {{"messages", 100}, {"window", "60s"}}}}}));
+  host_instance host(limiter(
+      {{"limits", {{{"messages", 3}, {"window", "1s"}}, {{"messages", 100}, {"window", "60s"}}}}}));
   ws_client c;
   ASSERT_TRUE(c.connect(host.port(), "/api/websocket/connect/burst"));
-  for (int i = 0; i < 3; ++i) send_unconnected(c, i);
-  for (int i = 0; i < 3; ++i) expect_not_connected(c);
+  for (int i = 0; i < 3; ++i)
+    send_unconnected(c, i);
+  for (int i = 0; i < 3; ++i)
+    expect_not_connected(c);
   send_unconnected(c, 4);
   expect_rate_limited(c, "3 messages per 1s");
 }
@@ -156,13 +160,17 @@ TEST(RateLimiterE2E, ConnectionScopeStartsAFreshBudgetPerSocket) {
   host_instance host(limiter(one_limit(3, "60s")));
   ws_client c;
   ASSERT_TRUE(c.connect(host.port(), "/api/websocket/connect/same"));
-  for (int i = 0; i < 3; ++i) send_unconnected(c, i);
-  for (int i = 0; i < 3; ++i) expect_not_connected(c);
+  for (int i = 0; i < 3; ++i)
+    send_unconnected(c, i);
+  for (int i = 0; i < 3; ++i)
+    expect_not_connected(c);
   c.close();
   auto again = reconnect(host.port(), "/api/websocket/connect/same");
   ASSERT_TRUE(again);
-  for (int i = 0; i < 3; ++i) send_unconnected(*again, i);
-  for (int i = 0; i < 3; ++i) expect_not_connected(*again);
+  for (int i = 0; i < 3; ++i)
+    send_unconnected(*again, i);
+  for (int i = 0; i < 3; ++i)
+    expect_not_connected(*again);
   send_unconnected(*again, 4);
   expect_rate_limited(*again, "3 messages per 60s");
 }
@@ -183,8 +191,10 @@ TEST(RateLimiterE2E, ClientIdScopeSharesTheBudgetAcrossReconnects) {
   // Another client_id has a budget of its own, from the same address.
   ws_client other;
   ASSERT_TRUE(other.connect(host.port(), "/api/websocket/connect/someone-else"));
-  for (int i = 0; i < 3; ++i) send_unconnected(other, i);
-  for (int i = 0; i < 3; ++i) expect_not_connected(other);
+  for (int i = 0; i < 3; ++i)
+    send_unconnected(other, i);
+  for (int i = 0; i < 3; ++i)
+    expect_not_connected(other);
   send_unconnected(*again, 4);
   expect_rate_limited(*again, "3 messages per 60s");
   EXPECT_FALSE(other.closed());

@@ -19,9 +19,9 @@ const std::string shipped_config = std::string(APISTUDIO_SOURCE_DIR) + "/config/
 } // namespace
 
 TEST(ShippedConfig, ChecksOkWithAllFourPlugins) {
-  const process_result r = run_process({host_binary, "--config", shipped_config, "--plugin-dir",
-                                        plugin_dir, "--check-config"},
-                                       {{"WEBSOCKET_DEBUG", std::nullopt}});
+  const process_result r = run_process(
+      {host_binary, "--config", shipped_config, "--plugin-dir", plugin_dir, "--check-config"},
+      {{"WEBSOCKET_DEBUG", std::nullopt}});
   ASSERT_TRUE(r.exit_code.has_value());
   EXPECT_EQ(*r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("OK (4 plugin(s) loaded)"), std::string::npos) << r.out << r.err;
@@ -66,7 +66,8 @@ TEST(ShippedConfig, StartsAndServesWithAllFourPlugins) {
   EXPECT_EQ(host.err().find("[plugin:debug_logger]"), std::string::npos) << host.err();
 
   host.send_signal(SIGTERM);
-  for (auto *c : {&p, &a, &b}) EXPECT_EQ(c->wait_closed(5s), 1001);
+  for (auto *c : {&p, &a, &b})
+    EXPECT_EQ(c->wait_closed(5s), 1001);
   EXPECT_EQ(host.wait_exit(5s), std::optional<int>(0)) << host.err();
 }
 
@@ -78,8 +79,10 @@ TEST(ShippedConfig, RateLimitDefaultIsTheSpecs) {
   ASSERT_NE(port, 0) << host.err();
   ws_client c;
   ASSERT_TRUE(c.connect(port, "/ws"));
-  for (int i = 0; i < 100; ++i) c.send_text("{}");
-  for (int i = 0; i < 100; ++i) ASSERT_EQ(c.read_json().value("code", ""), "INVALID_FORMAT") << i;
+  for (int i = 0; i < 100; ++i)
+    c.send_text("{}");
+  for (int i = 0; i < 100; ++i)
+    ASSERT_EQ(c.read_json().value("code", ""), "INVALID_FORMAT") << i;
   c.send_text("{}");
   const json e = c.read_json();
   EXPECT_EQ(e.value("code", ""), "RATE_LIMITED") << e.dump();

@@ -27,7 +27,8 @@ host_config with_template(json settings) {
 
 bool connect_upstream(ws_client &c, std::uint16_t port, const std::string &client_id,
                       const json &command) {
-  if (!c.connect(port, "/api/websocket/connect/" + client_id)) return false;
+  if (!c.connect(port, "/api/websocket/connect/" + client_id))
+    return false;
   c.send_json(command);
   return c.read_until("connection_status")["status"] == "connecting" &&
          c.read_until("connection_status")["status"] == "connected";
@@ -73,8 +74,8 @@ TEST(SdkTemplatePlugin, AddsItsHeaderAndTagsUpstreamText) {
 
 TEST(SdkTemplatePlugin, OverrideClientFalseKeepsTheClientsHeader) {
   test_upstream echo;
-  host_instance host(with_template({{"header_name", "X-Template"}, {"override_client", false},
-                                    {"tag", ""}}));
+  host_instance host(
+      with_template({{"header_name", "X-Template"}, {"override_client", false}, {"tag", ""}}));
   ws_client c;
   ASSERT_TRUE(connect_upstream(c, host.port(), "tpl2",
                                {{"type", "connect_external"},

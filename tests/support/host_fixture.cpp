@@ -27,7 +27,8 @@ host_instance::host_instance(host_config config, host_options options) {
     std::lock_guard lock(mutex_);
     lines_.emplace_back(line);
   });
-  if (options.log == nullptr) options.log = &log_;
+  if (options.log == nullptr)
+    options.log = &log_;
   server_ = std::make_unique<host_server>(std::move(config), std::move(options));
   server_->start();
 }
@@ -52,7 +53,8 @@ std::string host_instance::log_text() const {
   std::string all;
   for (const auto &l : lines_) {
     all += l;
-    if (all.empty() || all.back() != '\n') all += '\n';
+    if (all.empty() || all.back() != '\n')
+      all += '\n';
   }
   return all;
 }

@@ -1,10 +1,10 @@
 // host_fixture.hpp — a real host_server in this process on 127.0.0.1:0, with its log captured.
 #pragma once
 
+#include "base/logger.hpp"
 #include "policy/config_loader.hpp"
 #include "policy/host_config.hpp"
 #include "server/host_server.hpp"
-#include "base/logger.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -17,7 +17,8 @@ namespace apistudio::testing {
 
 // Loopback, port 0, two workers, the test CA trusted, plugins from the build's plugin folder.
 host_config test_config();
-plugin_config make_plugin(const std::string &name, nlohmann::json settings = nlohmann::json::object());
+plugin_config make_plugin(const std::string &name,
+                          nlohmann::json settings = nlohmann::json::object());
 
 class host_instance {
 public:

@@ -38,12 +38,15 @@ http_result http_request(std::uint16_t port, const std::string &method, const st
   http_result out;
   beast::error_code ec;
   stream.socket().connect(loopback(port), ec);
-  if (ec) return out;
+  if (ec)
+    return out;
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
-  for (const auto &[k, v] : headers) req.set(k, v);
+  for (const auto &[k, v] : headers)
+    req.set(k, v);
   req.body() = body;
-  if (!body.empty() || method == "POST") req.prepare_payload();
+  if (!body.empty() || method == "POST")
+    req.prepare_payload();
   http::response<http::string_body> res;
   beast::flat_buffer buffer;
   bool done = false;
@@ -53,7 +56,8 @@ http_result http_request(std::uint16_t port, const std::string &method, const st
       return;
     }
     http::async_read(stream, buffer, res, [&](beast::error_code e2, std::size_t) {
-      if (!e2) out.status = res.result_int();
+      if (!e2)
+        out.status = res.result_int();
       done = true;
     });
   });
@@ -61,7 +65,8 @@ http_result http_request(std::uint16_t port, const std::string &method, const st
   if (out.status != 0) {
     for (const auto &f : res) {
       std::string name(f.name_string());
-      for (auto &c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      for (auto &c : name)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       out.headers[name] = std::string(f.value());
     }
     out.body = res.body();
@@ -75,20 +80,25 @@ std::string raw_exchange(std::uint16_t port, const std::string &bytes,
   beast::tcp_stream stream(ioc);
   beast::error_code ec;
   stream.socket().connect(loopback(port), ec);
-  if (ec) return {};
+  if (ec)
+    return {};
   std::string out;
   bool done = false;
   std::array<char, 4096> chunk{};
   std::function<void()> read_more = [&] {
     stream.async_read_some(net::buffer(chunk), [&](beast::error_code e, std::size_t n) {
       out.append(chunk.data(), n);
-      if (e) done = true;
-      else read_more();
+      if (e)
+        done = true;
+      else
+        read_more();
     });
   };
   net::async_write(stream, net::buffer(bytes), [&](beast::error_code e, std::size_t) {
-    if (e) done = true;
-    else read_more();
+    if (e)
+      done = true;
+    else
+      read_more();
   });
   run_until(ioc, done, stream, timeout);
   return out;
@@ -105,9 +115,11 @@ bool ws_client::connect(std::uint16_t port, const std::string &target,
                         std::chrono::milliseconds timeout) {
   beast::error_code ec;
   beast::get_lowest_layer(ws_).socket().connect(loopback(port), ec);
-  if (ec) return false;
+  if (ec)
+    return false;
   ws_.set_option(websocket::stream_base::decorator([headers](websocket::request_type &r) {
-    for (const auto &[k, v] : headers) r.set(k, v);
+    for (const auto &[k, v] : headers)
+      r.set(k, v);
   }));
   websocket::response_type res;
   bool done = false, ok = false;
@@ -139,7 +151,8 @@ std::optional<std::string> ws_client::read(std::chrono::milliseconds timeout) {
     stash_.erase(stash_.begin());
     return s;
   }
-  if (closed_) return std::nullopt;
+  if (closed_)
+    return std::nullopt;
   bool done = false;
   beast::error_code result;
   ws_.async_read(buffer_, [&](beast::error_code e, std::size_t) {
@@ -164,7 +177,8 @@ std::optional<std::string> ws_client::read(std::chrono::milliseconds timeout) {
 
 nlohmann::json ws_client::read_json(std::chrono::milliseconds timeout) {
   auto s = read(timeout);
-  if (!s) return nlohmann::json::value_t::discarded;
+  if (!s)
+    return nlohmann::json::value_t::discarded;
   return nlohmann::json::parse(*s, nullptr, false);
 }
 
@@ -175,7 +189,8 @@ nlohmann::json ws_client::read_until(const std::string &type, std::chrono::milli
   while (std::chrono::steady_clock::now() < deadline) {
     auto s = read(std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now()));
-    if (!s) break;
+    if (!s)
+      break;
     auto j = nlohmann::json::parse(*s, nullptr, false);
     if (j.is_object() && j.value("type", "") == type) {
       found = j;
@@ -191,7 +206,8 @@ int ws_client::wait_closed(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   stash_.clear();
   while (!closed_ && std::chrono::steady_clock::now() < deadline)
-    read(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+    read(std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                               std::chrono::steady_clock::now()));
   return closed_ ? (close_code_ == 0 ? 1006 : close_code_) : 0;
 }
 

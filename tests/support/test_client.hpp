@@ -29,8 +29,7 @@ struct http_result {
 // One HTTP/1.1 request on a new connection; status 0 if the connection failed or timed out.
 http_result http_request(std::uint16_t port, const std::string &method, const std::string &target,
                          const std::vector<std::pair<std::string, std::string>> &headers = {},
-                         const std::string &body = {},
-                         std::chrono::milliseconds timeout = 10s);
+                         const std::string &body = {}, std::chrono::milliseconds timeout = 10s);
 
 // Sends raw bytes and returns whatever comes back until the peer closes or the timeout.
 std::string raw_exchange(std::uint16_t port, const std::string &bytes,

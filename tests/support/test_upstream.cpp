@@ -29,7 +29,8 @@ struct test_upstream::impl {
   ssl::context tls{ssl::context::tls_server};
 };
 
-test_upstream::test_upstream(upstream_behaviour b) : b_(std::move(b)), impl_(std::make_unique<impl>()) {
+test_upstream::test_upstream(upstream_behaviour b)
+    : b_(std::move(b)), impl_(std::make_unique<impl>()) {
   auto &a = impl_->acceptor;
   tcp::endpoint ep(net::ip::make_address("127.0.0.1"), 0);
   a.open(ep.protocol());
@@ -47,8 +48,10 @@ test_upstream::test_upstream(upstream_behaviour b) : b_(std::move(b)), impl_(std
       beast::error_code ec;
       tcp::socket s(impl_->ioc);
       impl_->acceptor.accept(s, ec);
-      if (stopping_) return;
-      if (ec) continue;
+      if (stopping_)
+        return;
+      if (ec)
+        continue;
       ++accepted_;
       const int fd = s.release();
       std::lock_guard lock(mutex_);
@@ -61,7 +64,8 @@ test_upstream::test_upstream(upstream_behaviour b) : b_(std::move(b)), impl_(std
 test_upstream::~test_upstream() { stop(); }
 
 void test_upstream::stop() {
-  if (stopping_.exchange(true)) return;
+  if (stopping_.exchange(true))
+    return;
   // Unblocks the blocking accept and every blocking read without touching the socket objects
   // other threads are using.
   ::shutdown(impl_->acceptor.native_handle(), SHUT_RDWR);
@@ -75,10 +79,12 @@ void test_upstream::stop() {
   std::vector<std::thread> workers;
   {
     std::lock_guard lock(mutex_);
-    for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+    for (int fd : fds_)
+      ::shutdown(fd, SHUT_RDWR);
     workers.swap(workers_);
   }
-  for (auto &t : workers) t.join();
+  for (auto &t : workers)
+    t.join();
 }
 
 std::string test_upstream::url(const std::string &path) const {
@@ -107,15 +113,15 @@ std::size_t test_upstream::received_count() const {
 
 namespace {
 
-template <class Stream>
-void write_raw(Stream &s, const std::string &text) {
+template <class Stream> void write_raw(Stream &s, const std::string &text) {
   beast::error_code ec;
   net::write(s, net::buffer(text), ec);
 }
 
 std::string lower(std::string_view in) {
   std::string s(in);
-  for (auto &c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto &c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
@@ -138,11 +144,13 @@ void test_upstream::serve(int fd) {
     http::request<http::string_body> req;
     beast::error_code ec;
     http::read(stream, buffer, req, ec);
-    if (ec) return;
+    if (ec)
+      return;
     {
       std::lock_guard lock(mutex_);
       last_headers_.clear();
-      for (const auto &f : req) last_headers_[lower(f.name_string())] = std::string(f.value());
+      for (const auto &f : req)
+        last_headers_[lower(f.name_string())] = std::string(f.value());
       last_target_ = std::string(req.target());
     }
     using k = upstream_behaviour::kind;
@@ -154,8 +162,9 @@ void test_upstream::serve(int fd) {
       return;
     }
     case k::reject_status:
-      return write_raw(stream, "HTTP/1.1 " + std::to_string(b_.status) +
-                                   " Refused\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope");
+      return write_raw(stream,
+                       "HTTP/1.1 " + std::to_string(b_.status) +
+                           " Refused\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope");
     case k::redirect:
       return write_raw(stream, "HTTP/1.1 302 Found\r\nLocation: ws://127.0.0.1:1/elsewhere\r\n"
                                "Content-Length: 0\r\nConnection: close\r\n\r\n");
@@ -175,15 +184,18 @@ void test_upstream::serve(int fd) {
         return write_raw(stream, "HTTP/1.1 400 Subprotocol Required\r\nContent-Length: 0\r\n\r\n");
       selected = b_.require_subprotocol;
     }
-    if (b_.mode == k::unoffered_subprotocol) selected = "zzz-unoffered";
+    if (b_.mode == k::unoffered_subprotocol)
+      selected = "zzz-unoffered";
 
     websocket::stream<std::remove_reference_t<decltype(stream)> &> ws(stream);
     ws.read_message_max(64 * 1024 * 1024);
     ws.set_option(websocket::stream_base::decorator([selected](websocket::response_type &r) {
-      if (!selected.empty()) r.set(http::field::sec_websocket_protocol, selected);
+      if (!selected.empty())
+        r.set(http::field::sec_websocket_protocol, selected);
     }));
     ws.accept(req, ec);
-    if (ec) return;
+    if (ec)
+      return;
     ++open_;
     struct open_guard {
       std::atomic<std::size_t> &n;
@@ -202,19 +214,22 @@ void test_upstream::serve(int fd) {
       ws.binary(true);
       while (!stopping_ && pumped_ < b_.push_bytes) {
         ws.write(net::buffer(chunk), ec);
-        if (ec) return;
+        if (ec)
+          return;
         pumped_ += chunk.size();
       }
     }
     if (b_.mode == k::mute) {
       // Not reading means no pong is ever sent: to the host this peer looks dead.
-      while (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      while (!stopping_)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
       return;
     }
     for (;;) {
       beast::flat_buffer in;
       ws.read(in, ec);
-      if (ec) return;
+      if (ec)
+        return;
       {
         std::lock_guard lock(mutex_);
         received_.push_back(beast::buffers_to_string(in.data()));
@@ -235,19 +250,22 @@ void test_upstream::serve(int fd) {
         // Drain until the peer's close answer arrives.
         for (;;) {
           ws.read(in, ec);
-          if (ec) return;
+          if (ec)
+            return;
         }
       }
       ws.text(ws.got_text());
       ws.write(in.data(), ec);
-      if (ec) return;
+      if (ec)
+        return;
       if (b_.mode == k::echo_then_close) {
         websocket::close_reason r(static_cast<std::uint16_t>(b_.close_code));
         r.reason = b_.close_reason;
         ws.close(r, ec);
         for (;;) { // drain until the peer's close answer arrives
           ws.read(in, ec);
-          if (ec) return;
+          if (ec)
+            return;
         }
       }
     }
@@ -256,7 +274,8 @@ void test_upstream::serve(int fd) {
     beast::ssl_stream<tcp::socket &> tls(sock, impl_->tls);
     beast::error_code ec;
     tls.handshake(ssl::stream_base::server, ec);
-    if (ec) return;
+    if (ec)
+      return;
     run(tls);
   } else {
     run(sock);

@@ -28,10 +28,22 @@ public:
   void set_sink(sink_fn sink);
 
   void log(log_level level, std::string_view component, std::string_view message);
-  void debug(std::string_view c, std::string_view m) { if (enabled(log_level::debug)) log(log_level::debug, c, m); }
-  void info(std::string_view c, std::string_view m) { if (enabled(log_level::info)) log(log_level::info, c, m); }
-  void warn(std::string_view c, std::string_view m) { if (enabled(log_level::warn)) log(log_level::warn, c, m); }
-  void error(std::string_view c, std::string_view m) { if (enabled(log_level::error)) log(log_level::error, c, m); }
+  void debug(std::string_view c, std::string_view m) {
+    if (enabled(log_level::debug))
+      log(log_level::debug, c, m);
+  }
+  void info(std::string_view c, std::string_view m) {
+    if (enabled(log_level::info))
+      log(log_level::info, c, m);
+  }
+  void warn(std::string_view c, std::string_view m) {
+    if (enabled(log_level::warn))
+      log(log_level::warn, c, m);
+  }
+  void error(std::string_view c, std::string_view m) {
+    if (enabled(log_level::error))
+      log(log_level::error, c, m);
+  }
 
 private:
   std::atomic<log_level> threshold_;

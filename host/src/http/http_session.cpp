@@ -1,9 +1,9 @@
 #include "http/http_session.hpp"
 
-#include "policy/admission.hpp"
-#include "proxy/client_session.hpp"
-#include "protocol/http_responses.hpp"
 #include "http/rest_api.hpp"
+#include "policy/admission.hpp"
+#include "protocol/http_responses.hpp"
+#include "proxy/client_session.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -22,7 +22,8 @@ http_session::http_session(session_services &ctx, worker_socket &&socket, connec
     : ctx_(ctx), stream_(std::move(socket)), slot_(std::move(slot)) {
   beast::error_code ec;
   const auto ep = stream_.socket().remote_endpoint(ec);
-  if (!ec) remote_address_ = ep.address().to_string();
+  if (!ec)
+    remote_address_ = ep.address().to_string();
   stream_.socket().set_option(net::ip::tcp::no_delay(true), ec);
 }
 
@@ -36,10 +37,9 @@ void http_session::do_read() {
   parser_->body_limit(ctx_.config.limits.max_http_body_bytes);
   // Slow clients that never finish their request (slowloris) are cut off here.
   stream_.expires_after(ctx_.config.limits.http_header_timeout);
-  http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                     self->on_read(ec);
-                   });
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
 }
 
 void http_session::on_read(beast::error_code ec) {
@@ -51,8 +51,8 @@ void http_session::on_read(beast::error_code ec) {
   }
   request_keep_alive_ = false;
   if (ec == http::error::header_limit)
-    return send(make_json_error(http::status::request_header_fields_too_large,
-                                "HEADERS_TOO_LARGE", "Request headers exceed the limit", 11));
+    return send(make_json_error(http::status::request_header_fields_too_large, "HEADERS_TOO_LARGE",
+                                "Request headers exceed the limit", 11));
   if (ec == http::error::body_limit)
     return send(make_json_error(http::status::payload_too_large, "BODY_TOO_LARGE",
                                 "Request body exceeds the limit", 11));
@@ -67,8 +67,9 @@ void http_session::handle(request req) {
   request_keep_alive_ = req.keep_alive();
   const std::string_view target = req.target();
   const std::string_view path = target.substr(0, target.find('?'));
-  const std::string_view query =
-      target.find('?') == std::string_view::npos ? std::string_view{} : target.substr(target.find('?') + 1);
+  const std::string_view query = target.find('?') == std::string_view::npos
+                                     ? std::string_view{}
+                                     : target.substr(target.find('?') + 1);
 
   const admission_result admitted = ctx_.admission.check(admission_request::from(req, query));
   if (admitted.status != 0)
@@ -112,7 +113,8 @@ void http_session::handle(request req) {
   }
 
   auto only = [&](http::verb verb) {
-    if (req.method() == verb) return true;
+    if (req.method() == verb)
+      return true;
     auto res = make_json_error(http::status::method_not_allowed, "METHOD_NOT_ALLOWED",
                                std::string("Use ") + std::string(http::to_string(verb)), v);
     res.set(http::field::allow, http::to_string(verb));
@@ -120,27 +122,29 @@ void http_session::handle(request req) {
     return false;
   };
   if (path == "/api/websocket/active-connections") {
-    if (only(http::verb::get)) send(active_connections(ctx_, req));
+    if (only(http::verb::get))
+      send(active_connections(ctx_, req));
     return;
   }
   if (path == "/api/plugins") {
-    if (only(http::verb::get)) send(list_plugins(ctx_, req));
+    if (only(http::verb::get))
+      send(list_plugins(ctx_, req));
     return;
   }
   if (path == "/healthz") {
-    if (only(http::verb::get)) send(health(ctx_, req));
+    if (only(http::verb::get))
+      send(health(ctx_, req));
     return;
   }
   if (path == "/api/websocket/test-connection") {
-    if (!only(http::verb::post)) return;
+    if (!only(http::verb::post))
+      return;
     stream_.expires_never(); // the connect timeout bounds the wait instead
-    return test_connection(ctx_, stream_.get_executor(), req,
-                           [self = shared_from_this()](http_response res) {
-                             net::dispatch(self->stream_.get_executor(),
-                                           [self, res = std::move(res)]() mutable {
-                                             self->send(std::move(res));
-                                           });
-                           });
+    return test_connection(
+        ctx_, stream_.get_executor(), req, [self = shared_from_this()](http_response res) {
+          net::dispatch(self->stream_.get_executor(),
+                        [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
+        });
   }
   send(make_json_error(http::status::not_found, "NOT_FOUND", "No such endpoint", v));
 }
@@ -156,8 +160,8 @@ void http_session::upgrade(request req, bool proxy, std::string client_id) {
   }
   // From here the WebSocket's own timeouts and the keep-alive govern the socket: Beast's
   // per-operation deadlines of http_stream would only cost time on every message.
-  auto session = std::make_shared<client_session>(ctx_, stream_.release_socket(), std::move(slot_), proxy,
-                                                  std::move(client_id), registered,
+  auto session = std::make_shared<client_session>(ctx_, stream_.release_socket(), std::move(slot_),
+                                                  proxy, std::move(client_id), registered,
                                                   std::move(remote_address_));
   // Bytes already read past the request belong to the WebSocket; a client must wait for 101
   // before sending frames (RFC 6455 4.1), so there are none to carry over.

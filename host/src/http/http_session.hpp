@@ -5,9 +5,9 @@
 // by rest_api, the rest 404/405/426 with JSON bodies. Runs on the worker the listener chose.
 #pragma once
 
+#include "base/worker_types.hpp"
 #include "proxy/connection_slot.hpp"
 #include "proxy/session_services.hpp"
-#include "base/worker_types.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>

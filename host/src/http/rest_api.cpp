@@ -1,7 +1,7 @@
 #include "http/rest_api.hpp"
 
-#include "proxy/upstream_dialer.hpp"
 #include "protocol/upstream_target.hpp"
+#include "proxy/upstream_dialer.hpp"
 
 #include <boost/beast/core/string.hpp>
 
@@ -13,15 +13,17 @@ using nlohmann::json;
 
 http_response active_connections(session_services &ctx, const rest_request &req) {
   const auto s = ctx.clients.list();
-  return make_json_response(http::status::ok,
-                            {{"active_connections", s.active}, {"external_connections", s.external}},
-                            req.version());
+  return make_json_response(
+      http::status::ok, {{"active_connections", s.active}, {"external_connections", s.external}},
+      req.version());
 }
 
 http_response list_plugins(session_services &ctx, const rest_request &req) {
   json list = json::array();
   for (const auto &p : ctx.plugins.plugins())
-    list.push_back({{"name", p.name}, {"version", p.version}, {"sdk_version", p.sdk_version},
+    list.push_back({{"name", p.name},
+                    {"version", p.version},
+                    {"sdk_version", p.sdk_version},
                     {"file", p.file}});
   return make_json_response(http::status::ok, {{"plugins", list}}, req.version());
 }
@@ -36,12 +38,18 @@ http_response health(session_services &ctx, const rest_request &req) {
 namespace {
 
 json diagnostics_json(const dial_diagnostics &d) {
-  auto ms = [](double v) -> json { return v < 0 ? json(nullptr) : json(std::round(v * 1000) / 1000); };
+  auto ms = [](double v) -> json {
+    return v < 0 ? json(nullptr) : json(std::round(v * 1000) / 1000);
+  };
   json headers = json::object();
-  for (const auto &[k, v] : d.response_headers) headers[k] = v;
+  for (const auto &[k, v] : d.response_headers)
+    headers[k] = v;
   return {{"timings_ms",
-           {{"dns", ms(d.dns_ms)}, {"tcp", ms(d.tcp_ms)}, {"tls", ms(d.tls_ms)},
-            {"handshake", ms(d.handshake_ms)}, {"total", ms(d.total_ms)}}},
+           {{"dns", ms(d.dns_ms)},
+            {"tcp", ms(d.tcp_ms)},
+            {"tls", ms(d.tls_ms)},
+            {"handshake", ms(d.handshake_ms)},
+            {"total", ms(d.total_ms)}}},
           {"remote_address", d.remote_address.empty() ? json(nullptr) : json(d.remote_address)},
           {"http_status", d.http_status == 0 ? json(nullptr) : json(d.http_status)},
           {"response_headers", headers},
@@ -52,52 +60,62 @@ http_response test_error(const rest_request &req, const std::string &url, const 
                          const std::string &message, const dial_diagnostics *d) {
   json body = {
       {"status", "error"}, {"message", message}, {"code", code}, {"url", redacted_url(url)}};
-  if (d != nullptr) body["diagnostics"] = diagnostics_json(*d);
+  if (d != nullptr)
+    body["diagnostics"] = diagnostics_json(*d);
   return make_json_response(http::status::ok, body, req.version());
 }
 
 bool is_json_content_type(std::string_view ct) {
   const auto semi = ct.find(';');
   auto media = ct.substr(0, semi);
-  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  while (!media.empty() && media.back() == ' ')
+    media.remove_suffix(1);
   return boost::beast::iequals(media, "application/json");
 }
 
 } // namespace
 
-void test_connection(session_services &ctx, worker_executor executor,
-                     const rest_request &req, rest_reply reply) {
+void test_connection(session_services &ctx, worker_executor executor, const rest_request &req,
+                     rest_reply reply) {
   // A page can send text/plain cross-site without a preflight; application/json needs one.
   if (!is_json_content_type(req[http::field::content_type]))
     return reply(make_json_error(http::status::unsupported_media_type, "UNSUPPORTED_MEDIA_TYPE",
                                  "Content-Type must be application/json", req.version()));
   json body = json::parse(req.body(), nullptr, false);
   auto unprocessable = [&](const std::string &why) {
-    reply(make_json_error(http::status::unprocessable_entity, "INVALID_FORMAT", why, req.version()));
+    reply(
+        make_json_error(http::status::unprocessable_entity, "INVALID_FORMAT", why, req.version()));
   };
-  if (body.is_discarded()) return unprocessable("Body is not valid JSON");
-  if (!body.is_object()) return unprocessable("Body must be a JSON object");
+  if (body.is_discarded())
+    return unprocessable("Body is not valid JSON");
+  if (!body.is_object())
+    return unprocessable("Body must be a JSON object");
   if (!body.contains("url") || !body["url"].is_string())
     return unprocessable("Field 'url' (string) is required");
 
   dial_request d;
   d.url = body["url"].get<std::string>();
   if (body.contains("protocols")) {
-    if (!body["protocols"].is_array()) return unprocessable("Field 'protocols' must be an array of strings");
+    if (!body["protocols"].is_array())
+      return unprocessable("Field 'protocols' must be an array of strings");
     for (const auto &p : body["protocols"]) {
-      if (!p.is_string()) return unprocessable("Field 'protocols' must be an array of strings");
+      if (!p.is_string())
+        return unprocessable("Field 'protocols' must be an array of strings");
       d.protocols.push_back(p.get<std::string>());
     }
   }
   if (body.contains("headers")) {
-    if (!body["headers"].is_object()) return unprocessable("Field 'headers' must be an object of strings");
+    if (!body["headers"].is_object())
+      return unprocessable("Field 'headers' must be an object of strings");
     for (const auto &[k, v] : body["headers"].items()) {
-      if (!v.is_string()) return unprocessable("Field 'headers' must be an object of strings");
+      if (!v.is_string())
+        return unprocessable("Field 'headers' must be an object of strings");
       d.headers.emplace_back(k, v.get<std::string>());
     }
   }
   if (body.contains("tls_verify")) {
-    if (!body["tls_verify"].is_boolean()) return unprocessable("Field 'tls_verify' must be a boolean");
+    if (!body["tls_verify"].is_boolean())
+      return unprocessable("Field 'tls_verify' must be a boolean");
     if (!body["tls_verify"].get<bool>()) {
       if (!ctx.config.tls.allow_insecure_opt_out)
         return unprocessable("tls_verify=false is not allowed by this host");
@@ -113,19 +131,19 @@ void test_connection(session_services &ctx, worker_executor executor,
   auto dialer = upstream_dialer::create(ctx, executor, d.target.tls, d.tls_verify);
   const std::string url = d.url;
   const unsigned version = req.version();
-  dialer->dial(std::move(d),
-               [dialer, url, version, reply = std::move(reply)](const dial_error *e,
-                                                                const dial_diagnostics &diag) {
-                 rest_request r;
-                 r.version(version);
-                 if (e != nullptr) return reply(test_error(r, url, e->code, e->message, &diag));
-                 dialer->close(1000, "connection test complete");
-                 json out = {{"status", "success"},
-                             {"message", "WebSocket connection test successful"},
-                             {"url", redacted_url(url)}};
-                 out["diagnostics"] = diagnostics_json(diag);
-                 reply(make_json_response(http::status::ok, out, version));
-               });
+  dialer->dial(std::move(d), [dialer, url, version, reply = std::move(reply)](
+                                 const dial_error *e, const dial_diagnostics &diag) {
+    rest_request r;
+    r.version(version);
+    if (e != nullptr)
+      return reply(test_error(r, url, e->code, e->message, &diag));
+    dialer->close(1000, "connection test complete");
+    json out = {{"status", "success"},
+                {"message", "WebSocket connection test successful"},
+                {"url", redacted_url(url)}};
+    out["diagnostics"] = diagnostics_json(diag);
+    reply(make_json_response(http::status::ok, out, version));
+  });
 }
 
 } // namespace apistudio

@@ -1,9 +1,9 @@
 // rest_api.hpp — the JSON endpoints: active-connections, test-connection, plugins, healthz.
 #pragma once
 
+#include "base/worker_types.hpp"
 #include "protocol/http_responses.hpp"
 #include "proxy/session_services.hpp"
-#include "base/worker_types.hpp"
 
 #include <boost/beast/http.hpp>
 
@@ -19,7 +19,7 @@ http_response list_plugins(session_services &ctx, const rest_request &req);
 http_response health(session_services &ctx, const rest_request &req);
 // Opens the upstream, completes the handshake, closes it with 1000 and answers through `reply`
 // (on `executor`, the HTTP session's worker). Malformed body: 422; wrong content type: 415.
-void test_connection(session_services &ctx, worker_executor executor,
-                     const rest_request &req, rest_reply reply);
+void test_connection(session_services &ctx, worker_executor executor, const rest_request &req,
+                     rest_reply reply);
 
 } // namespace apistudio

@@ -318,8 +318,8 @@ apistudio_upstream_info upstream_info(std::string_view connection_id, std::strin
 } // namespace
 
 chain_outcome plugin_runtime::client_message(session_context &ctx, hook_message &msg) {
-  return run_message_chain(*impl_, ctx, msg, &plugin_hooks::on_client_message,
-                           chain_order::config, "on_client_message");
+  return run_message_chain(*impl_, ctx, msg, &plugin_hooks::on_client_message, chain_order::config,
+                           "on_client_message");
 }
 
 chain_outcome plugin_runtime::upstream_message(session_context &ctx, hook_message &msg) {
@@ -330,29 +330,28 @@ chain_outcome plugin_runtime::upstream_message(session_context &ctx, hook_messag
 chain_outcome plugin_runtime::upstream_connect(session_context &ctx,
                                                upstream_request_data &request) {
   chain_outcome outcome;
-  for_each_hooked(
-      *impl_, ctx, &plugin_hooks::on_upstream_connect, chain_order::config,
-      [&](apistudio_plugin_handle &p, void *state) {
-        const apistudio_verdict v = guarded([&] {
-          return p.hooks.on_upstream_connect(p.instance, as_session(ctx), state,
-                                             as_request(request));
-        });
-        if (v == APISTUDIO_FAIL || !is_known(v)) {
-          outcome = stopped_at(*impl_, p, v, "on_upstream_connect", ctx);
-          return false;
-        }
-        // Whatever verdict came with it, deny() refuses this connection (not the client socket),
-        // and so do DROP/REPLY/CLOSE without deny(): one outcome for the caller, DROP +
-        // request.denied.
-        if (request.denied || is_stop(v)) {
-          request.denied = true;
-          if (request.deny_message.empty())
-            request.deny_message = "refused by plugin '" + p.name + "'";
-          outcome = {APISTUDIO_DROP, p.name};
-          return false;
-        }
-        return true;
-      });
+  for_each_hooked(*impl_, ctx, &plugin_hooks::on_upstream_connect, chain_order::config,
+                  [&](apistudio_plugin_handle &p, void *state) {
+                    const apistudio_verdict v = guarded([&] {
+                      return p.hooks.on_upstream_connect(p.instance, as_session(ctx), state,
+                                                         as_request(request));
+                    });
+                    if (v == APISTUDIO_FAIL || !is_known(v)) {
+                      outcome = stopped_at(*impl_, p, v, "on_upstream_connect", ctx);
+                      return false;
+                    }
+                    // Whatever verdict came with it, deny() refuses this connection (not the client
+                    // socket), and so do DROP/REPLY/CLOSE without deny(): one outcome for the
+                    // caller, DROP + request.denied.
+                    if (request.denied || is_stop(v)) {
+                      request.denied = true;
+                      if (request.deny_message.empty())
+                        request.deny_message = "refused by plugin '" + p.name + "'";
+                      outcome = {APISTUDIO_DROP, p.name};
+                      return false;
+                    }
+                    return true;
+                  });
   return outcome;
 }
 

@@ -15,11 +15,11 @@
 #pragma once
 
 #include "base/clock.hpp"
-#include "policy/host_config.hpp"
 #include "base/logger.hpp"
 #include "plugin_host/message_bus.hpp"
 #include "plugin_host/plugin_load_error.hpp"
 #include "plugin_host/session_port.hpp"
+#include "policy/host_config.hpp"
 
 #include <apistudio/plugin_abi.h>
 
@@ -74,7 +74,8 @@ struct chain_outcome {
 };
 
 struct open_outcome {
-  int http_status = 0; // non-zero: refuse the upgrade (always 400-599; a plugin's other values: 403)
+  int http_status =
+      0; // non-zero: refuse the upgrade (always 400-599; a plugin's other values: 403)
   std::string message;
   bool failed = false; // a plugin threw: answer 500
   std::string plugin;

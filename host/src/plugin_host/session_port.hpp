@@ -1,6 +1,7 @@
 // session_port.hpp — how anything outside a client session (plugins' timers, the bus, other
 // sessions) reaches it. Every method may be called from any thread: implementations post the
-// work to the session's worker thread. Ports are held weakly; a vanished session is simply not found.
+// work to the session's worker thread. Ports are held weakly; a vanished session is simply not
+// found.
 #pragma once
 
 #include <apistudio/plugin_abi.h>
@@ -70,7 +71,8 @@ public:
     std::lock_guard lock(mutex_);
     out.reserve(ports_.size());
     for (const auto &[id, port] : ports_)
-      if (auto p = port.lock()) out.push_back(std::move(p));
+      if (auto p = port.lock())
+        out.push_back(std::move(p));
     return out;
   }
   std::size_t size() const {

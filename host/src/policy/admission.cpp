@@ -9,8 +9,7 @@ namespace apistudio {
 namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -23,10 +22,12 @@ bool all_digits(std::string_view s) {
 
 // "host[:port]" or "[v6][:port]" -> host without brackets; false when malformed.
 bool split_host_port(std::string_view in, std::string_view &host) {
-  if (in.empty()) return false;
+  if (in.empty())
+    return false;
   if (in.front() == '[') {
     const auto close = in.find(']');
-    if (close == std::string_view::npos) return false;
+    if (close == std::string_view::npos)
+      return false;
     host = in.substr(1, close - 1);
     const auto rest = in.substr(close + 1);
     return rest.empty() || (rest.front() == ':' && all_digits(rest.substr(1)));
@@ -37,14 +38,16 @@ bool split_host_port(std::string_view in, std::string_view &host) {
 }
 
 bool is_loopback_name(std::string_view host) {
-  if (iequals(host, "localhost") || iequals(host, "localhost.")) return true;
+  if (iequals(host, "localhost") || iequals(host, "localhost."))
+    return true;
   // Only what a name or an IP literal can hold. make_address takes "::1%<anything>" as ::1 with
   // a zone, and reads a C string, so "::1<NUL>@evil" was ::1 too (both found by
   // tests/fuzz/http_request_fuzz.cpp); no browser sends either.
   for (const char c : host) {
     const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                     c == '.' || c == ':' || c == '-';
-    if (!ok) return false;
+    if (!ok)
+      return false;
   }
   boost::system::error_code ec;
   const auto address = boost::asio::ip::make_address(std::string(host), ec);
@@ -64,9 +67,12 @@ bool constant_time_equals(std::string_view a, std::string_view b) {
 }
 
 int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 
@@ -78,15 +84,16 @@ std::string query_parameter(std::string_view query, std::string_view name) {
     std::string_view pair = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     const auto eq = pair.find('=');
-    if (pair.substr(0, eq) != name) continue;
+    if (pair.substr(0, eq) != name)
+      continue;
     std::string_view raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
     std::string out;
     out.reserve(raw.size());
     for (std::size_t i = 0; i < raw.size(); ++i) {
       if (raw[i] == '+') {
         out.push_back(' ');
-      } else if (raw[i] == '%' && i + 2 < raw.size() &&
-                 hex_value(raw[i + 1]) >= 0 && hex_value(raw[i + 2]) >= 0) {
+      } else if (raw[i] == '%' && i + 2 < raw.size() && hex_value(raw[i + 1]) >= 0 &&
+                 hex_value(raw[i + 2]) >= 0) {
         out.push_back(static_cast<char>(hex_value(raw[i + 1]) * 16 + hex_value(raw[i + 2])));
         i += 2;
       } else {
@@ -103,15 +110,18 @@ admission_policy::admission_policy(const security_config &security, const listen
 
 bool admission_policy::is_loopback_origin(std::string_view origin) {
   std::string_view rest;
-  if (origin.substr(0, 7) == "http://") rest = origin.substr(7);
-  else if (origin.substr(0, 8) == "https://") rest = origin.substr(8);
-  else return false;
+  if (origin.substr(0, 7) == "http://")
+    rest = origin.substr(7);
+  else if (origin.substr(0, 8) == "https://")
+    rest = origin.substr(8);
+  else
+    return false;
   std::string_view host;
   return split_host_port(rest, host) && is_loopback_name(host);
 }
 
 admission_request admission_request::from(const boost::beast::http::fields &headers,
-                                            std::string_view query) {
+                                          std::string_view query) {
   namespace http = boost::beast::http;
   admission_request a;
   a.has_origin = headers.find(http::field::origin) != headers.end();
@@ -135,7 +145,8 @@ admission_result admission_policy::check(const admission_request &r) const {
   if (r.has_origin) {
     bool allowed = r.origin != "null" && is_loopback_origin(r.origin);
     for (const auto &o : security_.allowed_origins)
-      if (!allowed && iequals(o, r.origin)) allowed = true;
+      if (!allowed && iequals(o, r.origin))
+        allowed = true;
     if (!allowed)
       return {403, "ORIGIN_DENIED",
               "Origin not allowed; add it to security.allowed_origins to permit it"};
@@ -148,7 +159,8 @@ admission_result admission_policy::check(const admission_request &r) const {
     std::string_view name;
     if (!allowed && split_host_port(r.host, name))
       for (const auto &h : security_.allowed_hosts)
-        if (iequals(h, name) || iequals(h, r.host)) allowed = true;
+        if (iequals(h, name) || iequals(h, r.host))
+          allowed = true;
     if (!allowed)
       return {403, "HOST_DENIED",
               "Host header not allowed (DNS rebinding protection); use localhost or 127.0.0.1"};
@@ -161,7 +173,8 @@ admission_result admission_policy::check(const admission_request &r) const {
     else
       token = query_parameter(r.query, "token");
     bool ok = false;
-    for (const auto &t : security_.access_tokens) ok |= constant_time_equals(t, token);
+    for (const auto &t : security_.access_tokens)
+      ok |= constant_time_equals(t, token);
     if (!ok)
       return {401, "UNAUTHORIZED", "A valid access token is required (Authorization: Bearer …)"};
   }
@@ -169,11 +182,13 @@ admission_result admission_policy::check(const admission_request &r) const {
 }
 
 bool is_valid_client_id(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
+  if (id.empty() || id.size() > 128)
+    return false;
   for (const char c : id) {
     const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                     c == '.' || c == '_' || c == '~' || c == '-';
-    if (!ok) return false;
+    if (!ok)
+      return false;
   }
   return true;
 }

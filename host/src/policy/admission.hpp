@@ -25,9 +25,9 @@ struct admission_result {
 };
 
 struct admission_request {
-  std::string_view origin;        // empty when absent
+  std::string_view origin; // empty when absent
   bool has_origin = false;
-  std::string_view host;          // the Host header
+  std::string_view host; // the Host header
   bool has_host = false;
   std::string_view authorization; // the Authorization header
   std::string_view query;         // raw query string

@@ -24,17 +24,17 @@ struct listen_config {
 };
 
 struct limits_config {
-  std::chrono::milliseconds connect_timeout = 30s;         // spec: 30 seconds
-  std::size_t max_message_bytes = 1024 * 1024;             // spec: 1 MiB of payload
-  std::size_t max_connections_per_client = 10;             // spec: 10 external connections
-  std::size_t max_total_connections = 10000;               // client sockets; 503 past it
-  std::size_t max_outbound_queue_bytes = 4 * 1024 * 1024;  // high watermark per direction
-  std::size_t max_http_header_bytes = 16 * 1024;           // 431 past it
-  std::size_t max_http_body_bytes = 64 * 1024;             // 413 past it
-  std::size_t max_handshake_headers = 64;                  // custom headers on connect_external
+  std::chrono::milliseconds connect_timeout = 30s;        // spec: 30 seconds
+  std::size_t max_message_bytes = 1024 * 1024;            // spec: 1 MiB of payload
+  std::size_t max_connections_per_client = 10;            // spec: 10 external connections
+  std::size_t max_total_connections = 10000;              // client sockets; 503 past it
+  std::size_t max_outbound_queue_bytes = 4 * 1024 * 1024; // high watermark per direction
+  std::size_t max_http_header_bytes = 16 * 1024;          // 431 past it
+  std::size_t max_http_body_bytes = 64 * 1024;            // 413 past it
+  std::size_t max_handshake_headers = 64;                 // custom headers on connect_external
   std::size_t max_header_value_bytes = 8 * 1024;
-  std::chrono::milliseconds http_header_timeout = 10s;     // slow upgrade requests are closed
-  std::chrono::milliseconds write_stall_timeout = 30s;     // a client that never reads is closed
+  std::chrono::milliseconds http_header_timeout = 10s; // slow upgrade requests are closed
+  std::chrono::milliseconds write_stall_timeout = 30s; // a client that never reads is closed
 };
 
 struct keepalive_config {
@@ -43,8 +43,8 @@ struct keepalive_config {
 };
 
 struct tls_config {
-  bool verify = true;                 // verify upstream certificates against the system store
-  std::string ca_file;                // extra CA bundle (PEM), added to the system store
+  bool verify = true;                  // verify upstream certificates against the system store
+  std::string ca_file;                 // extra CA bundle (PEM), added to the system store
   bool allow_insecure_opt_out = false; // lets connect_external carry "tls_verify": false
 };
 
@@ -73,11 +73,11 @@ struct security_config {
 };
 
 struct plugin_config {
-  std::string name;      // as written; also the default file name (lib<name>.so)
-  std::string path;      // explicit file, relative to plugin_dir unless absolute
+  std::string name; // as written; also the default file name (lib<name>.so)
+  std::string path; // explicit file, relative to plugin_dir unless absolute
   bool enabled = true;
   nlohmann::json settings = nlohmann::json::object(); // the plugin's own block, as JSON
-  std::string location;  // "file:line:column" of the entry, for error messages
+  std::string location; // "file:line:column" of the entry, for error messages
 };
 
 struct host_config {

@@ -34,8 +34,8 @@ enum class command_kind { invalid, connect_external, send_message, disconnect_ex
 struct client_command {
   command_kind kind = command_kind::invalid;
   // send_message
-  std::string content;       // decoded JSON string (for binary: still base64 text)
-  bool binary = false;       // message_type == "binary"
+  std::string content; // decoded JSON string (for binary: still base64 text)
+  bool binary = false; // message_type == "binary"
   // connect_external
   std::string url;
   std::vector<std::string> protocols;

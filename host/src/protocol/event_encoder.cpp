@@ -3,8 +3,8 @@
 // payload: building a DOM only to serialise it costs more than the rest of the round trip.
 // Payload bytes are arbitrary (upstream frames): invalid UTF-8 becomes U+FFFD so the event is
 // always valid JSON.
-#include "protocol/envelope_codec.hpp"
 #include "base/iso_timestamp.hpp"
+#include "protocol/envelope_codec.hpp"
 #include "protocol/json_text.hpp"
 
 #include <algorithm>

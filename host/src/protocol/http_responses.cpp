@@ -16,11 +16,10 @@ http_response make_json_response(http::status status, const nlohmann::json &body
   return res;
 }
 
-http_response make_json_error(http::status status, std::string_view code,
-                              std::string_view message, unsigned version) {
-  return make_json_response(status,
-                            {{"error", message}, {"code", code}, {"status", static_cast<int>(status)}},
-                            version);
+http_response make_json_error(http::status status, std::string_view code, std::string_view message,
+                              unsigned version) {
+  return make_json_response(
+      status, {{"error", message}, {"code", code}, {"status", static_cast<int>(status)}}, version);
 }
 
 } // namespace apistudio

@@ -90,10 +90,9 @@ inline unsigned plain_ascii_prefix16(const char *p) noexcept {
 #if defined(__SSE2__)
   const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
   // Signed compare: bytes >= 0x80 are negative, so "below space" flags non-ASCII bytes too.
-  const __m128i special =
-      _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-                   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+  const __m128i special = _mm_or_si128(
+      _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
   const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special));
   return mask == 0 ? 16 : static_cast<unsigned>(std::countr_zero(mask));
 #else

@@ -328,8 +328,8 @@ bool is_sensitive_parameter(std::string_view raw_name) {
     name += to_lower_ascii(c);
   }
   static constexpr std::array<std::string_view, 11> markers = {
-      "token", "key", "secret", "pass", "pwd", "auth",
-      "session", "sig", "jwt", "credential", "code"};
+      "token",   "key", "secret", "pass",       "pwd", "auth",
+      "session", "sig", "jwt",    "credential", "code"};
   return std::any_of(markers.begin(), markers.end(),
                      [&](std::string_view m) { return name.find(m) != std::string::npos; });
 }
@@ -346,7 +346,8 @@ void append_redacted_parameters(std::string &out, std::string_view params) {
     } else {
       out.append(pair);
     }
-    if (amp == std::string_view::npos) return;
+    if (amp == std::string_view::npos)
+      return;
     out += '&';
     params.remove_prefix(amp + 1);
   }

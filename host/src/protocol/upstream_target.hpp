@@ -13,11 +13,11 @@
 namespace apistudio {
 
 struct upstream_target {
-  bool tls = false;          // wss
-  std::string host;          // name or address, without IPv6 brackets, lower-cased
-  std::uint16_t port = 0;    // explicit or 80/443
-  std::string target;        // path + query, "/" when empty; the fragment is dropped
-  std::string host_header;   // what goes in Host: host[:port] (port only when not the default)
+  bool tls = false;        // wss
+  std::string host;        // name or address, without IPv6 brackets, lower-cased
+  std::uint16_t port = 0;  // explicit or 80/443
+  std::string target;      // path + query, "/" when empty; the fragment is dropped
+  std::string host_header; // what goes in Host: host[:port] (port only when not the default)
   bool host_is_address = false;
 };
 

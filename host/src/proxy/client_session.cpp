@@ -12,13 +12,14 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 
-client_session::client_session(session_services &ctx, worker_socket &&socket,
-                               connection_slot slot, bool proxy_protocol, std::string client_id,
-                               bool client_registered, std::string remote_address)
+client_session::client_session(session_services &ctx, worker_socket &&socket, connection_slot slot,
+                               bool proxy_protocol, std::string client_id, bool client_registered,
+                               std::string remote_address)
     : ctx_(ctx), ws_(std::move(socket)), slot_(std::move(slot)),
       client_registered_(client_registered), out_(ctx.config.limits.max_outbound_queue_bytes),
       stall_timer_(ws_.get_executor()), keepalive_timer_(ws_.get_executor()) {
-  if (proxy_protocol) upstreams_.emplace(*this, ctx, flow_, ws_.get_executor());
+  if (proxy_protocol)
+    upstreams_.emplace(*this, ctx, flow_, ws_.get_executor());
   sctx_.id = ctx.next_session_id.fetch_add(1);
   sctx_.client_id = std::move(client_id);
   sctx_.remote_address = std::move(remote_address);
@@ -32,12 +33,14 @@ void client_session::start(request req) {
   const auto target = req.target();
   const auto q = target.find('?');
   sctx_.path = std::string(target.substr(0, q));
-  if (q != std::string_view::npos) sctx_.query = std::string(target.substr(q + 1));
+  if (q != std::string_view::npos)
+    sctx_.query = std::string(target.substr(q + 1));
   ctx_.directory.add(sctx_.id, weak_from_this());
 
   std::vector<request_header> headers;
   headers.reserve(16);
-  for (const auto &f : req) headers.push_back({std::string(f.name_string()), std::string(f.value())});
+  for (const auto &f : req)
+    headers.push_back({std::string(f.name_string()), std::string(f.value())});
   opened_plugins_ = true;
   const open_outcome outcome = ctx_.plugins.session_open(sctx_, headers);
   if (outcome.failed)
@@ -75,7 +78,8 @@ void client_session::refuse(int status, std::string code, std::string message, r
   http::async_write(beast::get_lowest_layer(ws_), *res,
                     [self = shared_from_this(), res](beast::error_code, std::size_t) {
                       beast::error_code ignored;
-                      beast::get_lowest_layer(self->ws_).shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+                      beast::get_lowest_layer(self->ws_).shutdown(
+                          net::ip::tcp::socket::shutdown_send, ignored);
                       self->finish();
                     });
 }
@@ -86,11 +90,14 @@ void client_session::on_accept(beast::error_code ec) {
     return finish();
   }
   accepted_ = true;
-  if (closing_) return do_close(); // closed (plugin, shutdown) while the upgrade was under way
-  if (ctx_.stopping) return close_client(1001, "server shutting down");
+  if (closing_)
+    return do_close(); // closed (plugin, shutdown) while the upgrade was under way
+  if (ctx_.stopping)
+    return close_client(1001, "server shutting down");
   arm_keepalive();
   do_read();
-  if (!out_.empty()) do_write(); // frames plugins sent during on_session_open
+  if (!out_.empty())
+    do_write(); // frames plugins sent during on_session_open
 }
 
 // ---- keep-alive ----
@@ -98,19 +105,20 @@ void client_session::on_accept(beast::error_code ec) {
 void client_session::arm_keepalive() {
   keepalive_timer_.expires_after(ctx_.config.keepalive.idle_timeout / 2);
   keepalive_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (!ec) self->keep_tick();
+    if (!ec)
+      self->keep_tick();
   });
 }
 
 void client_session::keep_tick() {
-  if (finished_ || close_sent_) return; // Beast's close timeout bounds a closing handshake
+  if (finished_ || close_sent_)
+    return; // Beast's close timeout bounds a closing handshake
   switch (keepalive_.tick(reading_)) {
   case keepalive_state::action::none:
     break;
   case keepalive_state::action::ping:
-    ws_.async_ping({}, [self = shared_from_this()](beast::error_code) {
-      self->keepalive_.ping_finished();
-    });
+    ws_.async_ping(
+        {}, [self = shared_from_this()](beast::error_code) { self->keepalive_.ping_finished(); });
     break;
   case keepalive_state::action::dead: {
     ctx_.log.debug("session", "client " + std::to_string(sctx_.id) +
@@ -126,7 +134,8 @@ void client_session::keep_tick() {
 // ---- reading from the client ----
 
 void client_session::do_read() {
-  if (reading_ || closing_ || finished_ || flow_.client_reads_paused()) return;
+  if (reading_ || closing_ || finished_ || flow_.client_reads_paused())
+    return;
   reading_ = true;
   ws_.async_read(read_buf_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
     self->on_read(ec);
@@ -147,7 +156,8 @@ void client_session::on_read(beast::error_code ec) {
   handle_client_frame(std::string_view(static_cast<const char *>(data.data()), data.size()),
                       !ws_.got_text());
   read_buf_.consume(read_buf_.size());
-  if (read_buf_.capacity() > 64 * 1024) read_buf_.shrink_to_fit();
+  if (read_buf_.capacity() > 64 * 1024)
+    read_buf_.shrink_to_fit();
   do_read();
 }
 
@@ -157,7 +167,8 @@ void client_session::handle_client_frame(std::string_view frame, bool binary) {
     msg_ = hook_message{};
     msg_.payload = frame;
     msg_.binary = binary;
-    if (!carry_on(ctx_.plugins.client_message(sctx_, msg_), msg_)) return;
+    if (!carry_on(ctx_.plugins.client_message(sctx_, msg_), msg_))
+      return;
     payload = msg_.payload;
   }
   if (!upstreams_)
@@ -193,15 +204,18 @@ bool client_session::carry_on(const chain_outcome &outcome, hook_message &msg) {
 
 void client_session::commit_frame() {
   out_.commit();
-  if (accepted_ && !writing_ && !close_sent_) do_write();
+  if (accepted_ && !writing_ && !close_sent_)
+    do_write();
   if (out_.above_high() && !flow_.client_backlogged()) {
     flow_.client_over_high();
-    if (upstreams_) upstreams_->pause_reading();
+    if (upstreams_)
+      upstreams_->pause_reading();
     // A client that never reads would hold this memory for ever: give it a deadline.
     stall_timer_.expires_after(ctx_.config.limits.write_stall_timeout);
     stall_timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
       auto self = weak.lock();
-      if (ec || !self || !self->flow_.client_backlogged()) return;
+      if (ec || !self || !self->flow_.client_backlogged())
+        return;
       self->ctx_.log.warn("session", "client " + std::to_string(self->sctx_.id) +
                                          " stopped reading; closing (write stall timeout)");
       beast::error_code ignored;
@@ -223,7 +237,8 @@ void client_session::send_error(std::string_view message, std::string_view code,
 // layer has no room, i.e. while the client does not read; that is what its watermarks see.
 // Called from inside event handling (commit_frame), so it starts nothing else: on_write does.
 void client_session::do_write() {
-  if (!ws_.is_open()) return; // Beast sent or answered a close frame: nothing may follow it
+  if (!ws_.is_open())
+    return; // Beast sent or answered a close frame: nothing may follow it
   coalescing_socket &socket = ws_.next_layer();
   while (!out_.empty() && socket.has_room()) {
     const outbound_frame &f = out_.front();
@@ -234,7 +249,8 @@ void client_session::do_write() {
     }
     out_.pop();
   }
-  if (out_.empty()) return;
+  if (out_.empty())
+    return;
   writing_ = true;
   socket.async_wait_room([self = shared_from_this()](beast::error_code ec) { self->on_write(ec); });
 }
@@ -246,34 +262,43 @@ void client_session::on_write(beast::error_code ec) {
     return finish();
   }
   do_write();
-  if (writing_) return;
+  if (writing_)
+    return;
   update_flow();
-  if (closing_) do_close();
+  if (closing_)
+    do_close();
 }
 
 void client_session::update_flow() {
   if (flow_.client_backlogged() && out_.below_low()) {
     flow_.client_under_low();
     stall_timer_.cancel();
-    if (upstreams_) upstreams_->resume_reading();
+    if (upstreams_)
+      upstreams_->resume_reading();
   }
-  if (!finished_ && !closing_) do_read();
+  if (!finished_ && !closing_)
+    do_read();
 }
 
 // ---- closing ----
 
 void client_session::close_client(int code, std::string reason) {
-  if (closing_ || finished_) return;
+  if (closing_ || finished_)
+    return;
   closing_ = true;
   close_code_ = code;
   close_reason_ = std::move(reason);
-  if (upstreams_) upstreams_->close_all();
-  if (!accepted_) return;
-  if (!writing_) do_close();
+  if (upstreams_)
+    upstreams_->close_all();
+  if (!accepted_)
+    return;
+  if (!writing_)
+    do_close();
 }
 
 void client_session::do_close() {
-  if (close_sent_ || finished_) return;
+  if (close_sent_ || finished_)
+    return;
   close_sent_ = true;
   websocket::close_reason r(static_cast<std::uint16_t>(close_code_));
   r.reason = close_reason_;
@@ -281,17 +306,21 @@ void client_session::do_close() {
 }
 
 void client_session::finish() {
-  if (finished_) return;
+  if (finished_)
+    return;
   finished_ = true;
   closing_ = true;
   stall_timer_.cancel();
   keepalive_timer_.cancel();
-  if (upstreams_) upstreams_->close_all();
+  if (upstreams_)
+    upstreams_->close_all();
   // Out of the directory first: from here on no timer, bus delivery or send can find it.
   ctx_.directory.remove(sctx_.id);
-  if (opened_plugins_) ctx_.plugins.session_close(sctx_);
+  if (opened_plugins_)
+    ctx_.plugins.session_close(sctx_);
   opened_plugins_ = false;
-  if (client_registered_) ctx_.clients.release(sctx_.client_id);
+  if (client_registered_)
+    ctx_.clients.release(sctx_.client_id);
   client_registered_ = false;
   beast::error_code ignored;
   beast::get_lowest_layer(ws_).close(ignored);
@@ -302,26 +331,30 @@ void client_session::finish() {
 void client_session::post_send(std::shared_ptr<const std::string> payload, bool binary) {
   // dispatch: a plugin sending to its own session from inside a hook queues the frame at once,
   // ahead of whatever that hook decides (e.g. the rate limiter's error before its close).
-  net::dispatch(ws_.get_executor(), [self = shared_from_this(), payload = std::move(payload), binary] {
-    if (self->closing_ || self->finished_) return;
-    outbound_frame &f = self->begin_frame();
-    f.shared = payload;
-    f.binary = binary;
-    self->commit_frame();
-  });
+  net::dispatch(ws_.get_executor(),
+                [self = shared_from_this(), payload = std::move(payload), binary] {
+                  if (self->closing_ || self->finished_)
+                    return;
+                  outbound_frame &f = self->begin_frame();
+                  f.shared = payload;
+                  f.binary = binary;
+                  self->commit_frame();
+                });
 }
 
 void client_session::post_close(int code, std::string reason) {
-  net::dispatch(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
-    self->close_client(code, std::move(reason));
-  });
+  net::dispatch(ws_.get_executor(),
+                [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+                  self->close_client(code, std::move(reason));
+                });
 }
 
 void client_session::post_bus(std::shared_ptr<const bus_delivery> d) {
   // post, not dispatch: a plugin publishing from inside a hook must not re-enter its own
   // on_bus_message before that hook has returned.
   net::post(ws_.get_executor(), [self = shared_from_this(), d = std::move(d)] {
-    if (self->closing_ || self->finished_) return;
+    if (self->closing_ || self->finished_)
+      return;
     self->ctx_.plugins.deliver_bus(self->sctx_, d->topic, d->payload);
   });
 }

@@ -98,8 +98,8 @@ private:
   flow_control flow_;
   std::optional<upstream_set> upstreams_; // the proxy protocol; none on /ws
   hook_message msg_;                      // reused between frames: no allocation per message
-  bool accepted_ = false, reading_ = false, writing_ = false, closing_ = false,
-       close_sent_ = false, finished_ = false;
+  bool accepted_ = false, reading_ = false, writing_ = false, closing_ = false, close_sent_ = false,
+       finished_ = false;
   int close_code_ = 1000;
   std::string close_reason_;
 };

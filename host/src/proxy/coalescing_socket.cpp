@@ -12,11 +12,11 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
 
   worker_socket *socket; // null once the owner is gone: then nothing more is sent
   worker_executor executor;
-  std::string pending;   // accepted, not yet sent
-  std::string sending;   // what the send in flight reads from
-  std::size_t sent = 0;  // of `sending`, already in the kernel
+  std::string pending;  // accepted, not yet sent
+  std::string sending;  // what the send in flight reads from
+  std::size_t sent = 0; // of `sending`, already in the kernel
   bool send_in_flight = false;
-  bool flush_wanted = false;     // the burst ended while a send was in flight
+  bool flush_wanted = false;      // the burst ended while a send was in flight
   std::uint64_t newest_write = 0; // numbers the writes: did a completion write again?
   std::uint64_t sends = 0;
   error_code failed;
@@ -27,7 +27,8 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
   bool send_check_posted = false;
 
   void start_send() {
-    if (socket == nullptr) return fail(net::error::operation_aborted); // the owner is gone
+    if (socket == nullptr)
+      return fail(net::error::operation_aborted); // the owner is gone
     flush_wanted = false;
     pending.swap(sending);
     sent = 0;
@@ -40,11 +41,11 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
   // Not net::async_write: its next partial write would touch the socket even after the owner,
   // and the socket with it, went away between the two.
   void send_rest() {
-    socket->async_write_some(net::buffer(sending.data() + sent, sending.size() - sent),
-                             [guard = send_guard{shared_from_this()}](error_code ec,
-                                                                      std::size_t n) mutable {
-                               std::exchange(guard.st, nullptr)->on_sent_some(ec, n);
-                             });
+    socket->async_write_some(
+        net::buffer(sending.data() + sent, sending.size() - sent),
+        [guard = send_guard{shared_from_this()}](error_code ec, std::size_t n) mutable {
+          std::exchange(guard.st, nullptr)->on_sent_some(ec, n);
+        });
   }
 
   // Waiters exist only while a send is in flight, and they may own the owner of this state (a
@@ -58,7 +59,8 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
     send_guard(send_guard &&other) noexcept : st(std::exchange(other.st, nullptr)) {}
     send_guard &operator=(send_guard &&) = delete;
     ~send_guard() {
-      if (st) st->abandon_waiters();
+      if (st)
+        st->abandon_waiters();
     }
   };
 
@@ -72,8 +74,10 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
   void on_sent_some(error_code ec, std::size_t n) {
     sent += n;
     if (!ec && sent < sending.size()) {
-      if (socket == nullptr) ec = net::error::operation_aborted;
-      else return send_rest();
+      if (socket == nullptr)
+        ec = net::error::operation_aborted;
+      else
+        return send_rest();
     }
     on_sent(ec);
   }
@@ -81,8 +85,10 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
   void on_sent(error_code ec) {
     send_in_flight = false;
     // Keep an ordinary buffer for the next burst; let a rare huge one go.
-    if (sending.capacity() > send_at) std::string().swap(sending);
-    else sending.clear();
+    if (sending.capacity() > send_at)
+      std::string().swap(sending);
+    else
+      sending.clear();
     if (ec) {
       fail(ec);
       return;
@@ -91,15 +97,20 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
       start_send();
       return;
     }
-    if (pending.empty() && drained) std::exchange(drained, nullptr)(error_code{});
+    if (pending.empty() && drained)
+      std::exchange(drained, nullptr)(error_code{});
   }
 
   void fail(error_code ec) {
-    if (!failed) failed = ec;
+    if (!failed)
+      failed = ec;
     pending.clear();
-    if (parked) std::exchange(parked, nullptr)(failed, std::size_t{0});
-    if (drained) std::exchange(drained, nullptr)(failed);
-    if (room_wanted) std::exchange(room_wanted, nullptr)(failed);
+    if (parked)
+      std::exchange(parked, nullptr)(failed, std::size_t{0});
+    if (drained)
+      std::exchange(drained, nullptr)(failed);
+    if (room_wanted)
+      std::exchange(room_wanted, nullptr)(failed);
   }
 
   // Lets go of whoever waits for room: a session's queue, and the parked Beast write.
@@ -108,19 +119,22 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
       net::post(executor, [h = std::exchange(room_wanted, nullptr)]() mutable {
         std::move(h)(error_code{});
       });
-    if (!parked) return;
+    if (!parked)
+      return;
     auto h = std::exchange(parked, nullptr);
     const std::size_t n = std::exchange(parked_bytes, 0);
-    net::post(executor, [h = std::move(h), n, self = shared_from_this(), w = newest_write]() mutable {
-      std::move(h)(error_code{}, n);
-      self->burst_may_have_ended(w);
-    });
+    net::post(executor,
+              [h = std::move(h), n, self = shared_from_this(), w = newest_write]() mutable {
+                std::move(h)(error_code{}, n);
+                self->burst_may_have_ended(w);
+              });
   }
 
   // A write is in pending: number it, and send at once if a lot has gathered (true then).
   bool count_write() {
     ++newest_write;
-    if (send_in_flight || pending.size() < send_at) return false;
+    if (send_in_flight || pending.size() < send_at)
+      return false;
     start_send();
     return true;
   }
@@ -128,7 +142,8 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
   // Writes that come without a completion of their own (write_server_message) are sent by one
   // check posted behind everything already queued: what the rest of this turn writes goes along.
   void post_send_check() {
-    if (send_check_posted) return;
+    if (send_check_posted)
+      return;
     send_check_posted = true;
     net::post(executor, [self = shared_from_this()] {
       self->send_check_posted = false;
@@ -137,12 +152,14 @@ struct coalescing_socket::state : std::enable_shared_from_this<state> {
   }
 
   void burst_may_have_ended(std::uint64_t write_number) {
-    if (write_number != newest_write || failed) return; // written again: the burst goes on
+    if (write_number != newest_write || failed)
+      return; // written again: the burst goes on
     if (send_in_flight) {
       flush_wanted = true;
       return;
     }
-    if (!pending.empty()) start_send();
+    if (!pending.empty())
+      start_send();
   }
 };
 
@@ -201,12 +218,14 @@ void coalescing_socket::async_drain(net::any_completion_handler<void(error_code)
   if (st.failed || (st.pending.empty() && !st.send_in_flight))
     return post_now(std::move(handler), st.failed);
   st.drained.swap(handler); // not `=`: Boost 1.81's move assignment recurses for ever
-  if (!st.send_in_flight) st.start_send();
+  if (!st.send_in_flight)
+    st.start_send();
 }
 
 error_code coalescing_socket::write_server_message(bool binary, std::string_view payload) {
   state &st = *state_;
-  if (st.failed) return st.failed;
+  if (st.failed)
+    return st.failed;
   // RFC 6455 5.2: FIN and the opcode, then the length in 7 bits, or 126 + 16 bits, or 127 + 64
   // bits, network order; no mask from a server.
   char header[10];
@@ -222,18 +241,21 @@ error_code coalescing_socket::write_server_message(bool binary, std::string_view
     header_size = 4;
   } else {
     header[1] = 127;
-    for (int i = 0; i < 8; ++i) header[2 + i] = static_cast<char>(n >> (56 - 8 * i));
+    for (int i = 0; i < 8; ++i)
+      header[2 + i] = static_cast<char>(n >> (56 - 8 * i));
     header_size = 10;
   }
   st.pending.append(header, header_size);
   st.pending.append(payload);
-  if (!st.count_write()) st.post_send_check();
+  if (!st.count_write())
+    st.post_send_check();
   return {};
 }
 
 void coalescing_socket::async_wait_room(net::any_completion_handler<void(error_code)> handler) {
   state &st = *state_;
-  if (st.failed || has_room()) return post_now(std::move(handler), st.failed);
+  if (st.failed || has_room())
+    return post_now(std::move(handler), st.failed);
   st.room_wanted.swap(handler); // not `=`: Boost 1.81's move assignment recurses for ever
 }
 

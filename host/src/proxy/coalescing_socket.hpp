@@ -139,9 +139,9 @@ private:
   template <class Handler> void complete_write(Handler &&handler, std::size_t n) {
     const error_code failed = accepted(n);
     if (failed) {
-      boost::asio::post(socket_.get_executor(),
-                        boost::beast::bind_front_handler(std::forward<Handler>(handler), failed,
-                                                         std::size_t{0}));
+      boost::asio::post(
+          socket_.get_executor(),
+          boost::beast::bind_front_handler(std::forward<Handler>(handler), failed, std::size_t{0}));
       return;
     }
     if (must_park()) {
@@ -176,11 +176,13 @@ void async_teardown(boost::beast::role_type role, coalescing_socket &s, Teardown
   s.async_drain([role, &s, handler = std::forward<TeardownHandler>(handler)](
                     coalescing_socket::error_code ec) mutable {
     // The pending close op owns the session that owns `s`, so `s` is alive here.
-    if (ec) return handler(ec);
+    if (ec)
+      return handler(ec);
     boost::beast::websocket::async_teardown(role, s.next_layer(), std::move(handler));
   });
 }
 
-void teardown(boost::beast::role_type role, coalescing_socket &s, coalescing_socket::error_code &ec);
+void teardown(boost::beast::role_type role, coalescing_socket &s,
+              coalescing_socket::error_code &ec);
 
 } // namespace apistudio

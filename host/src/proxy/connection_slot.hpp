@@ -24,7 +24,8 @@ public:
 
 private:
   void release() {
-    if (counter_ != nullptr) --*counter_;
+    if (counter_ != nullptr)
+      --*counter_;
     counter_ = nullptr;
   }
   std::atomic<std::size_t> *counter_ = nullptr;

@@ -26,10 +26,12 @@ public:
       unanswered_ = false;
       return action::none;
     }
-    if (unanswered_) return action::dead;
+    if (unanswered_)
+      return action::dead;
     unanswered_ = true;
     // A ping still waiting behind a blocked write is not sent twice.
-    if (ping_in_flight_) return action::none;
+    if (ping_in_flight_)
+      return action::none;
     ping_in_flight_ = true;
     return action::ping;
   }

@@ -20,7 +20,8 @@ public:
         [resolver, h = std::move(h)](boost::system::error_code ec, tcp::resolver::results_type r) {
           endpoints out;
           if (!ec)
-            for (const auto &e : r) out.push_back(e.endpoint());
+            for (const auto &e : r)
+              out.push_back(e.endpoint());
           h(ec, std::move(out));
         });
   }
@@ -28,7 +29,9 @@ public:
 
 } // namespace
 
-std::unique_ptr<name_resolver> make_system_resolver() { return std::make_unique<system_resolver>(); }
+std::unique_ptr<name_resolver> make_system_resolver() {
+  return std::make_unique<system_resolver>();
+}
 
 void static_resolver::async_resolve(const std::string &host, std::uint16_t port,
                                     net::any_io_executor executor, handler h) {
@@ -39,11 +42,13 @@ void static_resolver::async_resolve(const std::string &host, std::uint16_t port,
     out.emplace_back(literal, port);
   } else if (auto it = table_.find(host); it != table_.end()) {
     ec = {};
-    for (const auto &a : it->second) out.emplace_back(net::ip::make_address(a), port);
+    for (const auto &a : it->second)
+      out.emplace_back(net::ip::make_address(a), port);
   } else {
     ec = net::error::host_not_found;
   }
-  net::post(executor, [h = std::move(h), ec, out = std::move(out)]() mutable { h(ec, std::move(out)); });
+  net::post(executor,
+            [h = std::move(h), ec, out = std::move(out)]() mutable { h(ec, std::move(out)); });
 }
 
 } // namespace apistudio

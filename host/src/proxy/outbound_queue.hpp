@@ -18,8 +18,8 @@
 namespace apistudio {
 
 struct outbound_frame {
-  std::string owned;                          // frame bytes owned by the queue...
-  std::shared_ptr<const std::string> shared;  // ...or one payload shared by many recipients
+  std::string owned;                         // frame bytes owned by the queue...
+  std::shared_ptr<const std::string> shared; // ...or one payload shared by many recipients
   bool binary = false;
   std::string_view bytes() const noexcept { return shared ? std::string_view(*shared) : owned; }
 };
@@ -37,7 +37,8 @@ public:
 
   // A frame to fill: its `owned` string keeps the capacity of the frame that used the slot before.
   outbound_frame &emplace() {
-    if (count_ == ring_.size()) grow();
+    if (count_ == ring_.size())
+      grow();
     outbound_frame &f = ring_[(head_ + count_) % ring_.size()];
     f.owned.clear();
     f.shared.reset();
@@ -57,13 +58,15 @@ public:
     bytes_ -= f.bytes().size();
     f.shared.reset();
     // Keep ordinary buffers; let a rare huge one go so an idle session stays small.
-    if (f.owned.capacity() > kept_capacity) std::string().swap(f.owned);
+    if (f.owned.capacity() > kept_capacity)
+      std::string().swap(f.owned);
     head_ = (head_ + 1) % ring_.size();
     --count_;
   }
 
   void clear() {
-    while (!empty()) pop();
+    while (!empty())
+      pop();
   }
 
   // Drops every frame but the first: the one a write in flight is still reading from.
@@ -78,7 +81,8 @@ public:
 
   // Releases every buffer (idle sessions should not hold memory).
   void shrink() {
-    if (!empty()) return;
+    if (!empty())
+      return;
     std::vector<outbound_frame>().swap(ring_);
     head_ = 0;
   }
@@ -88,7 +92,8 @@ private:
 
   void grow() {
     std::vector<outbound_frame> bigger(ring_.empty() ? 4 : ring_.size() * 2);
-    for (std::size_t i = 0; i < count_; ++i) bigger[i] = std::move(ring_[(head_ + i) % ring_.size()]);
+    for (std::size_t i = 0; i < count_; ++i)
+      bigger[i] = std::move(ring_[(head_ + i) % ring_.size()]);
     ring_.swap(bigger);
     head_ = 0;
   }

@@ -2,15 +2,15 @@
 // outlives every session (the server drains sessions before destroying it).
 #pragma once
 
-#include "policy/admission.hpp"
-#include "proxy/client_registry.hpp"
 #include "base/clock.hpp"
-#include "policy/egress_policy.hpp"
-#include "policy/host_config.hpp"
 #include "base/logger.hpp"
-#include "proxy/name_resolver.hpp"
 #include "plugin_host/plugin_runtime.hpp"
 #include "plugin_host/session_port.hpp"
+#include "policy/admission.hpp"
+#include "policy/egress_policy.hpp"
+#include "policy/host_config.hpp"
+#include "proxy/client_registry.hpp"
+#include "proxy/name_resolver.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -34,7 +34,7 @@ struct session_services {
   const egress_policy &egress;
   const admission_policy &admission;
   name_resolver &resolver;
-  boost::asio::ssl::context &upstream_tls;       // verifying context
+  boost::asio::ssl::context &upstream_tls;          // verifying context
   boost::asio::ssl::context &upstream_tls_insecure; // for the allowed per-connection opt-out
   dial_observer on_dial;
 

@@ -46,8 +46,8 @@ public:
   using open_handler = upstream_dialer::done_handler;
 
   // `executor`: the owning session's worker; the connection and its callbacks run there.
-  static std::shared_ptr<upstream_connection> create(session_services &ctx, worker_executor executor,
-                                                     bool tls, bool verify_tls);
+  static std::shared_ptr<upstream_connection>
+  create(session_services &ctx, worker_executor executor, bool tls, bool verify_tls);
   virtual ~upstream_connection() = default;
 
   // Starts connecting; `done` runs once on the worker (not if detach() came first).

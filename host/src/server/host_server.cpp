@@ -1,8 +1,8 @@
 #include "server/host_server.hpp"
 
-#include "server/listener.hpp"
 #include "plugin_host/message_bus.hpp"
 #include "plugin_host/plugin_runtime.hpp"
+#include "server/listener.hpp"
 #include "server/worker_pool.hpp"
 
 #include <boost/asio/post.hpp>
@@ -47,13 +47,15 @@ ssl::context make_upstream_tls(const tls_config &tls, bool verify) {
 tcp::endpoint listen_endpoint(const listen_config &l) {
   boost::system::error_code ec;
   auto address = net::ip::make_address(l.host == "localhost" ? "127.0.0.1" : l.host, ec);
-  if (ec) throw std::runtime_error("server.listen: '" + l.host + "' is not an IP address");
+  if (ec)
+    throw std::runtime_error("server.listen: '" + l.host + "' is not an IP address");
   return {address, l.port};
 }
 
 void raise_descriptor_limit(logger &log) {
   rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return;
   if (rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
@@ -96,16 +98,16 @@ struct host_server::parts {
     }
     drain_timer->expires_after(std::chrono::milliseconds(10));
     drain_timer->async_wait([this](boost::system::error_code ec) {
-      if (!ec) drain_tick();
+      if (!ec)
+        drain_tick();
     });
   }
 
   parts(const host_config &config, host_options &options)
       : log(options.log ? *options.log : own_log),
         clock(options.clock ? *options.clock : system_clock),
-        workers(config.worker_threads > 0
-                    ? static_cast<std::size_t>(config.worker_threads)
-                    : std::max(1u, std::thread::hardware_concurrency())),
+        workers(config.worker_threads > 0 ? static_cast<std::size_t>(config.worker_threads)
+                                          : std::max(1u, std::thread::hardware_concurrency())),
         tls_verify(make_upstream_tls(config.tls, config.tls.verify)),
         tls_insecure(make_upstream_tls(config.tls, false)) {}
 };
@@ -117,14 +119,15 @@ host_server::host_server(host_config config, host_options options) : config_(std
                                               ? "[" + config_.listen.host + "]"
                                               : config_.listen.host) &&
       config_.security.access_tokens.empty() && !config_.listen.allow_public_without_auth)
-    throw std::runtime_error(
-        "refusing to listen on non-loopback address " + config_.listen.host +
-        " without security.access_tokens; set server.allow_public_without_auth: true to do it anyway");
-  if (config_.debug && p.log.enabled(log_level::info)) p.log.set_threshold(log_level::debug);
+    throw std::runtime_error("refusing to listen on non-loopback address " + config_.listen.host +
+                             " without security.access_tokens; set "
+                             "server.allow_public_without_auth: true to do it anyway");
+  if (config_.debug && p.log.enabled(log_level::info))
+    p.log.set_threshold(log_level::debug);
   raise_descriptor_limit(p.log);
   p.bus = make_local_message_bus(p.directory);
-  p.plugins =
-      std::make_unique<plugin_runtime>(config_, p.workers.main(), p.directory, *p.bus, p.log, p.clock);
+  p.plugins = std::make_unique<plugin_runtime>(config_, p.workers.main(), p.directory, *p.bus,
+                                               p.log, p.clock);
   p.resolver = options.resolver ? std::move(options.resolver) : make_system_resolver();
   p.admission = std::make_unique<admission_policy>(config_.security, config_.listen);
   // The egress policy needs the real port (port 0 in tests), so it is built after binding; the
@@ -169,8 +172,8 @@ void host_server::start() {
   p.accept->run();
   p.workers.start();
   started_ = true;
-  p.log.info("host", "listening on " + config_.listen.host + ":" + std::to_string(port()) + " with " +
-                         std::to_string(p.workers.size()) + " worker thread(s), " +
+  p.log.info("host", "listening on " + config_.listen.host + ":" + std::to_string(port()) +
+                         " with " + std::to_string(p.workers.size()) + " worker thread(s), " +
                          std::to_string(p.plugins->plugins().size()) + " plugin(s)");
 }
 
@@ -178,7 +181,8 @@ void host_server::watch_signals() {
   auto &p = *parts_;
   p.signals = std::make_unique<net::signal_set>(p.workers.main(), SIGINT, SIGTERM);
   p.signals->async_wait([this](boost::system::error_code ec, int sig) {
-    if (ec) return;
+    if (ec)
+      return;
     parts_->log.info("host", std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
                                  "; shutting down");
     shutdown();
@@ -187,7 +191,8 @@ void host_server::watch_signals() {
 
 void host_server::shutdown(std::chrono::milliseconds grace) {
   auto &p = *parts_;
-  if (p.shutting_down.exchange(true)) return;
+  if (p.shutting_down.exchange(true))
+    return;
   net::post(p.workers.main(), [this, grace] {
     auto &q = *parts_;
     q.ctx->stopping = true;

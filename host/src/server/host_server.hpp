@@ -7,8 +7,8 @@
 #pragma once
 
 #include "base/clock.hpp"
-#include "policy/host_config.hpp"
 #include "base/logger.hpp"
+#include "policy/host_config.hpp"
 #include "proxy/name_resolver.hpp"
 #include "proxy/session_services.hpp"
 

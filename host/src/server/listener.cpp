@@ -13,10 +13,12 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 listener::listener(worker_pool &pool, session_services &ctx, tcp::endpoint ep)
-    : pool_(pool), ctx_(ctx), strand_(net::make_strand(pool.main())), acceptor_(strand_), backoff_(strand_) {
+    : pool_(pool), ctx_(ctx), strand_(net::make_strand(pool.main())), acceptor_(strand_),
+      backoff_(strand_) {
   acceptor_.open(ep.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
-  if (ep.address().is_v6()) acceptor_.set_option(net::ip::v6_only(false));
+  if (ep.address().is_v6())
+    acceptor_.set_option(net::ip::v6_only(false));
   acceptor_.bind(ep);
   acceptor_.listen(net::socket_base::max_listen_connections);
   rlimit rl{};
@@ -25,11 +27,14 @@ listener::listener(worker_pool &pool, session_services &ctx, tcp::endpoint ep)
 }
 
 void listener::warn_if_descriptors_short(int newest) {
-  if (descriptor_limit_ == 0 || newest < 0) return;
+  if (descriptor_limit_ == 0 || newest < 0)
+    return;
   const auto in_use = static_cast<std::size_t>(newest) + 1;
-  if (in_use * 10 < descriptor_limit_ * 9) return;
+  if (in_use * 10 < descriptor_limit_ * 9)
+    return;
   const auto now = std::chrono::steady_clock::now();
-  if (now - last_fd_nearly_warning_ < std::chrono::seconds(5)) return;
+  if (now - last_fd_nearly_warning_ < std::chrono::seconds(5))
+    return;
   last_fd_nearly_warning_ = now;
   ctx_.log.warn("listener", "about " + std::to_string(in_use) + " of " +
                                 std::to_string(descriptor_limit_) +
@@ -52,18 +57,20 @@ void listener::stop() {
 }
 
 void listener::do_accept() {
-  if (!acceptor_.is_open()) return;
+  if (!acceptor_.is_open())
+    return;
   // The accepted socket is bound to the next worker's context: the connection lives there.
-  acceptor_.async_accept(pool_.next(),
-                         [self = shared_from_this()](boost::system::error_code ec, worker_socket s) {
-                           self->on_accept(ec, std::move(s));
-                         });
+  acceptor_.async_accept(
+      pool_.next(), [self = shared_from_this()](boost::system::error_code ec, worker_socket s) {
+        self->on_accept(ec, std::move(s));
+      });
 }
 
 void listener::on_accept(boost::system::error_code ec, worker_socket socket) {
-  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-  if (ec == net::error::no_descriptors || ec.value() == ENFILE || ec == net::error::no_buffer_space ||
-      ec == net::error::no_memory) {
+  if (ec == net::error::operation_aborted || !acceptor_.is_open())
+    return;
+  if (ec == net::error::no_descriptors || ec.value() == ENFILE ||
+      ec == net::error::no_buffer_space || ec == net::error::no_memory) {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_fd_warning_ > std::chrono::seconds(5)) {
       last_fd_warning_ = now;
@@ -72,13 +79,16 @@ void listener::on_accept(boost::system::error_code ec, worker_socket socket) {
     }
     backoff_.expires_after(std::chrono::milliseconds(100));
     backoff_.async_wait([self = shared_from_this()](boost::system::error_code e) {
-      if (!e) self->do_accept();
+      if (!e)
+        self->do_accept();
     });
     return;
   }
-  if (!ec) warn_if_descriptors_short(socket.native_handle());
+  if (!ec)
+    warn_if_descriptors_short(socket.native_handle());
   if (!ec && !ctx_.stopping)
-    std::make_shared<http_session>(ctx_, std::move(socket), connection_slot(ctx_.live_client_sockets))
+    std::make_shared<http_session>(ctx_, std::move(socket),
+                                   connection_slot(ctx_.live_client_sockets))
         ->run();
   do_accept();
 }

@@ -4,9 +4,9 @@
 // busy loop) and accepting resumes when descriptors free up. Warns before that, at 90 %.
 #pragma once
 
+#include "base/worker_types.hpp"
 #include "proxy/session_services.hpp"
 #include "server/worker_pool.hpp"
-#include "base/worker_types.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>

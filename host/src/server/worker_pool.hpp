@@ -39,7 +39,8 @@ public:
 
 private:
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
-  std::vector<std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>>
+  std::vector<
+      std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>>
       work_;
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> next_{0};

@@ -10,7 +10,8 @@
 //   header_value     its value                                       ("1")
 //   override_client  true: replace a header the client sent with the same name;
 //                    false: keep the client's                         (true)
-//   tag              text put in front of upstream text frames ("" to leave them alone) ("[template] ")
+//   tag              text put in front of upstream text frames ("" to leave them alone)
+//   ("[template] ")
 //
 // Hooks of one session never run concurrently, so per-session work needs no lock; this plugin
 // keeps no mutable state at all, so it needs none anywhere.
@@ -31,7 +32,8 @@ public:
   // location of this plugin's entry in its YAML file and does not start.
   template_plugin(sdk::host h, std::string_view settings_json) : plugin(h) {
     const nlohmann::json s = nlohmann::json::parse(settings_json, nullptr, false);
-    if (!s.is_object()) throw sdk::settings_error("template_plugin: settings must be a mapping");
+    if (!s.is_object())
+      throw sdk::settings_error("template_plugin: settings must be a mapping");
     for (const auto &[key, value] : s.items()) {
       if (key == "header_name" || key == "header_value" || key == "tag") {
         if (!value.is_string())
@@ -67,7 +69,8 @@ public:
   sdk::verdict on_upstream_message(sdk::session &, sdk::session_state *,
                                    sdk::message &message) override {
     // Binary frames and an empty tag pass untouched: no copy is made on that path.
-    if (tag_.empty() || message.is_binary()) return sdk::verdict::continue_;
+    if (tag_.empty() || message.is_binary())
+      return sdk::verdict::continue_;
     std::string tagged;
     tagged.reserve(tag_.size() + message.payload().size());
     tagged.append(tag_).append(message.payload());

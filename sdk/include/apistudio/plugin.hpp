@@ -132,9 +132,7 @@ public:
   std::string_view payload() const noexcept { return view(api_->message_payload(m_)); }
   bool is_binary() const noexcept { return api_->message_is_binary(m_) != 0; }
   // The upstream's connection_id on the upstream side (empty for the default upstream).
-  std::string_view connection_id() const noexcept {
-    return view(api_->message_connection_id(m_));
-  }
+  std::string_view connection_id() const noexcept { return view(api_->message_connection_id(m_)); }
   // Return verdict::replace after calling this.
   void set_payload(std::string_view data) noexcept {
     api_->message_set_payload(m_, data.data(), data.size());
@@ -214,15 +212,19 @@ struct session_info {
   // Case-insensitive header look-up; empty when absent.
   std::string_view header(std::string_view name) const noexcept {
     for (const auto &h : headers) {
-      if (h.name.size() != name.size()) continue;
+      if (h.name.size() != name.size())
+        continue;
       bool same = true;
       for (std::size_t i = 0; i < name.size() && same; ++i) {
         char a = h.name[i], b = name[i];
-        if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
-        if (b >= 'A' && b <= 'Z') b = static_cast<char>(b - 'A' + 'a');
+        if (a >= 'A' && a <= 'Z')
+          a = static_cast<char>(a - 'A' + 'a');
+        if (b >= 'A' && b <= 'Z')
+          b = static_cast<char>(b - 'A' + 'a');
         same = a == b;
       }
-      if (same) return h.value;
+      if (same)
+        return h.value;
     }
     return {};
   }
@@ -291,9 +293,11 @@ struct instance {
 };
 
 inline void copy_message(char *out, std::size_t size, const char *text) noexcept {
-  if (out == nullptr || size == 0) return;
+  if (out == nullptr || size == 0)
+    return;
   std::size_t n = std::strlen(text);
-  if (n >= size) n = size - 1;
+  if (n >= size)
+    n = size - 1;
   std::memcpy(out, text, n);
   out[n] = '\0';
 }
@@ -340,9 +344,8 @@ template <class Plugin> struct exports {
     auto *inst = static_cast<instance *>(p);
     try {
       session sess(inst->api, s);
-      session_info si{info->session_id,        view(info->path),
-                      view(info->query),       view(info->client_id),
-                      view(info->remote_address), {}};
+      session_info si{info->session_id,      view(info->path),           view(info->query),
+                      view(info->client_id), view(info->remote_address), {}};
       si.headers.reserve(info->header_count);
       for (std::size_t i = 0; i < info->header_count; ++i)
         si.headers.push_back({view(info->headers[i].name), view(info->headers[i].value)});

@@ -36,7 +36,8 @@ extern "C" {
 #define APISTUDIO_SDK_VERSION_MINOR 0
 #define APISTUDIO_SDK_VERSION_PATCH 0
 /* Packed as (major << 16) | minor: what apistudio_plugin_abi_version() returns. */
-#define APISTUDIO_SDK_ABI_VERSION ((uint32_t)((APISTUDIO_SDK_VERSION_MAJOR << 16) | APISTUDIO_SDK_VERSION_MINOR))
+#define APISTUDIO_SDK_ABI_VERSION                                                                  \
+  ((uint32_t)((APISTUDIO_SDK_VERSION_MAJOR << 16) | APISTUDIO_SDK_VERSION_MINOR))
 
 #define APISTUDIO_ENTRY_ABI_VERSION "apistudio_plugin_abi_version"
 #define APISTUDIO_ENTRY_DESCRIPTOR "apistudio_plugin_descriptor_v1"
@@ -70,10 +71,11 @@ typedef enum apistudio_log_level {
 typedef enum apistudio_verdict {
   APISTUDIO_CONTINUE = 0, /* pass the (possibly replaced) message to the next plugin / the host */
   APISTUDIO_DROP = 1,     /* swallow the message silently; the chain stops */
-  APISTUDIO_REPLACE = 2,  /* payload replaced with apistudio_host_api.message_set_payload; continue */
-  APISTUDIO_REPLY = 3,    /* payload of message_set_reply is sent to the client; the chain stops */
-  APISTUDIO_CLOSE = 4,    /* close the client socket (code/reason from message_set_close) */
-  APISTUDIO_FAIL = 5      /* the plugin failed: the session is closed with 1011 and it is logged */
+  APISTUDIO_REPLACE =
+      2,               /* payload replaced with apistudio_host_api.message_set_payload; continue */
+  APISTUDIO_REPLY = 3, /* payload of message_set_reply is sent to the client; the chain stops */
+  APISTUDIO_CLOSE = 4, /* close the client socket (code/reason from message_set_close) */
+  APISTUDIO_FAIL = 5   /* the plugin failed: the session is closed with 1011 and it is logged */
 } apistudio_verdict;
 
 /* Opaque handles owned by the host. */
@@ -125,7 +127,10 @@ typedef struct apistudio_upstream_info {
 } apistudio_upstream_info;
 
 /* How session_send / message_set_reply frame their bytes. */
-typedef enum apistudio_frame_kind { APISTUDIO_FRAME_TEXT = 0, APISTUDIO_FRAME_BINARY = 1 } apistudio_frame_kind;
+typedef enum apistudio_frame_kind {
+  APISTUDIO_FRAME_TEXT = 0,
+  APISTUDIO_FRAME_BINARY = 1
+} apistudio_frame_kind;
 
 /* How upstream_request_set_header treats a header the client already sent. */
 typedef enum apistudio_header_mode {

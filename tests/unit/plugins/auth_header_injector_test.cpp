@@ -25,9 +25,12 @@ ahi::secret_sources fake_sources() {
     return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
   };
   s.read_file = [](const std::string &path, std::string &why) -> std::optional<std::string> {
-    if (path == "/run/secrets/token") return std::string(secret) + "\n";
-    if (path == "/run/secrets/crlf") return std::string(secret) + "\r\n\r\n";
-    if (path == "/run/secrets/empty") return std::string("\n");
+    if (path == "/run/secrets/token")
+      return std::string(secret) + "\n";
+    if (path == "/run/secrets/crlf")
+      return std::string(secret) + "\r\n\r\n";
+    if (path == "/run/secrets/empty")
+      return std::string("\n");
     why = "No such file or directory";
     return std::nullopt;
   };
@@ -112,7 +115,7 @@ TEST(PluginsAuthHeaderInjector, NormalisedPathRemovesDotSegments) {
   EXPECT_EQ(common::normalised_path("/a/b/.."), "/a/");
   EXPECT_EQ(common::normalised_path("/.."), "/");
   EXPECT_EQ(common::normalised_path("/a/%2E/b"), "/a/b");
-  EXPECT_EQ(common::normalised_path("/a/..."), "/a/..."); // not a dot segment
+  EXPECT_EQ(common::normalised_path("/a/..."), "/a/...");     // not a dot segment
   EXPECT_EQ(common::normalised_path("/a%20b/c"), "/a%20b/c"); // other escapes stay as written
   EXPECT_EQ(common::normalised_path("/a\\b"), std::nullopt);
   EXPECT_EQ(common::normalised_path("/a%2Fb"), std::nullopt);
@@ -201,9 +204,9 @@ TEST(PluginsAuthHeaderInjector, RefusalsNameTheRuleAndSourceButNeverTheSecret) {
 }
 
 TEST(PluginsAuthHeaderInjector, RefusesMalformedRules) {
-  EXPECT_NE(refusal(R"({"rules":[{"set":{"A":{"env":"API_TOKEN","value":"x"}}}]})")
-                .find("exactly one"),
-            std::string::npos);
+  EXPECT_NE(
+      refusal(R"({"rules":[{"set":{"A":{"env":"API_TOKEN","value":"x"}}}]})").find("exactly one"),
+      std::string::npos);
   EXPECT_NE(refusal(R"({"rules":[{"set":{"Host":"x"}}]})").find("rules[0].set.Host"),
             std::string::npos);
   EXPECT_NE(refusal(R"({"rules":[{"set":{"Sec-WebSocket-Key":"x"}}]})").find("Sec-WebSocket-Key"),
@@ -214,12 +217,12 @@ TEST(PluginsAuthHeaderInjector, RefusesMalformedRules) {
             std::string::npos);
   EXPECT_NE(refusal(R"({"rules":[{"match":{"port":0},"set":{"A":"x"}}]})").find("match.port"),
             std::string::npos);
-  EXPECT_NE(refusal(R"({"rules":[{"match":{"path_prefix":"v1"},"set":{"A":"x"}}]})")
-                .find("start with /"),
-            std::string::npos);
-  EXPECT_NE(refusal(R"({"rules":[{"match":{"host":"a.*.com"},"set":{"A":"x"}}]})")
-                .find("match.host"),
-            std::string::npos);
+  EXPECT_NE(
+      refusal(R"({"rules":[{"match":{"path_prefix":"v1"},"set":{"A":"x"}}]})").find("start with /"),
+      std::string::npos);
+  EXPECT_NE(
+      refusal(R"({"rules":[{"match":{"host":"a.*.com"},"set":{"A":"x"}}]})").find("match.host"),
+      std::string::npos);
   EXPECT_NE(refusal(R"({"rules":[{"match":{"hots":"a"},"set":{"A":"x"}}]})").find("hots"),
             std::string::npos);
   EXPECT_NE(refusal(R"({"rules":[{"match":{}}]})").find("none of set"), std::string::npos);

@@ -85,14 +85,15 @@ TEST(PluginsCollaboration, TokensAreRequiredWhenConfigured) {
 
 TEST(PluginsCollaboration, WorkspaceMustBeOneTheTokenAllows) {
   const auto config = with_tokens();
-  EXPECT_EQ(co::resolve_identity(config, "workspace_id=ws2", "bearer tok-alice", fixed_user)
-                .workspace_id,
-            "ws2");
-  const auto denied = co::resolve_identity(config, "workspace_id=ws1", "Bearer tok-bob", fixed_user);
+  EXPECT_EQ(
+      co::resolve_identity(config, "workspace_id=ws2", "bearer tok-alice", fixed_user).workspace_id,
+      "ws2");
+  const auto denied =
+      co::resolve_identity(config, "workspace_id=ws1", "Bearer tok-bob", fixed_user);
   EXPECT_EQ(denied.http_status, 403);
-  EXPECT_EQ(co::resolve_identity(config, "workspace_id=a%20b", "Bearer tok-bob", fixed_user)
-                .http_status,
-            400);
+  EXPECT_EQ(
+      co::resolve_identity(config, "workspace_id=a%20b", "Bearer tok-bob", fixed_user).http_status,
+      400);
   // Authentication comes first: no token, bad workspace -> 401, not 400.
   EXPECT_EQ(co::resolve_identity(config, "workspace_id=a%20b", "", fixed_user).http_status, 401);
 }
@@ -127,13 +128,16 @@ TEST(PluginsCollaboration, SettingsErrorsNeverQuoteATokenAndDefaultsHold) {
     }
     return "accepted";
   };
-  const auto bad = message(R"({"tokens":{"super-secret-token":{"user_id":"a b","workspaces":["w"]}}})");
+  const auto bad =
+      message(R"({"tokens":{"super-secret-token":{"user_id":"a b","workspaces":["w"]}}})");
   EXPECT_NE(bad.find("tokens entry 1"), std::string::npos) << bad;
   EXPECT_EQ(bad.find("super-secret-token"), std::string::npos) << bad;
-  const auto no_ws = message(R"({"tokens":{"super-secret-token":{"user_id":"al","workspaces":[]}}})");
+  const auto no_ws =
+      message(R"({"tokens":{"super-secret-token":{"user_id":"al","workspaces":[]}}})");
   EXPECT_NE(no_ws.find("(user al)"), std::string::npos) << no_ws;
   EXPECT_EQ(no_ws.find("super-secret-token"), std::string::npos);
-  const auto extra = message(R"({"tokens":{"super-secret-token":{"user_id":"al","workspaces":["w"],"x":1}}})");
+  const auto extra =
+      message(R"({"tokens":{"super-secret-token":{"user_id":"al","workspaces":["w"],"x":1}}})");
   EXPECT_EQ(extra.find("super-secret-token"), std::string::npos) << extra;
   EXPECT_NE(message(R"({"default_workspace":"a/b"})").find("default_workspace"), std::string::npos);
   EXPECT_NE(message(R"({"away_after":"later"})").find("away_after"), std::string::npos);
@@ -144,7 +148,8 @@ TEST(PluginsCollaboration, SettingsErrorsNeverQuoteATokenAndDefaultsHold) {
 }
 
 TEST(PluginsCollaboration, ValidEventsParse) {
-  auto r = co::parse_client_event(R"({"type":"user_presence","status":"away","user_id":"x"})", false);
+  auto r =
+      co::parse_client_event(R"({"type":"user_presence","status":"away","user_id":"x"})", false);
   ASSERT_TRUE(r.event) << r.error;
   EXPECT_EQ(std::get<co::presence_change>(*r.event).status, co::presence_status::away);
 
@@ -172,18 +177,22 @@ TEST(PluginsCollaboration, MalformedEventsSayWhatIsWrong) {
   EXPECT_EQ(error("[1]"), "expected a JSON object");
   EXPECT_EQ(error(R"({"status":"away"})"), "missing string field 'type'");
   EXPECT_EQ(error(R"({"type":"dance"})"), "unknown type 'dance'");
-  EXPECT_NE(error(R"({"type":"user_presence","status":"offline"})").find("status"), std::string::npos);
+  EXPECT_NE(error(R"({"type":"user_presence","status":"offline"})").find("status"),
+            std::string::npos);
   EXPECT_NE(error(R"({"type":"collection_updated","changes":{}})").find("collection_id"),
             std::string::npos);
-  EXPECT_NE(error(R"({"type":"collection_updated","collection_id":"c1","changes":[]})").find("changes"),
-            std::string::npos);
-  EXPECT_NE(error(R"({"type":"request_shared","request_id":"r1","shared_with":[]})").find("shared_with"),
-            std::string::npos);
+  EXPECT_NE(
+      error(R"({"type":"collection_updated","collection_id":"c1","changes":[]})").find("changes"),
+      std::string::npos);
+  EXPECT_NE(
+      error(R"({"type":"request_shared","request_id":"r1","shared_with":[]})").find("shared_with"),
+      std::string::npos);
   EXPECT_NE(error(R"({"type":"request_shared","request_id":"r1","shared_with":["a b"]})")
                 .find("shared_with"),
             std::string::npos);
   std::string many = R"({"type":"request_shared","request_id":"r1","shared_with":[)";
-  for (int i = 0; i < 101; ++i) many += (i ? ",\"u" : "\"u") + std::to_string(i) + "\"";
+  for (int i = 0; i < 101; ++i)
+    many += (i ? ",\"u" : "\"u") + std::to_string(i) + "\"";
   many += "]}";
   EXPECT_NE(error(many).find("more than 100"), std::string::npos);
   std::string deep = R"({"type":"collection_updated","collection_id":"c","changes":)";
@@ -199,20 +208,22 @@ TEST(PluginsCollaboration, OutgoingEventsHaveTheSpecsShapeWithServerFields) {
   const auto parsed = co::parse_client_event(
       R"({"type":"collection_updated","collection_id":"c1","changes":{"name":"N","updated_by":"forged"}})",
       false);
-  EXPECT_EQ(co::serialize(co::collection_updated_event(std::get<co::collection_update>(*parsed.event),
-                                                       "alice", ts)),
+  EXPECT_EQ(co::serialize(co::collection_updated_event(
+                std::get<co::collection_update>(*parsed.event), "alice", ts)),
             R"({"type":"collection_updated","collection_id":"c1","changes":{"name":"N",)"
             R"("updated_by":"alice"},"timestamp":"2025-01-01T12:00:00.000Z"})");
-  EXPECT_EQ(co::serialize(co::request_shared_event({"r1", {"bob"}}, "alice", ts)),
-            R"({"type":"request_shared","request_id":"r1","shared_by":"alice","shared_with":["bob"],)"
-            R"("timestamp":"2025-01-01T12:00:00.000Z"})");
+  EXPECT_EQ(
+      co::serialize(co::request_shared_event({"r1", {"bob"}}, "alice", ts)),
+      R"({"type":"request_shared","request_id":"r1","shared_by":"alice","shared_with":["bob"],)"
+      R"("timestamp":"2025-01-01T12:00:00.000Z"})");
   EXPECT_EQ(co::invalid_format_event("not valid JSON", ts),
             R"({"type":"error","code":"INVALID_FORMAT","error":"Invalid message format: not valid )"
             R"(JSON","timestamp":"2025-01-01T12:00:00.000Z"})");
 }
 
 TEST(PluginsCollaboration, EnvelopeRoundTripsAndFiltersRecipients) {
-  const co::bus_envelope broadcast{7, std::nullopt, co::user_presence_event("a", "online", "w", "t")};
+  const co::bus_envelope broadcast{7, std::nullopt,
+                                   co::user_presence_event("a", "online", "w", "t")};
   const auto decoded = co::decode_envelope(co::encode_envelope(broadcast));
   ASSERT_TRUE(decoded);
   EXPECT_EQ(decoded->from_session, 7u);

@@ -146,9 +146,11 @@ TEST(PluginsCommon, ReadmesAndDocsContainTheSettingsTablesFromTheCode) {
     for (const auto &table : p.tables) {
       const auto rendered = cm::settings_markdown_table(table);
       EXPECT_NE(readme.find(rendered), std::string::npos)
-          << p.readme << "/README.md lacks this table:\n" << rendered;
+          << p.readme << "/README.md lacks this table:\n"
+          << rendered;
       EXPECT_NE(docs.find(rendered), std::string::npos)
-          << "docs/plugins.md lacks this table of " << p.readme << ":\n" << rendered;
+          << "docs/plugins.md lacks this table of " << p.readme << ":\n"
+          << rendered;
     }
   }
 }

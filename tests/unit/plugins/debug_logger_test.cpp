@@ -33,8 +33,8 @@ TEST(PluginsDebugLogger, EnabledAutoFollowsTheEnvironmentAndBooleansForceIt) {
 }
 
 TEST(PluginsDebugLogger, OtherSettings) {
-  const auto s = dl::parse_settings(
-      R"({"max_payload_log_bytes":16,"redact_headers":["X-Tenant"]})", std::nullopt);
+  const auto s = dl::parse_settings(R"({"max_payload_log_bytes":16,"redact_headers":["X-Tenant"]})",
+                                    std::nullopt);
   EXPECT_EQ(s.max_payload_log_bytes, 16u);
   ASSERT_EQ(s.redact_headers.size(), 1u);
   EXPECT_EQ(dl::parse_settings("{}", std::nullopt).max_payload_log_bytes, 256u);
@@ -48,9 +48,9 @@ TEST(PluginsDebugLogger, OtherSettings) {
 
 TEST(PluginsDebugLogger, SensitiveHeaders) {
   const dl::redactor r({"X-Tenant"});
-  for (const char *name : {"Authorization", "proxy-authorization", "Cookie", "Set-Cookie",
-                           "X-API-KEY", "X-Auth-User", "X-Session-Id", "Client-Secret",
-                           "x-password", "X-Access-Token", "x-tenant"})
+  for (const char *name :
+       {"Authorization", "proxy-authorization", "Cookie", "Set-Cookie", "X-API-KEY", "X-Auth-User",
+        "X-Session-Id", "Client-Secret", "x-password", "X-Access-Token", "x-tenant"})
     EXPECT_TRUE(r.sensitive_header(name)) << name;
   for (const char *name : {"Accept", "User-Agent", "X-Trace", "Origin"})
     EXPECT_FALSE(r.sensitive_header(name)) << name;
@@ -60,14 +60,17 @@ TEST(PluginsDebugLogger, SensitiveHeaders) {
 TEST(PluginsDebugLogger, QueryRedactionKeepsEverythingElseByteForByte) {
   EXPECT_EQ(dl::redactor::redact_query("user_id=alice&token=abc&workspace_id=w%201&flag"),
             "user_id=alice&token=[REDACTED]&workspace_id=w%201&flag");
-  EXPECT_EQ(dl::redactor::redact_query("api_key=1&X-Amz-Signature=2&access%5Ftoken=3&code=4"),
-            "api_key=[REDACTED]&X-Amz-Signature=[REDACTED]&access%5Ftoken=[REDACTED]&code=[REDACTED]");
+  EXPECT_EQ(
+      dl::redactor::redact_query("api_key=1&X-Amz-Signature=2&access%5Ftoken=3&code=4"),
+      "api_key=[REDACTED]&X-Amz-Signature=[REDACTED]&access%5Ftoken=[REDACTED]&code=[REDACTED]");
   EXPECT_EQ(dl::redactor::redact_query("a%zz=1"), "a%zz=[REDACTED]");
 }
 
 TEST(PluginsDebugLogger, UrlRedactionHidesUserinfoAndTokenParams) {
-  EXPECT_EQ(dl::redactor::redact_url("wss://bob:pw@api.example.com:8443/v1?token=x&room=1#access_token=y"),
-            "wss://[REDACTED]@api.example.com:8443/v1?token=[REDACTED]&room=1#access_token=[REDACTED]");
+  EXPECT_EQ(
+      dl::redactor::redact_url(
+          "wss://bob:pw@api.example.com:8443/v1?token=x&room=1#access_token=y"),
+      "wss://[REDACTED]@api.example.com:8443/v1?token=[REDACTED]&room=1#access_token=[REDACTED]");
   EXPECT_EQ(dl::redactor::redact_url("ws://localhost/"), "ws://localhost/");
   EXPECT_EQ(dl::redactor::redact_url("not a url?token=x"), "[unparseable URL, 17 bytes]");
 }
@@ -110,7 +113,8 @@ TEST(PluginsDebugLogger, PayloadExcerptCutsOnUtf8BoundariesAndCountsTheRest) {
   // "é" is two bytes: cutting at 2 would split it, so the excerpt stops before it.
   EXPECT_EQ(dl::payload_excerpt("a\xC3\xA9z", false, 2), "a\xE2\x80\xA6(+3 bytes)");
   EXPECT_EQ(dl::payload_excerpt("a\nb", false, 10), "a\\nb");
-  EXPECT_EQ(dl::payload_excerpt(std::string("\x01\xff\x10", 3), true, 2), "01ff\xE2\x80\xA6(+1 bytes)");
+  EXPECT_EQ(dl::payload_excerpt(std::string("\x01\xff\x10", 3), true, 2),
+            "01ff\xE2\x80\xA6(+1 bytes)");
   EXPECT_EQ(dl::payload_excerpt("abc", false, 0), "");
 }
 
@@ -118,8 +122,9 @@ TEST(PluginsDebugLogger, LinesCarryTheFactsAndNoSecrets) {
   const dl::redactor r;
   const auto opened = dl::session_opened_line(
       {7, "/api/websocket/connect/c1", std::string("x=1&token=") + secret, "c1", "127.0.0.1"});
-  EXPECT_EQ(opened, "session 7 opened: path=/api/websocket/connect/c1 query=\"x=1&token=[REDACTED]\" "
-                    "client_id=\"c1\" remote=127.0.0.1");
+  EXPECT_EQ(opened,
+            "session 7 opened: path=/api/websocket/connect/c1 query=\"x=1&token=[REDACTED]\" "
+            "client_id=\"c1\" remote=127.0.0.1");
   EXPECT_EQ(dl::session_closed_line({7, "/ws", {}, "", "::1"}, 3, 2),
             "session 7 closed: path=/ws client_id=\"\" remote=::1 client_messages=3 "
             "upstream_messages=2");
@@ -134,16 +139,17 @@ TEST(PluginsDebugLogger, LinesCarryTheFactsAndNoSecrets) {
             "session 7 upstream opened [default upstream]: url=ws://h/ subprotocol=chat");
   EXPECT_EQ(dl::upstream_opened_line(7, "", "ws://h/", ""),
             "session 7 upstream opened [default upstream]: url=ws://h/ subprotocol=(none)");
-  EXPECT_EQ(dl::upstream_closed_line(7, "c1", "ws://h/", 1001, "going away"),
-            "session 7 upstream closed [connection c1]: url=ws://h/ code=1001 reason=\"going away\"");
+  EXPECT_EQ(
+      dl::upstream_closed_line(7, "c1", "ws://h/", 1001, "going away"),
+      "session 7 upstream closed [connection c1]: url=ws://h/ code=1001 reason=\"going away\"");
 
   EXPECT_EQ(dl::message_line(7, true, {}, "hello world", false, 5, r),
             "session 7 client message: text 11 bytes: hello\xE2\x80\xA6(+6 bytes)");
   EXPECT_EQ(dl::message_line(7, false, "c1", "pong", false, 0, r),
             "session 7 upstream message [connection c1]: text 4 bytes");
   const auto client = dl::message_line(
-      7, true, {}, std::string(R"({"type":"connect_external","headers":{"Authorization":")") +
-                       secret + R"("}})",
+      7, true, {},
+      std::string(R"({"type":"connect_external","headers":{"Authorization":")") + secret + R"("}})",
       false, 256, r);
   EXPECT_EQ(client.find(secret), std::string::npos) << client;
 }

@@ -17,13 +17,15 @@ namespace {
 int admit_many(rl::sliding_window_log &log, int n, std::uint64_t now) {
   int admitted = 0;
   for (int i = 0; i < n; ++i)
-    if (!log.try_admit(now)) ++admitted;
+    if (!log.try_admit(now))
+      ++admitted;
   return admitted;
 }
 
 TEST(PluginsRateLimiter, HundredthMessageInsideTheWindowPassesTheHundredAndFirstDoesNot) {
   rl::sliding_window_log log({{100, 60'000}});
-  for (std::uint64_t i = 0; i < 100; ++i) ASSERT_FALSE(log.try_admit(1'000 + i * 10)) << i;
+  for (std::uint64_t i = 0; i < 100; ++i)
+    ASSERT_FALSE(log.try_admit(1'000 + i * 10)) << i;
   EXPECT_EQ(log.try_admit(1'000 + 59'999), std::optional<std::size_t>(0));
 }
 
@@ -31,7 +33,7 @@ TEST(PluginsRateLimiter, AMessageStopsCountingExactlyOneWindowLater) {
   rl::sliding_window_log log({{2, 1'000}});
   EXPECT_FALSE(log.try_admit(5'000));
   EXPECT_FALSE(log.try_admit(5'400));
-  EXPECT_TRUE(log.try_admit(5'999)); // the first is still inside (5000, 6000)
+  EXPECT_TRUE(log.try_admit(5'999));  // the first is still inside (5000, 6000)
   EXPECT_FALSE(log.try_admit(6'000)); // the first expired at exactly 5000 + 1000
   EXPECT_TRUE(log.try_admit(6'399));  // 5400 and 6000 still count
   EXPECT_FALSE(log.try_admit(6'400));
@@ -49,7 +51,8 @@ TEST(PluginsRateLimiter, NoBurstOfTwiceTheLimitAroundAFixedWindowBoundary) {
 TEST(PluginsRateLimiter, RefusedMessagesDoNotConsumeBudget) {
   rl::sliding_window_log log({{1, 1'000}});
   EXPECT_FALSE(log.try_admit(0));
-  for (std::uint64_t t = 1; t < 1'000; t += 100) EXPECT_TRUE(log.try_admit(t));
+  for (std::uint64_t t = 1; t < 1'000; t += 100)
+    EXPECT_TRUE(log.try_admit(t));
   EXPECT_FALSE(log.try_admit(1'000)); // only the admitted message at 0 counted
 }
 
@@ -89,7 +92,8 @@ TEST(PluginsRateLimiter, SharedStoreKeepsOneBudgetPerKey) {
 
 TEST(PluginsRateLimiter, SharedStoreForgetsKeysWhoseMessagesAllExpired) {
   rl::in_memory_counter_store store({{5, 1'000}});
-  for (int i = 0; i < 50; ++i) store.try_admit("k" + std::to_string(i), 10);
+  for (int i = 0; i < 50; ++i)
+    store.try_admit("k" + std::to_string(i), 10);
   EXPECT_EQ(store.key_count(), 50u);
   store.try_admit("fresh", 1'500); // first sweep: every k* expired at 1010
   EXPECT_EQ(store.key_count(), 1u);

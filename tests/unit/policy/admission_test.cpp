@@ -10,8 +10,8 @@ using apistudio::admission_policy;
 using namespace std::string_literals;
 
 TEST(Admission, LoopbackHostsAreRecognised) {
-  for (const std::string_view host : {"localhost", "localhost:58123", "LOCALHOST.", "127.0.0.1:58123",
-                                 "127.9.9.9", "[::1]", "[::1]:58123"})
+  for (const std::string_view host : {"localhost", "localhost:58123", "LOCALHOST.",
+                                      "127.0.0.1:58123", "127.9.9.9", "[::1]", "[::1]:58123"})
     EXPECT_TRUE(admission_policy::is_loopback_host(host)) << host;
 }
 
