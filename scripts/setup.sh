@@ -10,6 +10,7 @@ packages=(
   nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-websockets
+  clang-format-14 git
 )
 if [[ "${1:-}" == "--with-fuzz" ]]; then
   packages+=(clang-14 libclang-rt-14-dev)
