@@ -1,4 +1,5 @@
 #include "policy/admission.hpp"
+#include "base/hex_digit.hpp"
 
 #include <boost/asio/ip/address.hpp>
 
@@ -66,16 +67,6 @@ bool constant_time_equals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 } // namespace
 
 std::string query_parameter(std::string_view query, std::string_view name) {
@@ -92,9 +83,10 @@ std::string query_parameter(std::string_view query, std::string_view name) {
     for (std::size_t i = 0; i < raw.size(); ++i) {
       if (raw[i] == '+') {
         out.push_back(' ');
-      } else if (raw[i] == '%' && i + 2 < raw.size() && hex_value(raw[i + 1]) >= 0 &&
-                 hex_value(raw[i + 2]) >= 0) {
-        out.push_back(static_cast<char>(hex_value(raw[i + 1]) * 16 + hex_value(raw[i + 2])));
+      } else if (raw[i] == '%' && i + 2 < raw.size() && hex_digit_value(raw[i + 1]) >= 0 &&
+                 hex_digit_value(raw[i + 2]) >= 0) {
+        out.push_back(
+            static_cast<char>(hex_digit_value(raw[i + 1]) * 16 + hex_digit_value(raw[i + 2])));
         i += 2;
       } else {
         out.push_back(raw[i]);

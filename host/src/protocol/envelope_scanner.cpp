@@ -4,6 +4,7 @@
 // round trip against a budget of 25,000 for the whole host (bench/micro/codec_bench.cpp).
 // It declines (scan_result::fallback) on anything unusual, and nlohmann then decides; see
 // envelope_parser_detail.hpp for why that keeps the two paths in agreement.
+#include "base/hex_digit.hpp"
 #include "protocol/envelope_parser_detail.hpp"
 #include "protocol/json_text.hpp"
 
@@ -21,23 +22,13 @@ const char *skip_whitespace(const char *p, const char *end) {
   return p;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 // Reads the 4 hex digits after "\u" at p; -1 when they are not there.
 long read_hex4(const char *p, const char *end) {
   if (end - p < 4)
     return -1;
   long value = 0;
   for (int i = 0; i < 4; ++i) {
-    const int digit = hex_value(p[i]);
+    const int digit = hex_digit_value(p[i]);
     if (digit < 0)
       return -1;
     value = value * 16 + digit;
