@@ -321,9 +321,7 @@ private:
 std::shared_ptr<upstream_connection> upstream_connection::create(session_services &ctx,
                                                                  worker_executor executor, bool tls,
                                                                  bool verify_tls) {
-  if (tls)
-    return std::make_shared<basic_upstream<tls_upstream_stream>>(ctx, executor, verify_tls);
-  return std::make_shared<basic_upstream<plain_upstream_stream>>(ctx, executor, verify_tls);
+  return make_for_scheme<upstream_connection, basic_upstream>(tls, ctx, executor, verify_tls);
 }
 
 } // namespace apistudio

@@ -43,9 +43,7 @@ Stream make_stream(session_services &ctx, worker_executor executor, bool verify)
 std::shared_ptr<upstream_dialer> upstream_dialer::create(session_services &ctx,
                                                          worker_executor executor, bool tls,
                                                          bool verify_tls) {
-  if (tls)
-    return std::make_shared<basic_upstream_dialer<tls_upstream_stream>>(ctx, executor, verify_tls);
-  return std::make_shared<basic_upstream_dialer<plain_upstream_stream>>(ctx, executor, verify_tls);
+  return make_for_scheme<upstream_dialer, basic_upstream_dialer>(tls, ctx, executor, verify_tls);
 }
 
 template <class Stream>

@@ -64,6 +64,15 @@ using plain_upstream_stream = boost::beast::websocket::stream<coalescing_socket>
 using tls_upstream_stream =
     boost::beast::websocket::stream<boost::beast::ssl_stream<coalescing_socket>>;
 
+// Impl<tls_upstream_stream> for a wss:// upstream, Impl<plain_upstream_stream> for ws://: the one
+// place the scheme picks the stream type, for the dialer and the connection alike.
+template <class Base, template <class> class Impl, class... Args>
+std::shared_ptr<Base> make_for_scheme(bool tls, Args &&...args) {
+  if (tls)
+    return std::make_shared<Impl<tls_upstream_stream>>(std::forward<Args>(args)...);
+  return std::make_shared<Impl<plain_upstream_stream>>(std::forward<Args>(args)...);
+}
+
 class upstream_dialer {
 public:
   using done_handler = std::function<void(const dial_error *error, const dial_diagnostics &)>;
