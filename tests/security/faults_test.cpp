@@ -169,6 +169,31 @@ TEST(Faults, UpstreamResetInTheMiddleOfAFrameIsReportedAndTheSessionGoesOn) {
   EXPECT_EQ(c.read_until("message_received").value("content", ""), "still here");
 }
 
+// Issue 14 (5b): an upstream refusing the upgrade with a huge body made the host read it (up to
+// Beast's 8 MB, per connecting upstream) until connect_timeout. The answer is now read up to
+// 80 KiB: the connect fails at once with HANDSHAKE_FAILED, long before the timeout.
+TEST(Faults, UpstreamRefusalWithAHugeBodyFailsTheConnectAtOnce) {
+  upstream_behaviour huge;
+  huge.mode = upstream_behaviour::kind::huge_refusal;
+  test_upstream upstream(huge);
+  host_config cfg = test_config();
+  cfg.limits.connect_timeout = std::chrono::seconds(20);
+  host_instance host(cfg);
+  ws_client c;
+  ASSERT_TRUE(c.connect(host.port(), "/api/websocket/connect/huge-refusal"));
+  const auto started = std::chrono::steady_clock::now();
+  c.send_json({{"type", "connect_external"}, {"url", upstream.url()}});
+  ASSERT_EQ(c.read_until("connection_status")["status"], "connecting");
+  const json error = c.read_until("connection_error", std::chrono::seconds(30));
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(error.value("code", ""), "HANDSHAKE_FAILED") << error.dump();
+  EXPECT_NE(error.value("error", "").find("80 KiB"), std::string::npos) << error.dump();
+  EXPECT_LT(waited, std::chrono::seconds(10)) << "the connect waited for the rest of the body";
+  EXPECT_EQ(c.read_until("connection_status")["status"], "error");
+  EXPECT_TRUE(
+      eventually([&] { return active_connections(host.port())["external_connections"].empty(); }));
+}
+
 TEST(Faults, ClientVanishingWhileItsUpstreamIsStillConnectingLeaksNothing) {
   upstream_behaviour silent;
   silent.mode = upstream_behaviour::kind::silent;

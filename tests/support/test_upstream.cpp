@@ -165,6 +165,14 @@ void test_upstream::serve(int fd) {
       return write_raw(stream,
                        "HTTP/1.1 " + std::to_string(b_.status) +
                            " Refused\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope");
+    case k::huge_refusal: {
+      write_raw(stream, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 8388608\r\n\r\n" +
+                            std::string(256 * 1024, 'x'));
+      char c;
+      while (!stopping_ && stream.read_some(net::buffer(&c, 1), ec) > 0 && !ec) {
+      }
+      return;
+    }
     case k::redirect:
       return write_raw(stream, "HTTP/1.1 302 Found\r\nLocation: ws://127.0.0.1:1/elsewhere\r\n"
                                "Content-Length: 0\r\nConnection: close\r\n\r\n");

@@ -29,6 +29,8 @@ struct upstream_behaviour {
     mute,                  // completes the handshake, then never reads again (ignores pings)
     reset_after_first,     // drops the TCP connection (RST, no close frame) after the first frame
     echo_then_close,       // echoes the first frame, then closes with close_code/close_reason
+    huge_refusal,          // answers the upgrade with 500 announcing an 8 MiB body, sends
+                           // 256 KiB of it, then stalls (reads until stopped)
   };
   kind mode = kind::echo;
   int status = 401;

@@ -26,12 +26,15 @@
 #include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/buffers_prefix.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -74,9 +77,22 @@ public:
   // Number of sendmsg-level sends started (tests check that a burst goes out as one).
   std::uint64_t sends_started() const noexcept;
 
+  // Reads are unlimited unless limit_reads() set a budget: then one read gets at most what is
+  // left of it, and a read with nothing left fails with message_size. The dialer bounds the
+  // upstream's handshake response this way (Beast's parser would take an 8 MB body there).
+  void limit_reads(std::size_t bytes) noexcept { read_budget_ = bytes; }
+  void unlimit_reads() noexcept { read_budget_ = no_read_limit; }
+
   template <class MutableBufferSequence, class ReadToken>
   auto async_read_some(const MutableBufferSequence &buffers, ReadToken &&token) {
-    return socket_.async_read_some(buffers, std::forward<ReadToken>(token));
+    return boost::asio::async_initiate<ReadToken, void(error_code, std::size_t)>(
+        [this](auto handler, const MutableBufferSequence &b) {
+          if (read_budget_ == no_read_limit)
+            socket_.async_read_some(b, std::move(handler));
+          else
+            read_within_budget(b, std::move(handler));
+        },
+        token, buffers);
   }
 
   template <class ConstBufferSequence, class WriteToken>
@@ -105,6 +121,25 @@ public:
 
 private:
   struct state;
+  static constexpr std::size_t no_read_limit = static_cast<std::size_t>(-1);
+
+  template <class MutableBufferSequence, class Handler>
+  void read_within_budget(const MutableBufferSequence &b, Handler &&handler) {
+    if (read_budget_ == 0) {
+      boost::asio::post(socket_.get_executor(),
+                        boost::beast::bind_front_handler(
+                            std::forward<Handler>(handler),
+                            error_code(boost::asio::error::message_size), std::size_t{0}));
+      return;
+    }
+    socket_.async_read_some(
+        boost::beast::buffers_prefix(read_budget_, b),
+        [this, h = std::forward<Handler>(handler)](error_code ec, std::size_t n) mutable {
+          // The stream that owns this socket is kept alive by the pending read.
+          read_budget_ -= std::min(n, read_budget_);
+          std::move(h)(ec, n);
+        });
+  }
 
   template <class ConstBufferSequence> std::size_t append(const ConstBufferSequence &b) {
     std::string &out = pending_buffer();
@@ -167,6 +202,7 @@ private:
 
   worker_socket socket_;
   std::shared_ptr<state> state_;
+  std::size_t read_budget_ = no_read_limit;
 };
 
 // Beast's close (and its answer to a peer's close) ends here: send what is pending, then the

@@ -192,6 +192,7 @@ template <class Stream> void basic_upstream_dialer<Stream>::do_ws_handshake() {
       r.set(http::field::sec_websocket_protocol, joined);
     }
   }));
+  socket_layer().limit_reads(handshake_response_limit);
   ws_.async_handshake(
       response_, req_.target.host_header, req_.target.target,
       [self = this->shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
@@ -200,9 +201,15 @@ template <class Stream> void basic_upstream_dialer<Stream>::do_ws_handshake() {
 template <class Stream> void basic_upstream_dialer<Stream>::on_handshake(beast::error_code ec) {
   if (state_ != state::connecting)
     return;
+  socket_layer().unlimit_reads();
   diag_.http_status = response_.result_int();
   for (const auto &f : response_)
     diag_.response_headers.emplace_back(f.name_string(), f.value());
+  if (ec == boost::asio::error::message_size)
+    return fail({"HANDSHAKE_FAILED",
+                 "Handshake failed: the upstream's answer to the upgrade is over " +
+                     std::to_string(handshake_response_limit / 1024) + " KiB",
+                 0});
   if (ec) {
     const int status = diag_.http_status;
     if (status == 401 || status == 403)

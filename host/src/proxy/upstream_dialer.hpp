@@ -97,6 +97,10 @@ class basic_upstream_dialer final
       public std::enable_shared_from_this<basic_upstream_dialer<Stream>> {
 public:
   static constexpr bool is_tls = std::is_same_v<Stream, tls_upstream_stream>;
+  // The most the host reads of an upstream's answer to the WebSocket upgrade: Beast's 8 KiB of
+  // headers and a body of about 64 KiB. A refusal with a bigger body fails at once instead of
+  // holding up to Beast's 8 MB per connecting upstream until connect_timeout.
+  static constexpr std::size_t handshake_response_limit = 80 * 1024;
 
   basic_upstream_dialer(session_services &ctx, worker_executor executor, bool verify);
 
@@ -122,6 +126,12 @@ private:
   void on_handshake(boost::beast::error_code ec);
   void fail(dial_error error);
   void close_socket();
+  coalescing_socket &socket_layer() noexcept {
+    if constexpr (is_tls)
+      return ws_.next_layer().next_layer();
+    else
+      return ws_.next_layer();
+  }
 
   session_services &ctx_;
   worker_executor executor_;
