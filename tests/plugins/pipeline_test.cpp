@@ -235,6 +235,30 @@ TEST(PluginPipeline, UpstreamCloseClosesTheClientAndItsUpstream) {
   EXPECT_TRUE(eventually([&] { return echo.open_now() == 0; }));
 }
 
+// Issue 14 (5a): a plugin that closed its own session in on_upstream_opened left the proxy using
+// its entry of the upstream list that the close had just cleared (a use after free, which the
+// ASan build reports). The session closes with the plugin's code, its upstream goes, and the
+// client_id is free for the next connection.
+TEST(PluginPipeline, ClosingTheSessionInUpstreamOpenedClosesCleanly) {
+  test_upstream echo;
+  host_instance host(
+      config_with({recorder("R", {{"close_on_upstream_opened", true}, {"close_code", 4003}})}));
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    ws_client c;
+    ASSERT_TRUE(c.connect(host.port(), "/api/websocket/connect/closes-itself"));
+    c.send_json({{"type", "connect_external"}, {"url", echo.url()}});
+    EXPECT_EQ(c.wait_closed(), 4003);
+    EXPECT_EQ(c.close_reason(), "closed by R");
+    EXPECT_TRUE(eventually([&] { return echo.open_now() == 0; }));
+    EXPECT_TRUE(eventually([&] {
+      const auto active = nlohmann::json::parse(
+          http_request(host.port(), "GET", "/api/websocket/active-connections").body);
+      return active["active_connections"].empty() && active["external_connections"].empty();
+    }));
+  }
+}
+
 TEST(PluginPipeline, UpstreamFailClosesWith1011) {
   for (const std::string v : {"fail", "throw"}) {
     SCOPED_TRACE(v);

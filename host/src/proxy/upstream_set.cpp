@@ -179,8 +179,13 @@ void upstream_set::on_upstream_open(const std::string &cid, const dial_error *er
   ctx_.clients.mark_upstream_open(sctx.client_id);
   send_status("connected", {redacted_url(u->connection->url), u->connection->subprotocol, 0, {}},
               cid, rid);
-  if (!ctx_.plugins.empty())
+  if (!ctx_.plugins.empty()) {
     ctx_.plugins.upstream_opened(sctx, cid, u->connection->url, u->connection->subprotocol);
+    // A hook may have closed the session, and with it every upstream: `u` may be gone.
+    u = find(cid);
+    if (u == nullptr)
+      return;
+  }
   // A disconnect_external that came while connecting: the held messages are written, then 1000.
   if (u->disconnect_requested)
     u->connection->close(1000, "");
