@@ -83,14 +83,14 @@ public:
   void limit_reads(std::size_t bytes) noexcept { read_budget_ = bytes; }
   void unlimit_reads() noexcept { read_budget_ = no_read_limit; }
 
+  // Unlimited reads go straight to the socket: Beast's read operation is not moved once more.
   template <class MutableBufferSequence, class ReadToken>
   auto async_read_some(const MutableBufferSequence &buffers, ReadToken &&token) {
+    if (read_budget_ == no_read_limit)
+      return socket_.async_read_some(buffers, std::forward<ReadToken>(token));
     return boost::asio::async_initiate<ReadToken, void(error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence &b) {
-          if (read_budget_ == no_read_limit)
-            socket_.async_read_some(b, std::move(handler));
-          else
-            read_within_budget(b, std::move(handler));
+          read_within_budget(b, std::move(handler));
         },
         token, buffers);
   }
