@@ -3,10 +3,16 @@
 // allocating), no permessage-deflate, and the RFC 6455 close code 1002 for protocol violations.
 #include "host_fixture.hpp"
 #include "raw_socket.hpp"
+#include "raw_upstream.hpp"
 #include "security_helpers.hpp"
 #include "test_client.hpp"
 
 #include <gtest/gtest.h>
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include <future>
 
 using namespace apistudio;
 using namespace apistudio::testing;
@@ -179,4 +185,77 @@ TEST(Frames, ProtocolViolationsAreClosedWith1002) {
   }
   EXPECT_TRUE(pong);
   EXPECT_TRUE(answer);
+}
+
+// RFC 6455 7.4.2 allows no close code from 5000 up; Beast 1.81 accepts them and would echo one.
+TEST(Frames, CloseCodeOf5000OrMoreFromAClientIsAnsweredWith1002) {
+  host_instance host;
+  for (const int code : {5000, 5001, 65535}) {
+    raw_socket s = open_raw(host.port(), "close" + std::to_string(code));
+    ASSERT_TRUE(s.send(ws_frame(op_close, close_payload(code, "bye"))));
+    EXPECT_EQ(read_close_code(s, 5s), 1002) << code;
+    EXPECT_TRUE(s.wait_closed(5s)) << code;
+  }
+  {
+    // The code split across two sends (the host may read them apart or together).
+    raw_socket s = open_raw(host.port(), "close-split");
+    const std::string f = ws_frame(op_close, close_payload(5000));
+    ASSERT_TRUE(s.send(f.substr(0, 7)));
+    std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(s.send(f.substr(7)));
+    EXPECT_EQ(read_close_code(s, 5s), 1002);
+  }
+  // Codes 3000-4999 are for applications: echoed as ever.
+  raw_socket s = open_raw(host.port(), "close4999");
+  ASSERT_TRUE(s.send(ws_frame(op_close, close_payload(4999))));
+  EXPECT_EQ(read_close_code(s, 5s), 4999);
+}
+
+TEST(Frames, CloseCodeOf5000FromAnUpstreamIsAnsweredWith1002) {
+  std::promise<int> answered;
+  scripted_upstream upstream([&](boost::asio::ip::tcp::socket &s) {
+    boost::system::error_code ec;
+    boost::asio::write(
+        s, boost::asio::buffer(scripted_upstream::frame(op_close, close_payload(5000, "bye"))), ec);
+    // The host's answer, a masked client frame of at most 125 bytes: header, key, payload.
+    unsigned char head[6];
+    boost::asio::read(s, boost::asio::buffer(head), ec);
+    std::string payload(head[1] & 0x7f, '\0');
+    boost::asio::read(s, boost::asio::buffer(payload), ec);
+    int code = 0;
+    if (!ec && (head[0] & 0x0f) == op_close && payload.size() >= 2)
+      code = ((static_cast<unsigned char>(payload[0]) ^ head[2]) << 8) |
+             (static_cast<unsigned char>(payload[1]) ^ head[3]);
+    answered.set_value(code);
+  });
+  host_instance host;
+  ws_client c;
+  ASSERT_TRUE(c.connect(host.port(), "/api/websocket/connect/upstream-5000"));
+  c.send_json({{"type", "connect_external"}, {"url", upstream.url()}});
+  ASSERT_EQ(c.read_until("connection_status")["status"], "connecting");
+  ASSERT_EQ(c.read_until("connection_status")["status"], "connected");
+  auto code = answered.get_future();
+  ASSERT_EQ(code.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(code.get(), 1002);
+  const json gone = c.read_until("connection_status");
+  EXPECT_EQ(gone.value("status", ""), "disconnected") << gone.dump();
+  EXPECT_EQ(gone.value("close_code", 0), 1002) << gone.dump();
+}
+
+// A client still sending a message over the limit when the host fails it with 1009 must be able
+// to read that close: the host reads and discards what follows for a while (a lingering close)
+// instead of closing on unread bytes, which would reset the connection under the close frame.
+TEST(Frames, AClientStillSendingAnOversizedMessageReadsTheClose1009) {
+  host_config c = test_config();
+  c.limits.max_message_bytes = 512 * 1024; // a frame on the proxy socket: at most 1 MiB + 4 KiB
+  host_instance host(c);
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    raw_socket s = open_raw(host.port(), "oversized" + std::to_string(round));
+    const std::size_t size = 2 * 1024 * 1024;
+    EXPECT_TRUE(s.send(ws_frame_header(op_binary, size) + std::string(size, 'x'), 10s));
+    EXPECT_TRUE(s.send(std::string(512 * 1024, 'y'), 10s)) << "reset while still sending";
+    EXPECT_EQ(read_close_code(s, 5s), 1009);
+    s.close();
+  }
 }

@@ -4,9 +4,14 @@
 #include "policy/admission.hpp"
 #include "protocol/http_responses.hpp"
 #include "proxy/client_session.hpp"
+#include "proxy/upstream_dialer.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+
+#include <cerrno>
+
+#include <sys/socket.h>
 
 namespace apistudio {
 namespace net = boost::asio;
@@ -139,12 +144,7 @@ void http_session::handle(request req) {
   if (path == "/api/websocket/test-connection") {
     if (!only(http::verb::post))
       return;
-    stream_.expires_never(); // the connect timeout bounds the wait instead
-    return test_connection(
-        ctx_, stream_.get_executor(), req, [self = shared_from_this()](http_response res) {
-          net::dispatch(self->stream_.get_executor(),
-                        [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
-        });
+    return start_test(req);
   }
   send(make_json_error(http::status::not_found, "NOT_FOUND", "No such endpoint", v));
 }
@@ -166,6 +166,63 @@ void http_session::upgrade(request req, bool proxy, std::string client_id) {
   // Bytes already read past the request belong to the WebSocket; a client must wait for 101
   // before sending frames (RFC 6455 4.1), so there are none to carry over.
   session->start(std::move(req));
+}
+
+void http_session::start_test(const request &req) {
+  stream_.expires_never(); // the connect timeout bounds the wait instead
+  testing_ = true;
+  auto dialer = test_connection(ctx_, stream_.get_executor(), req, remote_address_,
+                                [self = shared_from_this()](http_response res) {
+                                  net::dispatch(self->stream_.get_executor(),
+                                                [self, res = std::move(res)]() mutable {
+                                                  self->test_answered(std::move(res));
+                                                });
+                                });
+  // A refusal may have been answered already, from inside the call.
+  if (!testing_ || !dialer)
+    return;
+  test_ = std::move(dialer);
+  watch_requester();
+}
+
+void http_session::test_answered(response res) {
+  if (!testing_)
+    return;
+  testing_ = false;
+  test_.reset();
+  beast::error_code ignored;
+  stream_.socket().cancel(ignored); // ends the watch
+  send(std::move(res));
+}
+
+void http_session::watch_requester() {
+  stream_.socket().async_wait(
+      net::socket_base::wait_read,
+      [self = shared_from_this()](beast::error_code ec) { self->on_requester_readable(ec); });
+}
+
+void http_session::on_requester_readable(beast::error_code ec) {
+  if (!testing_ || ec == net::error::operation_aborted)
+    return;
+  if (!ec) {
+    // Readable is EOF, a reset, or bytes of a pipelined request. Only a peek tells them apart;
+    // the bytes stay for the next request, and the answer to this one still goes first.
+    char byte = 0;
+    const auto n =
+        ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0)
+      return; // a client that pipelines and then hangs up is noticed only by the dial's end
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+      return watch_requester();
+  }
+  // Nobody waits for the answer (like nginx's "client prematurely closed connection", a
+  // half-close counts too): the dial is abandoned, and with it its upstream socket, its place
+  // under the caps and this session.
+  testing_ = false;
+  if (auto dialer = std::exchange(test_, nullptr))
+    dialer->cancel();
+  beast::error_code ignored;
+  stream_.socket().close(ignored);
 }
 
 void http_session::send(response res) {

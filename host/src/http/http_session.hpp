@@ -17,6 +17,8 @@
 
 namespace apistudio {
 
+class upstream_dialer;
+
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
   using request = boost::beast::http::request<boost::beast::http::string_body>;
@@ -30,6 +32,11 @@ private:
   void on_read(boost::beast::error_code ec);
   void handle(request req);
   void upgrade(request req, bool proxy, std::string client_id);
+  void start_test(const request &req);
+  void test_answered(response res);
+  // While a test dials, the requester's socket is watched: gone (EOF, reset) abandons the test.
+  void watch_requester();
+  void on_requester_readable(boost::beast::error_code ec);
   void send(response res);
   void on_write(bool keep_alive, boost::beast::error_code ec);
 
@@ -41,6 +48,8 @@ private:
   std::shared_ptr<response> pending_;
   std::string remote_address_;
   bool request_keep_alive_ = false;
+  bool testing_ = false;                  // a test-connection is waiting for its dial
+  std::shared_ptr<upstream_dialer> test_; // that dial, to cancel when the requester goes
 };
 
 } // namespace apistudio

@@ -75,15 +75,22 @@ bool is_json_content_type(std::string_view ct) {
 
 } // namespace
 
-void test_connection(session_services &ctx, worker_executor executor, const rest_request &req,
-                     rest_reply reply) {
+std::shared_ptr<upstream_dialer> test_connection(session_services &ctx, worker_executor executor,
+                                                 const rest_request &req,
+                                                 const std::string &remote_address,
+                                                 rest_reply reply) {
+  // Every refusal answers at once and leaves nothing to cancel.
+  auto answer = [&](http_response res) -> std::shared_ptr<upstream_dialer> {
+    reply(std::move(res));
+    return nullptr;
+  };
   // A page can send text/plain cross-site without a preflight; application/json needs one.
   if (!is_json_content_type(req[http::field::content_type]))
-    return reply(make_json_error(http::status::unsupported_media_type, "UNSUPPORTED_MEDIA_TYPE",
-                                 "Content-Type must be application/json", req.version()));
+    return answer(make_json_error(http::status::unsupported_media_type, "UNSUPPORTED_MEDIA_TYPE",
+                                  "Content-Type must be application/json", req.version()));
   json body = json::parse(req.body(), nullptr, false);
   auto unprocessable = [&](const std::string &why) {
-    reply(
+    return answer(
         make_json_error(http::status::unprocessable_entity, "INVALID_FORMAT", why, req.version()));
   };
   if (body.is_discarded())
@@ -124,14 +131,38 @@ void test_connection(session_services &ctx, worker_executor executor, const rest
   }
   std::string why;
   if (!parse_upstream_url(d.url, d.target, why))
-    return reply(test_error(req, d.url, "INVALID_URL", why, nullptr));
+    return answer(test_error(req, d.url, "INVALID_URL", why, nullptr));
   if (!validate_handshake(d.headers, d.protocols, ctx.config.limits, why))
-    return reply(test_error(req, d.url, "INVALID_FORMAT", why, nullptr));
+    return answer(test_error(req, d.url, "INVALID_FORMAT", why, nullptr));
+
+  // What the dial holds until it is answered or abandoned (the done handler owns it): a place
+  // among the requester's concurrent tests, and its socket's place under the total cap. Both
+  // guard descriptors: without them a page could keep connect_timeout-long dials open without
+  // limit, each a socket no session counts.
+  struct held_slots {
+    per_address_count::slot per_address;
+    connection_slot dial;
+  };
+  auto held = std::make_shared<held_slots>(
+      held_slots{ctx.connection_tests.try_take(remote_address,
+                                               ctx.config.limits.max_connection_tests_per_address),
+                 connection_slot(ctx.live_client_sockets)});
+  if (!held->per_address)
+    return answer(
+        make_json_error(http::status::too_many_requests, "TOO_MANY_TESTS",
+                        "Too many connection tests in flight from this address (at most " +
+                            std::to_string(ctx.config.limits.max_connection_tests_per_address) +
+                            "); wait for one to finish",
+                        req.version()));
+  if (ctx.live_client_sockets.load() > ctx.config.limits.max_total_connections)
+    return answer(make_json_error(http::status::service_unavailable, "TOO_MANY_CONNECTIONS",
+                                  "The host is at its connection limit; try again later",
+                                  req.version()));
 
   auto dialer = upstream_dialer::create(ctx, executor, d.target.tls, d.tls_verify);
   const std::string url = d.url;
   const unsigned version = req.version();
-  dialer->dial(std::move(d), [dialer, url, version, reply = std::move(reply)](
+  dialer->dial(std::move(d), [dialer, url, version, held, reply = std::move(reply)](
                                  const dial_error *e, const dial_diagnostics &diag) {
     rest_request r;
     r.version(version);
@@ -144,6 +175,7 @@ void test_connection(session_services &ctx, worker_executor executor, const rest
     out["diagnostics"] = diagnostics_json(diag);
     reply(make_json_response(http::status::ok, out, version));
   });
+  return dialer;
 }
 
 } // namespace apistudio

@@ -8,8 +8,12 @@
 #include <boost/beast/http.hpp>
 
 #include <functional>
+#include <memory>
+#include <string>
 
 namespace apistudio {
+
+class upstream_dialer;
 
 using rest_request = boost::beast::http::request<boost::beast::http::string_body>;
 using rest_reply = std::function<void(http_response)>;
@@ -18,8 +22,14 @@ http_response active_connections(session_services &ctx, const rest_request &req)
 http_response list_plugins(session_services &ctx, const rest_request &req);
 http_response health(session_services &ctx, const rest_request &req);
 // Opens the upstream, completes the handshake, closes it with 1000 and answers through `reply`
-// (on `executor`, the HTTP session's worker). Malformed body: 422; wrong content type: 415.
-void test_connection(session_services &ctx, worker_executor executor, const rest_request &req,
-                     rest_reply reply);
+// (on `executor`, the HTTP session's worker). Malformed body: 422; wrong content type: 415;
+// `remote_address` already has limits.max_connection_tests_per_address tests in flight: 429;
+// the dial would pass limits.max_total_connections: 503.
+// Returns the dialer while the dial runs (nullptr when `reply` was already called): cancelling
+// it abandons the test, closes the upstream socket and drops `reply` uncalled.
+std::shared_ptr<upstream_dialer> test_connection(session_services &ctx, worker_executor executor,
+                                                 const rest_request &req,
+                                                 const std::string &remote_address,
+                                                 rest_reply reply);
 
 } // namespace apistudio

@@ -110,6 +110,11 @@ void section_reader::read_limits(const located &section) {
            [&](const located &v) {
              l.max_total_connections = static_cast<std::size_t>(yaml_.integer(v, 1, 1'000'000));
            }},
+          {"max_connection_tests_per_address",
+           [&](const located &v) {
+             l.max_connection_tests_per_address =
+                 static_cast<std::size_t>(yaml_.integer(v, 1, 1000));
+           }},
           {"max_outbound_queue",
            [&](const located &v) { l.max_outbound_queue_bytes = yaml_.size(v, 64 * kib, gib); }},
           {"max_http_header_size",

@@ -63,6 +63,8 @@ void client_session::start(request req) {
   const std::size_t max_message = ctx_.config.limits.max_message_bytes;
   ws_.read_message_max(upstreams_ ? 2 * max_message + 4096 : max_message);
   ws_.auto_fragment(false);
+  // The request was read by the HTTP session: the first byte this socket reads is a frame's.
+  ws_.next_layer().guard_close_codes(false);
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type &res) {
     res.set(http::field::server, "apistudio-host/" APISTUDIO_HOST_VERSION);
   }));

@@ -259,6 +259,73 @@ void coalescing_socket::async_wait_room(net::any_completion_handler<void(error_c
   st.room_wanted.swap(handler); // not `=`: Boost 1.81's move assignment recurses for ever
 }
 
+namespace {
+
+// One lingering close; kept alive by its pending read and timer.
+struct linger_op : std::enable_shared_from_this<linger_op> {
+  linger_op(worker_socket &s, boost::beast::role_type r,
+            net::any_completion_handler<void(error_code)> h)
+      : socket(s), timer(s.get_executor()), role(r), handler(std::move(h)) {}
+
+  void start() {
+    error_code ignored;
+    if (role == boost::beast::role_type::server)
+      socket.shutdown(net::socket_base::shutdown_send, ignored);
+    timer.expires_after(coalescing_socket::linger_time);
+    timer.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec && !self->done)
+        self->finish({});
+    });
+    read();
+  }
+
+  void read() {
+    socket.async_read_some(
+        net::buffer(buffer.get(), buffer_size),
+        [self = shared_from_this()](error_code ec, std::size_t n) { self->on_read(ec, n); });
+  }
+
+  void on_read(error_code ec, std::size_t n) {
+    if (done)
+      return; // finished by the timer; the socket may be gone by now
+    discarded += n;
+    if (ec == net::error::eof)
+      return finish({});
+    if (ec)
+      return finish(ec);
+    if (discarded >= coalescing_socket::linger_bytes)
+      return finish({});
+    read();
+  }
+
+  void finish(error_code ec) {
+    done = true;
+    timer.cancel();
+    error_code ignored;
+    if (role == boost::beast::role_type::client)
+      socket.shutdown(net::socket_base::shutdown_send, ignored);
+    socket.close(ignored);
+    // Last: the handler owns the stream that owns `socket`.
+    std::exchange(handler, nullptr)(ec);
+  }
+
+  static constexpr std::size_t buffer_size = 16 * 1024;
+  worker_socket &socket;
+  worker_timer timer;
+  boost::beast::role_type role;
+  net::any_completion_handler<void(error_code)> handler;
+  std::unique_ptr<char[]> buffer{new char[buffer_size]};
+  std::size_t discarded = 0;
+  bool done = false;
+};
+
+} // namespace
+
+void coalescing_socket::async_linger(boost::beast::role_type role,
+                                     net::any_completion_handler<void(error_code)> handler) {
+  std::make_shared<linger_op>(socket_, role, std::move(handler))->start();
+}
+
 void teardown(boost::beast::role_type role, coalescing_socket &s, error_code &ec) {
   // Beast's synchronous close: nothing of the host uses it, but the stream must offer it.
   boost::beast::websocket::teardown(role, s.next_layer(), ec);

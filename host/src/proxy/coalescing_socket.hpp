@@ -21,6 +21,7 @@
 #pragma once
 
 #include "base/worker_types.hpp"
+#include "proxy/close_code_guard.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/associated_allocator.hpp>
@@ -35,6 +36,7 @@
 #include <boost/beast/websocket/teardown.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -83,14 +85,28 @@ public:
   void limit_reads(std::size_t bytes) noexcept { read_budget_ = bytes; }
   void unlimit_reads() noexcept { read_budget_ = no_read_limit; }
 
-  // Unlimited reads go straight to the socket: Beast's read operation is not moved once more.
+  // From now on every byte read is scanned for close frames with a code of 5000 or more, which
+  // then fail the connection with 1002 (close_code_guard.hpp). Only for a WebSocket directly on
+  // this socket (not under TLS); a client calls it before its handshake, with http_head.
+  void guard_close_codes(bool http_head) noexcept {
+    guard_close_codes_ = true;
+    if (http_head)
+      close_guard_.skip_http_head();
+  }
+
+  // Unlimited, unscanned reads go straight to the socket: Beast's read operation is not moved
+  // once more.
   template <class MutableBufferSequence, class ReadToken>
   auto async_read_some(const MutableBufferSequence &buffers, ReadToken &&token) {
-    if (read_budget_ == no_read_limit)
+    if (read_budget_ == no_read_limit && !guard_close_codes_)
       return socket_.async_read_some(buffers, std::forward<ReadToken>(token));
     return boost::asio::async_initiate<ReadToken, void(error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence &b) {
-          read_within_budget(b, std::move(handler));
+          if (read_budget_ == no_read_limit)
+            socket_.async_read_some(b, scanned_read<MutableBufferSequence, decltype(handler)>{
+                                           std::move(handler), this, b});
+          else
+            read_within_budget(b, std::move(handler));
         },
         token, buffers);
   }
@@ -108,6 +124,19 @@ public:
   // Completes once everything accepted so far is in the kernel (or a send failed).
   void async_drain(boost::asio::any_completion_handler<void(error_code)> handler);
 
+  // How long, and how much, a closing socket goes on reading and discarding (async_linger).
+  static constexpr std::chrono::milliseconds linger_time{3000};
+  static constexpr std::size_t linger_bytes = 4 * 1024 * 1024;
+  // A lingering close, after nginx's lingering_close: the server side shuts its sending side
+  // down at once, then both read and discard until the peer's end of stream, `linger_bytes` or
+  // `linger_time`, and then close (a client shuts down its sending side only then, as RFC 6455
+  // 7.1.1 asks). A socket closed with unread bytes sends a reset, which can make the peer's
+  // kernel drop what it had not yet read: a client still sending an oversized message would lose
+  // our close 1009 to it. Beast's own teardown stops reading after its first read with data.
+  // End of stream, the time or the byte bound complete with success; a read error with it.
+  void async_linger(boost::beast::role_type role,
+                    boost::asio::any_completion_handler<void(error_code)> handler);
+
   // The server side's data path, below Beast: one whole message as one unmasked frame, after
   // everything written so far, sent at the end of this turn of the event loop. Beast's own
   // writes on such a socket are then only control frames, each appended whole, so frames never
@@ -123,6 +152,35 @@ private:
   struct state;
   static constexpr std::size_t no_read_limit = static_cast<std::size_t>(-1);
 
+  // Beast's read completion, after the bytes it read went past the close-code guard. The stream
+  // that owns this socket is kept alive by the pending read.
+  template <class MutableBufferSequence, class Handler> struct scanned_read {
+    Handler handler;
+    coalescing_socket *self;
+    MutableBufferSequence buffers;
+
+    using allocator_type = boost::asio::associated_allocator_t<Handler>;
+    allocator_type get_allocator() const noexcept {
+      return boost::asio::get_associated_allocator(handler);
+    }
+    void operator()(error_code ec, std::size_t n) {
+      self->scan(buffers, n);
+      std::move(handler)(ec, n);
+    }
+  };
+
+  template <class MutableBufferSequence> void scan(const MutableBufferSequence &b, std::size_t n) {
+    if (!guard_close_codes_)
+      return;
+    for (auto it = boost::asio::buffer_sequence_begin(b);
+         n != 0 && it != boost::asio::buffer_sequence_end(b); ++it) {
+      const boost::asio::mutable_buffer piece(*it);
+      const std::size_t k = std::min(n, piece.size());
+      close_guard_.scan(static_cast<unsigned char *>(piece.data()), k);
+      n -= k;
+    }
+  }
+
   template <class MutableBufferSequence, class Handler>
   void read_within_budget(const MutableBufferSequence &b, Handler &&handler) {
     if (read_budget_ == 0) {
@@ -134,9 +192,10 @@ private:
     }
     socket_.async_read_some(
         boost::beast::buffers_prefix(read_budget_, b),
-        [this, h = std::forward<Handler>(handler)](error_code ec, std::size_t n) mutable {
+        [this, b, h = std::forward<Handler>(handler)](error_code ec, std::size_t n) mutable {
           // The stream that owns this socket is kept alive by the pending read.
           read_budget_ -= std::min(n, read_budget_);
+          scan(b, n);
           std::move(h)(ec, n);
         });
   }
@@ -203,10 +262,12 @@ private:
   worker_socket socket_;
   std::shared_ptr<state> state_;
   std::size_t read_budget_ = no_read_limit;
+  bool guard_close_codes_ = false;
+  close_code_guard close_guard_;
 };
 
-// Beast's close (and its answer to a peer's close) ends here: send what is pending, then the
-// socket's own teardown (shutdown, read to end of stream, close).
+// Beast's close (and its answer to a peer's close, and its failing of a peer with 1002 / 1007 /
+// 1009) ends here: send what is pending, then a lingering close (async_linger).
 template <class TeardownHandler>
 void async_teardown(boost::beast::role_type role, coalescing_socket &s, TeardownHandler &&handler) {
   s.async_drain([role, &s, handler = std::forward<TeardownHandler>(handler)](
@@ -214,7 +275,7 @@ void async_teardown(boost::beast::role_type role, coalescing_socket &s, Teardown
     // The pending close op owns the session that owns `s`, so `s` is alive here.
     if (ec)
       return handler(ec);
-    boost::beast::websocket::async_teardown(role, s.next_layer(), std::move(handler));
+    s.async_linger(role, std::move(handler));
   });
 }
 

@@ -10,6 +10,7 @@
 #include "policy/egress_policy.hpp"
 #include "policy/host_config.hpp"
 #include "proxy/client_registry.hpp"
+#include "proxy/connection_slot.hpp"
 #include "proxy/name_resolver.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -41,7 +42,9 @@ struct session_services {
   // (Every member after on_dial has a default initialiser, so host_server's aggregate
   // initialisation can leave them out and next_session_id really starts at 1.)
   std::atomic<std::uint64_t> next_session_id{1};
-  std::atomic<std::size_t> live_client_sockets{0}; // HTTP + WebSocket, for the total cap
+  // HTTP + WebSocket client sockets and test-connection dials, for the total cap.
+  std::atomic<std::size_t> live_client_sockets{0};
+  per_address_count connection_tests{}; // test-connection dials in flight, per client address
   std::atomic<bool> stopping{false};
 };
 

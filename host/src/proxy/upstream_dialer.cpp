@@ -193,6 +193,10 @@ template <class Stream> void basic_upstream_dialer<Stream>::do_ws_handshake() {
     }
   }));
   socket_layer().limit_reads(handshake_response_limit);
+  // Under TLS the socket reads records, not frames: a close code of 5000 or more from a wss://
+  // upstream is still Beast's to judge (docs/security.md).
+  if constexpr (!is_tls)
+    socket_layer().guard_close_codes(true);
   ws_.async_handshake(
       response_, req_.target.host_header, req_.target.target,
       [self = this->shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });

@@ -245,6 +245,8 @@ TEST(ConfigLoader, ShippedConfigLoads) {
   EXPECT_EQ(c.limits.max_message_bytes, defaults.limits.max_message_bytes);
   EXPECT_EQ(c.limits.max_outbound_queue_bytes, defaults.limits.max_outbound_queue_bytes);
   EXPECT_EQ(c.limits.write_stall_timeout, defaults.limits.write_stall_timeout);
+  EXPECT_EQ(c.limits.max_connection_tests_per_address,
+            defaults.limits.max_connection_tests_per_address);
   EXPECT_EQ(c.keepalive.idle_timeout, defaults.keepalive.idle_timeout);
   EXPECT_EQ(c.tls.verify, defaults.tls.verify);
   EXPECT_EQ(c.tls.ca_file, "");
@@ -340,6 +342,10 @@ TEST(ConfigLoader, OutOfRangeValuesAreRefused) {
            range_case{"limits: {max_connections_per_client: 1001}",
                       "limits.max_connections_per_client"},
            range_case{"limits: {max_total_connections: 1000001}", "limits.max_total_connections"},
+           range_case{"limits: {max_connection_tests_per_address: 0}",
+                      "limits.max_connection_tests_per_address"},
+           range_case{"limits: {max_connection_tests_per_address: 1001}",
+                      "limits.max_connection_tests_per_address"},
            range_case{"limits: {max_outbound_queue: 63KiB}", "limits.max_outbound_queue"},
            range_case{"limits: {http_header_timeout: 0}", "limits.http_header_timeout"},
            range_case{"limits: {write_stall_timeout: 0ms}", "limits.write_stall_timeout"},
