@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libboost1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
   libssl-dev openssl ca-certificates
-  nlohmann-json3-dev libyaml-cpp-dev
+  nlohmann-json3-dev libyaml-cpp-dev libc-ares-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-websockets
   clang-format-14 git

@@ -36,10 +36,11 @@ void connect_upstream(ws_client &c, const std::string &url, const std::string &c
 // Answers lookups only when the test says so: a client can vanish while its upstream waits on DNS.
 class held_resolver final : public name_resolver {
 public:
-  void async_resolve(const std::string &, std::uint16_t port, boost::asio::any_io_executor executor,
-                     handler h) override {
+  lookup_handle async_resolve(const std::string &, std::uint16_t port, client_key,
+                              boost::asio::any_io_executor executor, handler h) override {
     std::lock_guard lock(mutex_);
     pending_.push_back({std::move(executor), std::move(h), port});
+    return nullptr; // answers even an abandoned lookup: the late answer must be ignored
   }
   std::size_t pending() const {
     std::lock_guard lock(mutex_);

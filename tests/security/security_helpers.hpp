@@ -55,13 +55,13 @@ public:
   explicit counting_resolver(std::map<std::string, std::vector<std::string>> table,
                              std::shared_ptr<std::map<std::string, int>> counts)
       : inner_(std::move(table)), counts_(std::move(counts)) {}
-  void async_resolve(const std::string &host, std::uint16_t port,
-                     boost::asio::any_io_executor executor, handler h) override {
+  lookup_handle async_resolve(const std::string &host, std::uint16_t port, client_key client,
+                              boost::asio::any_io_executor executor, handler h) override {
     {
       std::lock_guard lock(mutex_);
       ++(*counts_)[host];
     }
-    inner_.async_resolve(host, port, std::move(executor), std::move(h));
+    return inner_.async_resolve(host, port, client, std::move(executor), std::move(h));
   }
 
 private:

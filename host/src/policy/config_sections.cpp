@@ -33,6 +33,7 @@ private:
   void read_keepalive(const located &section);
   void read_tls(const located &section);
   void read_egress(const located &section);
+  void read_resolver(const located &section);
   void read_security(const located &section);
   void read_plugins(const located &list);
   std::vector<egress_rule> read_rules(const located &list) const;
@@ -50,6 +51,7 @@ void section_reader::read_top_level(const YAML::Node &root) {
                          {"keepalive", [this](const located &v) { read_keepalive(v); }},
                          {"tls", [this](const located &v) { read_tls(v); }},
                          {"egress", [this](const located &v) { read_egress(v); }},
+                         {"resolver", [this](const located &v) { read_resolver(v); }},
                          {"security", [this](const located &v) { read_security(v); }},
                          {"debug", [this](const located &v) { config_.debug = yaml_.boolean(v); }},
                          {"plugin_dir",
@@ -200,6 +202,37 @@ void section_reader::read_egress(const located &section) {
                    {"allow", [this](const located &v) { config_.egress.allow = read_rules(v); }},
                    {"deny", [this](const located &v) { config_.egress.deny = read_rules(v); }},
                });
+}
+
+void section_reader::read_resolver(const located &section) {
+  resolver_config &r = config_.resolver;
+  yaml_.read_mapping(
+      section,
+      {
+          {"servers",
+           [&](const located &v) {
+             r.servers.clear();
+             for (const located &item : yaml_.read_list(v)) {
+               const std::string word = yaml_.text(item, "a name server address");
+               try {
+                 host_port parsed = parse_name_server(word);
+                 r.servers.push_back(name_server{std::move(parsed.host), parsed.port});
+               } catch (const std::invalid_argument &e) {
+                 yaml_.fail(item.mark(), item.path,
+                            "invalid name server " + shown(word) + ": " + e.what() +
+                                " (expected IP or IP:PORT, e.g. 127.0.0.1:5353 or [::1]:53)");
+               }
+             }
+           }},
+          {"max_lookups_per_client",
+           [&](const located &v) {
+             r.max_lookups_per_client = static_cast<std::size_t>(yaml_.integer(v, 1, 64));
+           }},
+          {"max_lookups_per_worker",
+           [&](const located &v) {
+             r.max_lookups_per_worker = static_cast<std::size_t>(yaml_.integer(v, 1, 10000));
+           }},
+      });
 }
 
 void section_reader::read_security(const located &section) {

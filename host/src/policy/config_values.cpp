@@ -279,6 +279,55 @@ host_port parse_listen(std::string_view text) {
   return out;
 }
 
+host_port parse_name_server(std::string_view text) {
+  std::string_view address = text;
+  std::optional<std::string_view> port_text;
+  bool v6 = false;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos)
+      throw std::invalid_argument("missing ']' after the IPv6 address");
+    address = text.substr(1, close - 1);
+    v6 = true;
+    const std::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':')
+        throw std::invalid_argument("expected ':PORT' after ']'");
+      port_text = rest.substr(1);
+    }
+  } else if (const std::size_t colon = text.find(':'); colon != std::string_view::npos) {
+    // Two colons or more: a bare IPv6 address, which cannot carry a port.
+    v6 = text.find(':', colon + 1) != std::string_view::npos;
+    if (!v6) {
+      address = text.substr(0, colon);
+      port_text = text.substr(colon + 1);
+    }
+  }
+  host_port out;
+  if (v6) {
+    const auto parsed = boost::urls::parse_ipv6_address(address);
+    if (!parsed)
+      throw std::invalid_argument(shown(address) + " is not an IPv6 address");
+    out.host = parsed->to_string();
+  } else {
+    const auto parsed = boost::urls::parse_ipv4_address(address);
+    if (!parsed)
+      throw std::invalid_argument(shown(address) + " is not an IP address");
+    out.host = parsed->to_string();
+  }
+  out.port = 53;
+  if (!port_text)
+    return out;
+  unsigned port = 0;
+  const auto [end, ec] =
+      std::from_chars(port_text->data(), port_text->data() + port_text->size(), port);
+  if (port_text->empty() || ec != std::errc{} || end != port_text->data() + port_text->size() ||
+      port == 0 || port > 65535)
+    throw std::invalid_argument("port " + shown(*port_text) + " is not a number 1..65535");
+  out.port = static_cast<std::uint16_t>(port);
+  return out;
+}
+
 std::string canonical_origin(std::string_view text) {
   if (text == "*")
     throw std::invalid_argument(

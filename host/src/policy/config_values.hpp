@@ -56,6 +56,11 @@ struct host_port {
 // "HOST:PORT" or "[IPV6]:PORT". Port 0 asks the system for a free port (tests use it).
 host_port parse_listen(std::string_view text);
 
+// A name server: "IP", "IP:PORT", an IPv6 address bare ("::1") or in brackets ("[::1]",
+// "[::1]:5353"). An address only, never a name (looking up the name server would need one).
+// The port defaults to 53 and must be 1..65535. The address comes back without brackets.
+host_port parse_name_server(std::string_view text);
+
 // Origins are compared with what browsers send: lower case, no path, no default port.
 std::string canonical_origin(std::string_view text);
 

@@ -63,6 +63,20 @@ struct egress_config {
   std::vector<egress_rule> deny;
 };
 
+// One name server of resolver.servers.
+struct name_server {
+  std::string address; // IPv4 or IPv6, without brackets
+  std::uint16_t port = 53;
+};
+
+// How upstream names are looked up (proxy/cares_resolver.hpp). A lookup's time is part of
+// limits.connect_timeout: there is no timeout of its own to contradict it.
+struct resolver_config {
+  std::vector<name_server> servers;        // empty: the system's (/etc/resolv.conf)
+  std::size_t max_lookups_per_client = 4;  // concurrent lookups of one client session
+  std::size_t max_lookups_per_worker = 64; // concurrent lookups of one worker thread
+};
+
 struct security_config {
   // Browser origins allowed besides localhost/127.0.0.1/[::1] on any port. "*" is rejected.
   std::vector<std::string> allowed_origins;
@@ -89,6 +103,7 @@ struct host_config {
   keepalive_config keepalive;
   tls_config tls;
   egress_config egress;
+  resolver_config resolver;
   security_config security;
   bool debug = false; // also turned on by WEBSOCKET_DEBUG=true|1|yes
   std::string plugin_dir = "build/plugins";

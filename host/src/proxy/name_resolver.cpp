@@ -6,35 +6,11 @@
 
 namespace apistudio {
 namespace net = boost::asio;
-using tcp = net::ip::tcp;
 
-namespace {
-
-class system_resolver final : public name_resolver {
-public:
-  void async_resolve(const std::string &host, std::uint16_t port, net::any_io_executor executor,
-                     handler h) override {
-    auto resolver = std::make_shared<tcp::resolver>(executor);
-    resolver->async_resolve(
-        host, std::to_string(port),
-        [resolver, h = std::move(h)](boost::system::error_code ec, tcp::resolver::results_type r) {
-          endpoints out;
-          if (!ec)
-            for (const auto &e : r)
-              out.push_back(e.endpoint());
-          h(ec, std::move(out));
-        });
-  }
-};
-
-} // namespace
-
-std::unique_ptr<name_resolver> make_system_resolver() {
-  return std::make_unique<system_resolver>();
-}
-
-void static_resolver::async_resolve(const std::string &host, std::uint16_t port,
-                                    net::any_io_executor executor, handler h) {
+name_resolver::lookup_handle static_resolver::async_resolve(const std::string &host,
+                                                            std::uint16_t port, client_key,
+                                                            net::any_io_executor executor,
+                                                            handler h) {
   endpoints out;
   boost::system::error_code ec;
   const auto literal = net::ip::make_address(host, ec);
@@ -49,6 +25,7 @@ void static_resolver::async_resolve(const std::string &host, std::uint16_t port,
   }
   net::post(executor,
             [h = std::move(h), ec, out = std::move(out)]() mutable { h(ec, std::move(out)); });
+  return nullptr;
 }
 
 } // namespace apistudio

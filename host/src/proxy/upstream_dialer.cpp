@@ -4,6 +4,7 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -14,6 +15,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include <string_view>
 #include <utility>
 
 namespace apistudio {
@@ -64,10 +66,29 @@ void basic_upstream_dialer<Stream>::dial(dial_request request, done_handler done
     if (!ec)
       self->on_deadline();
   });
-  ctx_.resolver.async_resolve(
-      req_.target.host, req_.target.port, executor_,
-      [self = this->shared_from_this()](beast::error_code ec, name_resolver::endpoints eps) {
-        self->on_resolve(ec, std::move(eps));
+  resolve();
+}
+
+template <class Stream> void basic_upstream_dialer<Stream>::resolve() {
+  std::string_view host = req_.target.host;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  beast::error_code not_literal;
+  const auto literal = net::ip::make_address(host, not_literal);
+  if (!not_literal) {
+    // An address needs no lookup, so it never waits behind anyone's names. Posted: `done` never
+    // runs inside dial().
+    return net::post(
+        executor_, [self = this->shared_from_this(),
+                    ep = tcp::endpoint(literal, req_.target.port)] { self->on_resolve({}, {ep}); });
+  }
+  // Weak: the lookup holds this handler and the dialer holds the lookup; the deadline's handler
+  // keeps the dialer alive meanwhile.
+  lookup_ = ctx_.resolver.async_resolve(
+      std::string(host), req_.target.port, req_.client, executor_,
+      [weak = this->weak_from_this()](beast::error_code ec, name_resolver::endpoints eps) {
+        if (auto self = weak.lock())
+          self->on_resolve(ec, std::move(eps));
       });
 }
 
@@ -77,6 +98,7 @@ template <class Stream> void basic_upstream_dialer<Stream>::cancel() {
     return;
   state_ = state::closed;
   deadline_.cancel();
+  lookup_.reset();
   close_socket();
 }
 
@@ -98,6 +120,8 @@ template <class Stream> void basic_upstream_dialer<Stream>::close_socket() {
 template <class Stream> void basic_upstream_dialer<Stream>::on_deadline() {
   if (state_ != state::connecting)
     return;
+  // fail() drops a lookup still under way (or still waiting for its turn): its sockets close and
+  // its slot goes to the next lookup.
   fail({"TIMEOUT", "Connection timeout", 0});
 }
 
@@ -105,7 +129,11 @@ template <class Stream>
 void basic_upstream_dialer<Stream>::on_resolve(beast::error_code ec, name_resolver::endpoints eps) {
   if (state_ != state::connecting)
     return;
+  lookup_.reset();
   diag_.dns_ms = ms_since(phase_);
+  // The name server's own retries gave up first: the same TIMEOUT as the deadline's.
+  if (ec == net::error::timed_out)
+    return fail({"TIMEOUT", "Connection timeout: no DNS answer for " + req_.target.host, 0});
   if (ec || eps.empty())
     return fail({"DNS_FAILED",
                  "DNS lookup failed for " + req_.target.host +
@@ -257,6 +285,7 @@ template <class Stream> void basic_upstream_dialer<Stream>::fail(dial_error erro
     return;
   state_ = state::closed;
   deadline_.cancel();
+  lookup_.reset();
   close_socket();
   diag_.total_ms = ms_since(started_);
   if (auto done = std::exchange(done_, nullptr))

@@ -1,10 +1,12 @@
 // upstream_dialer.hpp — opens one WebSocket from the host to an external server (ws:// or
 // wss://) and hands over the ready stream together with what the attempt measured.
 //
-// Sequence: resolve (injectable resolver) -> every address checked by the egress policy -> TCP
-// to exactly those addresses -> TLS (SNI, certificate and host-name verification) -> WebSocket
-// handshake with the client's headers and subprotocols. One deadline (limits.connect_timeout)
-// covers all of it. Failures are classified into the protocol's error codes (dial_error).
+// Sequence: resolve (injectable resolver; an IP literal is taken as it is) -> every address
+// checked by the egress policy -> TCP to exactly those addresses -> TLS (SNI, certificate and
+// host-name verification) -> WebSocket handshake with the client's headers and subprotocols. One
+// deadline (limits.connect_timeout) covers all of it, the lookup included: when it fires, the
+// lookup is abandoned with the rest. Failures are classified into the protocol's error codes
+// (dial_error).
 //
 // Users: upstream_connection, which takes the ready stream (take_stream) and relays on it, and
 // the test-connection endpoint, which only wants the diagnostics and closes the stream again.
@@ -17,12 +19,14 @@
 #include "base/worker_types.hpp"
 #include "protocol/upstream_target.hpp"
 #include "proxy/coalescing_socket.hpp"
+#include "proxy/name_resolver.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -40,6 +44,8 @@ struct dial_request {
   std::vector<std::pair<std::string, std::string>> headers;
   std::vector<std::string> protocols;
   bool tls_verify = true;
+  // The client session dialling (its id), for the resolver's per-client bound; 0 for none.
+  std::uint64_t client = 0;
 };
 
 // What test-connection reports, and what a failed connect had gathered so far.
@@ -119,6 +125,7 @@ private:
   enum class state { idle, connecting, ready, closed };
 
   void on_deadline();
+  void resolve();
   void on_resolve(boost::beast::error_code ec, std::vector<boost::asio::ip::tcp::endpoint> eps);
   void on_connect(boost::beast::error_code ec, const boost::asio::ip::tcp::endpoint &ep);
   void on_tls(boost::beast::error_code ec);
@@ -141,6 +148,7 @@ private:
   dial_request req_;
   dial_diagnostics diag_;
   done_handler done_;
+  name_resolver::lookup_handle lookup_; // while resolving; dropping it abandons the lookup
   boost::beast::websocket::response_type response_;
   state state_ = state::idle;
   std::chrono::steady_clock::time_point started_, phase_;

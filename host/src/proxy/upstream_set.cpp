@@ -139,6 +139,7 @@ void upstream_set::do_connect_external() {
 
   // Echoed without credentials: events may end up in logs and screenshots (docs/security.md).
   send_status("connecting", {redacted_url(d.url), {}, 0, {}}, cid, rid);
+  d.client = sctx.id;
   auto conn = upstream_connection::create(ctx_, executor_, d.target.tls, d.tls_verify);
   conn->connection_id = cid;
   upstreams_.push_back({cid, conn, {}, rid, {}, false, false});

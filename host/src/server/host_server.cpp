@@ -2,6 +2,7 @@
 
 #include "plugin_host/message_bus.hpp"
 #include "plugin_host/plugin_runtime.hpp"
+#include "proxy/cares_resolver.hpp"
 #include "server/listener.hpp"
 #include "server/worker_pool.hpp"
 
@@ -128,7 +129,8 @@ host_server::host_server(host_config config, host_options options) : config_(std
   p.bus = make_local_message_bus(p.directory);
   p.plugins = std::make_unique<plugin_runtime>(config_, p.workers.main(), p.directory, *p.bus,
                                                p.log, p.clock);
-  p.resolver = options.resolver ? std::move(options.resolver) : make_system_resolver();
+  p.resolver =
+      options.resolver ? std::move(options.resolver) : make_cares_resolver(config_.resolver);
   p.admission = std::make_unique<admission_policy>(config_.security, config_.listen);
   // The egress policy needs the real port (port 0 in tests), so it is built after binding; the
   // listener only starts accepting in start(), after the context exists.

@@ -22,7 +22,7 @@
 namespace apistudio {
 
 struct host_options {
-  std::unique_ptr<name_resolver> resolver; // default: the system resolver
+  std::unique_ptr<name_resolver> resolver; // default: c-ares with config.resolver
   const clock_source *clock = nullptr;     // default: the system clocks
   logger *log = nullptr;                   // default: the host's own (stderr)
   dial_observer on_dial;                   // tests record dials

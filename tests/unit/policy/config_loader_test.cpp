@@ -112,6 +112,9 @@ TEST(ConfigLoader, EmptyOrNullDocumentMeansDefaults) {
     EXPECT_EQ(c.keepalive.idle_timeout, expected.keepalive.idle_timeout);
     EXPECT_EQ(c.tls.verify, expected.tls.verify);
     EXPECT_EQ(c.egress.preset, expected.egress.preset);
+    EXPECT_TRUE(c.resolver.servers.empty());
+    EXPECT_EQ(c.resolver.max_lookups_per_client, 4u);
+    EXPECT_EQ(c.resolver.max_lookups_per_worker, 64u);
     EXPECT_EQ(c.security.allow_missing_origin, expected.security.allow_missing_origin);
     EXPECT_EQ(c.debug, expected.debug);
     EXPECT_EQ(c.plugin_dir, expected.plugin_dir);
@@ -120,7 +123,8 @@ TEST(ConfigLoader, EmptyOrNullDocumentMeansDefaults) {
 }
 
 TEST(ConfigLoader, EmptySectionsKeepTheirDefaults) {
-  const host_config c = load("server:\nlimits:\nkeepalive:\ntls:\negress:\nsecurity:\nplugins:\n");
+  const host_config c =
+      load("server:\nlimits:\nkeepalive:\ntls:\negress:\nresolver:\nsecurity:\nplugins:\n");
   EXPECT_EQ(c.listen.port, 58123);
   EXPECT_EQ(c.limits.connect_timeout, 30s);
   EXPECT_TRUE(c.plugins.empty());
@@ -172,6 +176,10 @@ plugins:
   - name: debug_logger
     path: /opt/x/libdbg.so
     enabled: false
+resolver:
+  servers: ["127.0.0.1:5353"]
+  max_lookups_per_client: 2
+  max_lookups_per_worker: 16
 )");
   const host_config c = load_config(file.string());
   EXPECT_EQ(c.source_file, file.string());
@@ -221,6 +229,11 @@ plugins:
   EXPECT_FALSE(c.plugins[1].enabled);
   EXPECT_EQ(c.plugins[1].settings, nlohmann::json::object());
   EXPECT_EQ(c.plugins[1].location, file.string() + ":41:5");
+  ASSERT_EQ(c.resolver.servers.size(), 1u);
+  EXPECT_EQ(c.resolver.servers[0].address, "127.0.0.1");
+  EXPECT_EQ(c.resolver.servers[0].port, 5353);
+  EXPECT_EQ(c.resolver.max_lookups_per_client, 2u);
+  EXPECT_EQ(c.resolver.max_lookups_per_worker, 16u);
 }
 
 TEST(ConfigLoader, ShippedConfigLoads) {
@@ -353,6 +366,11 @@ TEST(ConfigLoader, OutOfRangeValuesAreRefused) {
            range_case{"server: {worker_threads: -1}", "server.worker_threads"},
            range_case{"server: {worker_threads: 99999999999999999999}", "server.worker_threads"},
            range_case{"keepalive: {idle_timeout: 0s}", "keepalive.idle_timeout"},
+           range_case{"resolver: {max_lookups_per_client: 0}", "resolver.max_lookups_per_client"},
+           range_case{"resolver: {max_lookups_per_client: 65}", "resolver.max_lookups_per_client"},
+           range_case{"resolver: {max_lookups_per_worker: 0}", "resolver.max_lookups_per_worker"},
+           range_case{"resolver: {max_lookups_per_worker: 10001}",
+                      "resolver.max_lookups_per_worker"},
        }) {
     SCOPED_TRACE(c.yaml);
     EXPECT_THAT(error_of(c.yaml),
@@ -628,6 +646,42 @@ TEST(ConfigLoader, EgressPresetAndRules) {
                          "local-dev or public-only)"));
   EXPECT_THAT(error_of("egress:\n  deny:\n    - \"a b\"\n"),
               StartsWith("test.yaml:3:7: egress.deny[0]: invalid pattern \"a b\""));
+}
+
+TEST(ConfigLoader, ResolverServersAndBounds) {
+  const host_config c =
+      load("resolver:\n"
+           "  servers: [\"10.0.0.2\", \"127.0.0.1:5353\", \"::1\", \"[fd00::53]\",\n"
+           "            \"[::1]:5354\"]\n"
+           "  max_lookups_per_client: 64\n"
+           "  max_lookups_per_worker: 10000\n");
+  ASSERT_EQ(c.resolver.servers.size(), 5u);
+  const auto server = [&](std::size_t i) {
+    return c.resolver.servers[i].address + " " + std::to_string(c.resolver.servers[i].port);
+  };
+  EXPECT_EQ(server(0), "10.0.0.2 53");
+  EXPECT_EQ(server(1), "127.0.0.1 5353");
+  EXPECT_EQ(server(2), "::1 53");
+  EXPECT_EQ(server(3), "fd00::53 53");
+  EXPECT_EQ(server(4), "::1 5354");
+  EXPECT_EQ(c.resolver.max_lookups_per_client, 64u);
+  EXPECT_EQ(c.resolver.max_lookups_per_worker, 10000u);
+  EXPECT_TRUE(load("resolver: {servers: []}").resolver.servers.empty());
+
+  // A name is refused: finding the name server would need a name server.
+  EXPECT_THAT(error_of("resolver:\n  servers:\n    - dns.example\n"),
+              StartsWith("test.yaml:3:7: resolver.servers[0]: invalid name server "
+                         "\"dns.example\": \"dns.example\" is not an IP address (expected IP or "
+                         "IP:PORT, e.g. 127.0.0.1:5353 or [::1]:53)"));
+  for (const char *bad : {"127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:", "127.0.0.1:x", "[::1",
+                          "[::1]53", "[::1]:", "[nope]:53", "::g", "1.2.3", ""}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(error_of(std::string("resolver: {servers: [\"") + bad + "\"]}"),
+                HasSubstr("resolver.servers[0]: invalid name server"));
+  }
+  EXPECT_THAT(error_of("resolver: {servers: \"127.0.0.1\"}"), HasSubstr("resolver.servers"));
+  EXPECT_THAT(error_of("resolver: {timeout: 5s}"),
+              HasSubstr("resolver.timeout: unknown key 'timeout'"));
 }
 
 // ---------------------------------------------------------------------------------------------
