@@ -43,6 +43,9 @@ struct session_services {
   std::atomic<std::uint64_t> next_session_id{1};
   std::atomic<std::size_t> live_client_sockets{0}; // HTTP + WebSocket, for the total cap
   std::atomic<bool> stopping{false};
+  // Clients closed because their queue reached limits.max_outbound_queue (each is also a warning
+  // in the log).
+  std::atomic<std::uint64_t> slow_consumer_closes{0};
 };
 
 } // namespace apistudio
