@@ -139,22 +139,31 @@ std::string serialize(const json &value) {
 std::string bus_topic(std::string_view workspace_id) { return "ws:" + std::string(workspace_id); }
 
 std::string encode_envelope(const bus_envelope &envelope) {
-  json e;
-  e["from_session"] = envelope.from_session;
-  e["to_users"] = envelope.to_users ? json(*envelope.to_users) : json(nullptr);
-  e["event"] = envelope.event;
-  return serialize(e);
+  json header;
+  header["from_session"] = envelope.from_session;
+  header["to_users"] = envelope.to_users ? json(*envelope.to_users) : json(nullptr);
+  // serialize() escapes control characters in strings: the header holds no newline of its own.
+  std::string out = serialize(header);
+  out.reserve(out.size() + 1 + envelope.event.size());
+  out += '\n';
+  out += envelope.event;
+  return out;
 }
 
 std::optional<bus_envelope> decode_envelope(std::string_view payload) {
-  auto e = json::parse(payload.begin(), payload.end(), nullptr, false);
-  if (e.is_discarded() || !e.is_object())
+  const auto newline = payload.find('\n');
+  if (newline == std::string_view::npos)
     return std::nullopt;
-  const auto from = e.find("from_session");
-  const auto to = e.find("to_users");
-  const auto event = e.find("event");
-  if (from == e.end() || !from->is_number_unsigned() || to == e.end() || event == e.end() ||
-      !event->is_object())
+  const std::string_view head = payload.substr(0, newline);
+  const std::string_view event = payload.substr(newline + 1);
+  if (event.empty() || event.front() != '{' || event.find('\n') != std::string_view::npos)
+    return std::nullopt;
+  auto h = json::parse(head.begin(), head.end(), nullptr, false);
+  if (h.is_discarded() || !h.is_object())
+    return std::nullopt;
+  const auto from = h.find("from_session");
+  const auto to = h.find("to_users");
+  if (from == h.end() || !from->is_number_unsigned() || to == h.end())
     return std::nullopt;
   bus_envelope out;
   out.from_session = from->get<std::uint64_t>();
@@ -168,7 +177,7 @@ std::optional<bus_envelope> decode_envelope(std::string_view payload) {
   } else if (!to->is_null()) {
     return std::nullopt;
   }
-  out.event = std::move(*event);
+  out.event = event;
   return out;
 }
 

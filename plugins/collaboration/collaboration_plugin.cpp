@@ -117,14 +117,16 @@ public:
     const auto envelope = decode_envelope(payload);
     if (!envelope || !should_deliver(*envelope, session.id(), member->user_id))
       return;
-    host().send(session.id(), serialize(envelope->event));
+    // A part of `payload` itself: the host shares the delivery between recipients, no copy.
+    host().send(session.id(), envelope->event);
   }
 
 private:
   void publish(const member_state &member, sdk::session_id from,
                std::optional<std::vector<std::string>> to_users, json event) const {
-    bus_envelope envelope{from, std::move(to_users), std::move(event)};
-    host().publish(member.topic, encode_envelope(envelope));
+    // Serialised once here, for every recipient (collaboration_events.hpp, "Bus envelope").
+    const std::string text = serialize(event);
+    host().publish(member.topic, encode_envelope({from, std::move(to_users), text}));
   }
 
   const settings settings_;

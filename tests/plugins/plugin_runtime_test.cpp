@@ -51,7 +51,9 @@ public:
 struct sent_frame {
   std::string payload;
   bool binary = false;
-  bool on_strand = false; // the caller ran on this session's strand
+  bool on_strand = false;      // the caller ran on this session's strand
+  const void *owner = nullptr; // what keeps the bytes alive in the session's queue
+  const char *data = nullptr;  // where the queued bytes are (not a copy of them)
 };
 
 // A session as the runtime sees it: a strand, a context, and a record of what reached it.
@@ -65,18 +67,23 @@ public:
     ctx_.remote_address = "127.0.0.1";
   }
 
-  void post_send(std::shared_ptr<const std::string> payload, bool binary) override {
+  void post_send(std::shared_ptr<const void> owner, std::string_view bytes, bool binary) override {
     std::lock_guard lock(mutex_);
-    sent_.push_back({*payload, binary, strand_.running_in_this_thread()});
+    sent_.push_back(
+        {std::string(bytes), binary, strand_.running_in_this_thread(), owner.get(), bytes.data()});
   }
   void post_close(int code, std::string reason) override {
     std::lock_guard lock(mutex_);
     closes_.emplace_back(code, std::move(reason));
   }
   void post_bus(std::shared_ptr<const bus_delivery> delivery) override {
+    {
+      std::lock_guard lock(mutex_);
+      deliveries_.push_back(delivery);
+    }
     asio::post(strand_, [self = shared_from_this(), delivery] {
       if (self->runtime_ != nullptr)
-        self->runtime_->deliver_bus(self->ctx_, delivery->topic, delivery->payload);
+        self->runtime_->deliver_bus(self->ctx_, delivery);
     });
   }
   asio::any_io_executor executor() override { return strand_; }
@@ -91,6 +98,10 @@ public:
     std::lock_guard lock(mutex_);
     return closes_;
   }
+  std::vector<std::shared_ptr<const bus_delivery>> deliveries() const {
+    std::lock_guard lock(mutex_);
+    return deliveries_;
+  }
   asio::strand<asio::io_context::executor_type> &raw_strand() { return strand_; }
 
 private:
@@ -100,6 +111,7 @@ private:
   mutable std::mutex mutex_;
   std::vector<sent_frame> sent_;
   std::vector<std::pair<int, std::string>> closes_;
+  std::vector<std::shared_ptr<const bus_delivery>> deliveries_;
 };
 
 plugin_config entry(const std::string &name, json settings = json::object(),
@@ -833,13 +845,63 @@ TEST_F(plugin_runtime_test, deliver_bus_routes_by_the_plugin_prefix) {
   auto runtime = make({recorder("A"), recorder("B")});
   auto port = add_session(1, *runtime);
   runtime->session_open(port->context(), {});
-  runtime->deliver_bus(port->context(), "B/t", "p");
-  runtime->deliver_bus(port->context(), "nobody/t", "p");
-  runtime->deliver_bus(port->context(), "no-slash", "p");
+  for (const char *topic : {"B/t", "nobody/t", "no-slash"})
+    runtime->deliver_bus(port->context(),
+                         std::make_shared<const bus_delivery>(bus_delivery{topic, "p"}));
   EXPECT_THAT(calls("on_bus_message"), ElementsAre("B"));
   ASSERT_EQ(port->sent().size(), 1u);
   EXPECT_EQ(json::parse(port->sent()[0].payload).at("topic"), "t");
   runtime->session_close(port->context());
+}
+
+// A publication reaches every member of a workspace as one payload: what the collaboration plugin
+// forwards from on_bus_message is a part of the bus delivery, and the host queues a reference to
+// that delivery (no copy per recipient, message_bus.hpp). A send of bytes that are not part of the
+// delivery (the joiner's presence snapshot) is still copied.
+TEST_F(plugin_runtime_test, a_bus_delivery_forwarded_by_a_plugin_is_shared_not_copied) {
+  auto runtime = make({entry("collaboration")});
+  auto publisher = add_session(1, *runtime);
+  auto alice = add_session(2, *runtime);
+  auto bob = add_session(3, *runtime);
+  publisher->context().query = "user_id=pub&workspace_id=w1";
+  alice->context().query = "user_id=alice&workspace_id=w1";
+  bob->context().query = "user_id=bob&workspace_id=w1";
+  for (auto *p : {alice.get(), bob.get(), publisher.get()})
+    on_strand(*p, [&] { EXPECT_EQ(runtime->session_open(p->context(), {}).http_status, 0); });
+  ASSERT_TRUE(drain());
+  const std::size_t alice_before = alice->sent().size();
+  const std::size_t bob_before = bob->sent().size();
+  ASSERT_GE(alice_before, 1u); // at least a presence event
+
+  const std::string changes(64 * 1024, 'x');
+  const std::string update =
+      json{{"type", "collection_updated"}, {"collection_id", "c1"}, {"changes", {{"n", changes}}}}
+          .dump();
+  on_strand(*publisher, [&] {
+    hook_message msg;
+    msg.payload = update;
+    EXPECT_EQ(runtime->client_message(publisher->context(), msg).verdict, APISTUDIO_DROP);
+  });
+  ASSERT_TRUE(run_until([&] {
+    return alice->sent().size() == alice_before + 1 && bob->sent().size() == bob_before + 1;
+  }));
+  const auto delivery = alice->deliveries().back();
+  ASSERT_EQ(bob->deliveries().back(), delivery); // the bus shares one delivery already
+  for (auto *p : {alice.get(), bob.get()}) {
+    const sent_frame f = p->sent().back();
+    EXPECT_EQ(json::parse(f.payload).at("changes").at("n"), changes);
+    EXPECT_EQ(f.owner, delivery.get()) << "the frame holds the delivery, not a copy";
+    const std::string_view whole = delivery->payload;
+    EXPECT_TRUE(f.data >= whole.data() && f.data + f.payload.size() <= whole.data() + whole.size())
+        << "the frame's bytes are the delivery's own";
+  }
+  // Sent from inside on_session_open (no delivery in hand): a copy of its own.
+  const sent_frame snapshot = bob->sent().front();
+  EXPECT_NE(snapshot.owner, nullptr);
+  for (const auto &d : bob->deliveries())
+    EXPECT_NE(snapshot.owner, d.get());
+  for (auto *p : {alice.get(), bob.get(), publisher.get()})
+    on_strand(*p, [&] { runtime->session_close(p->context()); });
 }
 
 } // namespace

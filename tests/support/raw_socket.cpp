@@ -57,10 +57,12 @@ long recv_some(int fd, std::string &out, clock_type::time_point deadline) {
 
 } // namespace
 
-raw_socket::raw_socket(std::uint16_t port) : port_(port) {
+raw_socket::raw_socket(std::uint16_t port, int receive_buffer) : port_(port) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0)
     return;
+  if (receive_buffer > 0)
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);

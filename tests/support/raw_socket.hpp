@@ -19,8 +19,10 @@ namespace apistudio::testing {
 
 class raw_socket {
 public:
-  // Connects to 127.0.0.1:port; connected() tells whether it worked.
-  explicit raw_socket(std::uint16_t port);
+  // Connects to 127.0.0.1:port; connected() tells whether it worked. A `receive_buffer` (bytes,
+  // SO_RCVBUF, set before connecting so the window is small from the start) makes a client that
+  // does not read push back on the host after a few KiB instead of the kernel's megabytes.
+  explicit raw_socket(std::uint16_t port, int receive_buffer = 0);
   ~raw_socket();
   raw_socket(raw_socket &&other) noexcept;
   raw_socket &operator=(raw_socket &&other) noexcept;

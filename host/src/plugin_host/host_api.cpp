@@ -8,6 +8,7 @@
 #include "protocol/upstream_target.hpp" // is_valid_header_name / is_valid_header_value
 
 #include <algorithm>
+#include <functional>
 
 namespace apistudio {
 
@@ -65,6 +66,13 @@ int sendable_close_code(int code) noexcept {
   const bool defined = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014);
   const bool application = code >= 3000 && code <= 4999;
   return defined || application ? code : 1000;
+}
+
+// std::less_equal: a total order even for pointers into different objects.
+bool lies_within(std::string_view part, std::string_view whole) noexcept {
+  const std::less_equal<const char *> at_or_before;
+  return !part.empty() && at_or_before(whole.data(), part.data()) &&
+         at_or_before(part.data() + part.size(), whole.data() + whole.size());
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
@@ -298,8 +306,15 @@ int host_session_send(apistudio_plugin_handle *plugin, apistudio_session_id sess
     auto port = plugin->runtime->directory.find(session);
     if (!port)
       return 0;
-    port->post_send(std::make_shared<const std::string>(view(data, size)),
-                    kind == APISTUDIO_FRAME_BINARY);
+    const std::string_view bytes = view(data, size);
+    const bool binary = kind == APISTUDIO_FRAME_BINARY;
+    if (delivery_in_hand != nullptr && lies_within(bytes, (*delivery_in_hand)->payload)) {
+      port->post_send(*delivery_in_hand, bytes, binary);
+      return 1;
+    }
+    auto copy = std::make_shared<const std::string>(bytes);
+    const std::string_view copied = *copy;
+    port->post_send(std::move(copy), copied, binary);
     return 1;
   } catch (...) {
     return 0;

@@ -371,8 +371,10 @@ void plugin_runtime::upstream_closed(session_context &ctx, std::string_view conn
   notify_upstream(*impl_, ctx, &plugin_hooks::on_upstream_closed, info, "on_upstream_closed");
 }
 
-void plugin_runtime::deliver_bus(session_context &ctx, std::string_view topic,
-                                 std::string_view payload) {
+void plugin_runtime::deliver_bus(session_context &ctx,
+                                 const std::shared_ptr<const bus_delivery> &delivery) {
+  const std::string_view topic = delivery->topic;
+  const std::string_view payload = delivery->payload;
   // Topics are "<plugin>/<topic>" (host_api.cpp): only the plugin that owns it hears it.
   const auto slash = topic.find('/');
   if (slash == std::string_view::npos)
@@ -386,6 +388,7 @@ void plugin_runtime::deliver_bus(session_context &ctx, std::string_view topic,
       continue;
     if (p.hooks.on_bus_message == nullptr || !opened(ctx, i))
       return;
+    const delivery_scope in_hand(delivery);
     if (!guarded_void([&] {
           p.hooks.on_bus_message(p.instance, as_session(ctx), ctx.plugin_states[i],
                                  to_str(own_topic), to_str(payload));

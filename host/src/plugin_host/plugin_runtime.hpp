@@ -112,7 +112,9 @@ public:
                        std::string_view subprotocol);
   void upstream_closed(session_context &ctx, std::string_view connection_id, std::string_view url,
                        int close_code, std::string_view reason);
-  void deliver_bus(session_context &ctx, std::string_view topic, std::string_view payload);
+  // The hook may forward any part of the payload with session_send without it being copied: the
+  // frame then holds a reference to `delivery` (see delivery_scope).
+  void deliver_bus(session_context &ctx, const std::shared_ptr<const bus_delivery> &delivery);
 
   // Stops every timer (shutdown) and waits for callbacks in flight; after this no plugin callback
   // is started. Not from a timer callback. The destructor calls it, then on_destroy (reverse).

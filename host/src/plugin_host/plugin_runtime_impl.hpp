@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 // Declared (opaque) at global scope by plugin_abi.h, so it is defined there too.
@@ -32,6 +33,26 @@ namespace apistudio {
 
 // The single table every plugin receives (static storage: valid as long as the host runs).
 const apistudio_host_api &host_api_table() noexcept;
+
+// The bus delivery whose on_bus_message hook runs on this thread, null outside one. A plugin that
+// forwards part of the payload it was given (session_send from inside the hook) then queues a view
+// of the delivery, which every recipient shares, instead of a copy per recipient (host_api.cpp).
+// Per thread because a session's hooks run on its worker thread and deliveries never nest there
+// (the bus posts them).
+inline thread_local const std::shared_ptr<const bus_delivery> *delivery_in_hand = nullptr;
+
+// Sets delivery_in_hand for the duration of one on_bus_message call.
+class delivery_scope {
+public:
+  explicit delivery_scope(const std::shared_ptr<const bus_delivery> &d) noexcept
+      : previous_(std::exchange(delivery_in_hand, &d)) {}
+  ~delivery_scope() { delivery_in_hand = previous_; }
+  delivery_scope(const delivery_scope &) = delete;
+  delivery_scope &operator=(const delivery_scope &) = delete;
+
+private:
+  const std::shared_ptr<const bus_delivery> *previous_;
+};
 
 inline apistudio_session *as_session(session_context &ctx) noexcept {
   return reinterpret_cast<apistudio_session *>(&ctx);

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -38,7 +39,10 @@ struct bus_delivery {
 class session_port {
 public:
   virtual ~session_port() = default;
-  virtual void post_send(std::shared_ptr<const std::string> payload, bool binary) = 0;
+  // Queues `bytes` as one frame. They stay valid as long as `owner` lives: the port keeps the
+  // owner, not a copy, so one payload queued to many sessions is held once.
+  virtual void post_send(std::shared_ptr<const void> owner, std::string_view bytes,
+                         bool binary) = 0;
   virtual void post_close(int code, std::string reason) = 0;
   // Runs on the session's worker: the runtime calls plugins' on_bus_message from there.
   virtual void post_bus(std::shared_ptr<const bus_delivery> delivery) = 0;

@@ -29,7 +29,7 @@ struct limits_config {
   std::size_t max_connections_per_client = 10;            // spec: 10 external connections
   std::size_t max_total_connections = 10000;              // client sockets; 503 past it
   std::size_t max_connection_tests_per_address = 4;       // test-connection dials; 429 past it
-  std::size_t max_outbound_queue_bytes = 4 * 1024 * 1024; // high watermark per direction
+  std::size_t max_outbound_queue_bytes = 4 * 1024 * 1024; // per peer; pause at 1/2; 1013 past
   std::size_t max_http_header_bytes = 16 * 1024;          // 431 past it
   std::size_t max_http_body_bytes = 64 * 1024;            // 413 past it
   std::size_t max_handshake_headers = 64;                 // custom headers on connect_external

@@ -205,7 +205,10 @@ bool client_session::carry_on(const chain_outcome &outcome, hook_message &msg) {
 // ---- writing to the client ----
 
 void client_session::commit_frame() {
-  out_.commit();
+  if (slow_consumer_)
+    return out_.discard();
+  if (!out_.commit_within_limit())
+    return drop_slow_consumer();
   if (accepted_ && !writing_ && !close_sent_)
     do_write();
   if (out_.above_high() && !flow_.client_backlogged()) {
@@ -284,6 +287,33 @@ void client_session::update_flow() {
 
 // ---- closing ----
 
+// Past the limit the queue would only grow: whoever produces for this client (the bus, its
+// upstreams, plugins) does not wait for it. Its memory goes at once; what is left is the frame the
+// socket layer is sending and the close frame behind it, and Beast's closing-handshake deadline
+// (limits.http_header_timeout) ends a client that does not even read that.
+void client_session::drop_slow_consumer() {
+  const std::size_t queued = out_.bytes();
+  out_.clear();
+  out_.shrink();
+  slow_consumer_ = true;
+  const std::uint64_t total = ctx_.slow_consumer_closes.fetch_add(1) + 1;
+  ctx_.log.warn("session", "client " + std::to_string(sctx_.id) +
+                               " is a slow consumer: " + std::to_string(queued) +
+                               " bytes queued and more coming, limits.max_outbound_queue is " +
+                               std::to_string(out_.limit()) + "; closing it with 1013 (" +
+                               std::to_string(total) + " slow consumers closed so far)");
+  // Posted: commit_frame runs inside upstream callbacks and plugin hooks, under the feet of
+  // close_client's close_all().
+  net::post(ws_.get_executor(), [self = shared_from_this()] {
+    self->close_client(1013, "slow consumer: outbound queue over its limit");
+    // Not behind a write waiting for room (close_client's way): that waits for a client that
+    // reads. The queue is empty, so the close frame goes straight behind what the socket layer
+    // holds, under Beast's closing deadline; also when an earlier close was waiting so.
+    if (self->accepted_)
+      self->do_close();
+  });
+}
+
 void client_session::close_client(int code, std::string reason) {
   if (closing_ || finished_)
     return;
@@ -330,15 +360,16 @@ void client_session::finish() {
 
 // ---- from other threads ----
 
-void client_session::post_send(std::shared_ptr<const std::string> payload, bool binary) {
+void client_session::post_send(std::shared_ptr<const void> owner, std::string_view bytes,
+                               bool binary) {
   // dispatch: a plugin sending to its own session from inside a hook queues the frame at once,
   // ahead of whatever that hook decides (e.g. the rate limiter's error before its close).
   net::dispatch(ws_.get_executor(),
-                [self = shared_from_this(), payload = std::move(payload), binary] {
+                [self = shared_from_this(), owner = std::move(owner), bytes, binary]() mutable {
                   if (self->closing_ || self->finished_)
                     return;
                   outbound_frame &f = self->begin_frame();
-                  f.shared = payload;
+                  f.share(std::move(owner), bytes);
                   f.binary = binary;
                   self->commit_frame();
                 });
@@ -355,9 +386,9 @@ void client_session::post_bus(std::shared_ptr<const bus_delivery> d) {
   // post, not dispatch: a plugin publishing from inside a hook must not re-enter its own
   // on_bus_message before that hook has returned.
   net::post(ws_.get_executor(), [self = shared_from_this(), d = std::move(d)] {
-    if (self->closing_ || self->finished_)
+    if (self->closing_ || self->finished_ || self->slow_consumer_)
       return;
-    self->ctx_.plugins.deliver_bus(self->sctx_, d->topic, d->payload);
+    self->ctx_.plugins.deliver_bus(self->sctx_, d);
   });
 }
 

@@ -52,7 +52,7 @@ public:
   void start(request req);
 
   // session_port
-  void post_send(std::shared_ptr<const std::string> payload, bool binary) override;
+  void post_send(std::shared_ptr<const void> owner, std::string_view bytes, bool binary) override;
   void post_close(int code, std::string reason) override;
   void post_bus(std::shared_ptr<const bus_delivery> delivery) override;
   boost::asio::any_io_executor executor() override;
@@ -60,6 +60,8 @@ public:
 
   // ---- for its upstream_set (on this worker) ----
   // Client-bound frames: fill the frame begin_frame() returns, then commit_frame() queues it.
+  // A frame that would take the queue past limits.max_outbound_queue is dropped instead, and the
+  // client is closed as a slow consumer (1013): callers go on as if it had been queued.
   outbound_frame &begin_frame() { return out_.emplace(); }
   void commit_frame();
   void send_error(std::string_view message, std::string_view code, std::string_view request_id);
@@ -81,6 +83,7 @@ private:
   void do_write();
   void on_write(boost::beast::error_code ec);
   void do_close();
+  void drop_slow_consumer();
   void finish();
 
   session_services &ctx_;
@@ -100,6 +103,7 @@ private:
   hook_message msg_;                      // reused between frames: no allocation per message
   bool accepted_ = false, reading_ = false, writing_ = false, closing_ = false, close_sent_ = false,
        finished_ = false;
+  bool slow_consumer_ = false; // closing because its queue hit the limit: nothing more is queued
   int close_code_ = 1000;
   std::string close_reason_;
 };

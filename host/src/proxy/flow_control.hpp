@@ -1,8 +1,9 @@
 // flow_control.hpp — which side of one proxied client session waits for which: the one record
 // of who is paused and why (Envoy's high/low watermarks).
 //
-// Each outbound_queue knows its own watermarks (high = limits.max_outbound_queue, low = half of
-// it); this records which queues are over them:
+// Each outbound_queue knows its own watermarks (high = half of limits.max_outbound_queue, low = a
+// quarter; the client's queue past the whole of it closes the client, outbound_queue.hpp); this
+// records which queues are over them:
 //  - the client's queue over its high watermark: nothing is read from the client or from its
 //    upstreams until that queue is back under its low watermark (and a stall timer runs);
 //  - an upstream's queue over its high watermark: nothing is read from the client until that

@@ -2,36 +2,61 @@
 //
 // One write is in flight at a time (Beast asserts on overlapping writes): the owner fills the
 // slot emplace() returns, commit()s it, starts a write when none is in flight, and pops in its
-// on_write. The byte count drives the watermarks: above `high` the owner stops reading from the
-// other side, below `low` it resumes (Envoy's flow control; flow_control.hpp records who is
-// paused). Strings of popped frames are kept for reuse so that a steady stream of messages
-// allocates nothing. A frame is bytes only: what the protocol owes once it is written (a
-// message_sent) is remembered on the protocol's side (pending_acks.hpp).
+// on_write. The byte count drives the watermarks and the limit, all from one number,
+// `limits.max_outbound_queue`:
+//  - above `high` (half of it) the owner stops reading from the other side, below `low` (a
+//    quarter) it resumes (Envoy's flow control; flow_control.hpp records who is paused);
+//  - past the limit itself nothing more is queued: commit_within_limit() refuses the frame and
+//    the owner closes the peer as a slow consumer. Pausing at half leaves the other half for what
+//    was already on its way when reads paused (a read in flight, acknowledgements), so a peer that
+//    reads, however slowly, is paused rather than closed.
+// A frame always fits into an empty queue, whatever its size: the limit counts the bytes already
+// waiting, so one message bigger than the limit (a 1 MiB message in a base64 envelope is 1.4 MiB;
+// the limit may be 64 KiB) is still delivered to a client that reads.
+// Strings of popped frames are kept for reuse so that a steady stream of messages allocates
+// nothing. A frame is bytes only: what the protocol owes once it is written (a message_sent) is
+// remembered on the protocol's side (pending_acks.hpp).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace apistudio {
 
 struct outbound_frame {
-  std::string owned;                         // frame bytes owned by the queue...
-  std::shared_ptr<const std::string> shared; // ...or one payload shared by many recipients
+  std::string owned;                  // frame bytes owned by the queue...
+  std::shared_ptr<const void> shared; // ...or a payload shared by many recipients, kept alive
+  std::string_view shared_bytes;      // the part of `shared` this frame sends
   bool binary = false;
-  std::string_view bytes() const noexcept { return shared ? std::string_view(*shared) : owned; }
+  std::string_view bytes() const noexcept {
+    return shared ? shared_bytes : std::string_view(owned);
+  }
+  // Points the frame at `bytes` inside `owner` (no copy): every recipient of one bus delivery
+  // queues the same bytes.
+  void share(std::shared_ptr<const void> owner, std::string_view part) noexcept {
+    shared = std::move(owner);
+    shared_bytes = part;
+  }
+  void release_shared() noexcept {
+    shared.reset();
+    shared_bytes = {};
+  }
 };
 
 class outbound_queue {
 public:
-  explicit outbound_queue(std::size_t high_watermark = 4 << 20)
-      : high_(high_watermark), low_(high_watermark / 2) {}
+  explicit outbound_queue(std::size_t limit = 4 << 20)
+      : limit_(limit), high_(limit / 2), low_(limit / 4) {}
 
   bool empty() const noexcept { return count_ == 0; }
   std::size_t size() const noexcept { return count_; }
   std::size_t bytes() const noexcept { return bytes_; }
+  std::size_t limit() const noexcept { return limit_; }
   bool above_high() const noexcept { return bytes_ >= high_; }
   bool below_low() const noexcept { return bytes_ <= low_; }
 
@@ -39,16 +64,33 @@ public:
   outbound_frame &emplace() {
     if (count_ == ring_.size())
       grow();
-    outbound_frame &f = ring_[(head_ + count_) % ring_.size()];
+    outbound_frame &f = slot();
     f.owned.clear();
-    f.shared.reset();
+    f.release_shared();
     f.binary = false;
     return f;
   }
   // Makes the frame returned by emplace() part of the queue (after it was filled).
   void commit() {
-    bytes_ += ring_[(head_ + count_) % ring_.size()].bytes().size();
+    bytes_ += slot().bytes().size();
     ++count_;
+  }
+  // commit(), unless the frame would take a queue that already holds something past the limit:
+  // then the frame is dropped (discard()) and the answer is false.
+  bool commit_within_limit() {
+    const std::size_t n = slot().bytes().size();
+    if (bytes_ != 0 && n > limit_ - std::min(bytes_, limit_)) {
+      discard();
+      return false;
+    }
+    commit();
+    return true;
+  }
+  // Drops the frame returned by emplace() without queueing it, and its memory with it.
+  void discard() {
+    outbound_frame &f = slot();
+    f.release_shared();
+    std::string().swap(f.owned);
   }
 
   outbound_frame &front() noexcept { return ring_[head_]; }
@@ -56,7 +98,7 @@ public:
   void pop() {
     outbound_frame &f = ring_[head_];
     bytes_ -= f.bytes().size();
-    f.shared.reset();
+    f.release_shared();
     // Keep ordinary buffers; let a rare huge one go so an idle session stays small.
     if (f.owned.capacity() > kept_capacity)
       std::string().swap(f.owned);
@@ -74,7 +116,7 @@ public:
     while (count_ > 1) {
       const std::size_t last = (head_ + count_ - 1) % ring_.size();
       bytes_ -= ring_[last].bytes().size();
-      ring_[last].shared.reset();
+      ring_[last].release_shared();
       --count_;
     }
   }
@@ -90,6 +132,8 @@ public:
 private:
   static constexpr std::size_t kept_capacity = 64 * 1024;
 
+  outbound_frame &slot() noexcept { return ring_[(head_ + count_) % ring_.size()]; }
+
   void grow() {
     std::vector<outbound_frame> bigger(ring_.empty() ? 4 : ring_.size() * 2);
     for (std::size_t i = 0; i < count_; ++i)
@@ -102,6 +146,7 @@ private:
   std::size_t head_ = 0;
   std::size_t count_ = 0;
   std::size_t bytes_ = 0;
+  std::size_t limit_;
   std::size_t high_;
   std::size_t low_;
 };

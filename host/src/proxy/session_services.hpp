@@ -46,6 +46,9 @@ struct session_services {
   std::atomic<std::size_t> live_client_sockets{0};
   per_address_count connection_tests{}; // test-connection dials in flight, per client address
   std::atomic<bool> stopping{false};
+  // Clients closed because their queue reached limits.max_outbound_queue (each is also a warning
+  // in the log).
+  std::atomic<std::uint64_t> slow_consumer_closes{0};
 };
 
 } // namespace apistudio

@@ -13,7 +13,7 @@ namespace {
 
 class recording_port final : public session_port {
 public:
-  void post_send(std::shared_ptr<const std::string>, bool) override {}
+  void post_send(std::shared_ptr<const void>, std::string_view, bool) override {}
   void post_close(int, std::string) override {}
   void post_bus(std::shared_ptr<const bus_delivery> d) override {
     deliveries.push_back(d);

@@ -222,27 +222,45 @@ TEST(PluginsCollaboration, OutgoingEventsHaveTheSpecsShapeWithServerFields) {
 }
 
 TEST(PluginsCollaboration, EnvelopeRoundTripsAndFiltersRecipients) {
-  const co::bus_envelope broadcast{7, std::nullopt,
-                                   co::user_presence_event("a", "online", "w", "t")};
-  const auto decoded = co::decode_envelope(co::encode_envelope(broadcast));
+  const std::string presence = co::serialize(co::user_presence_event("a", "online", "w", "t"));
+  const co::bus_envelope broadcast{7, std::nullopt, presence};
+  const std::string encoded = co::encode_envelope(broadcast);
+  const auto decoded = co::decode_envelope(encoded);
   ASSERT_TRUE(decoded);
   EXPECT_EQ(decoded->from_session, 7u);
   EXPECT_FALSE(decoded->to_users);
-  EXPECT_EQ(decoded->event, broadcast.event);
+  EXPECT_EQ(decoded->event, presence);
   EXPECT_FALSE(co::should_deliver(*decoded, 7, "a")); // not back to the sender
   EXPECT_TRUE(co::should_deliver(*decoded, 8, "a"));  // the user's other session does get it
   EXPECT_TRUE(co::should_deliver(*decoded, 9, "b"));
 
-  const co::bus_envelope share{7, std::vector<std::string>{"bob"}, co::json::object()};
+  const co::bus_envelope share{7, std::vector<std::string>{"bob"}, "{}"};
   const auto to_bob = co::decode_envelope(co::encode_envelope(share));
   ASSERT_TRUE(to_bob);
   EXPECT_TRUE(co::should_deliver(*to_bob, 9, "bob"));
   EXPECT_FALSE(co::should_deliver(*to_bob, 10, "carol"));
 
   EXPECT_FALSE(co::decode_envelope("nope"));
-  EXPECT_FALSE(co::decode_envelope(R"({"from_session":1,"to_users":"bob","event":{}})"));
-  EXPECT_FALSE(co::decode_envelope(R"({"from_session":1,"event":{}})"));
+  EXPECT_FALSE(co::decode_envelope("{\"from_session\":1,\"to_users\":\"bob\"}\n{}"));
+  EXPECT_FALSE(co::decode_envelope("{\"from_session\":1}\n{}"));
+  EXPECT_FALSE(co::decode_envelope("{\"from_session\":1,\"to_users\":null}\n"));
+  EXPECT_FALSE(co::decode_envelope("{\"from_session\":1,\"to_users\":null}\n[]"));
   EXPECT_EQ(co::bus_topic("ws1"), "ws:ws1");
+}
+
+// The event travels as the bytes clients get: serialised once by the publisher, never parsed
+// again, and what a recipient forwards is a part of the bus payload itself (the host shares it).
+TEST(PluginsCollaboration, EnvelopeCarriesTheEventSerialisedOnceAndRecipientsForwardAPartOfIt) {
+  co::collection_update update{"c1", co::json{{"name", std::string(4096, 'x')}}};
+  const std::string event =
+      co::serialize(co::collection_updated_event(update, "alice", "2025-01-01T12:00:00.000Z"));
+  const std::string payload = co::encode_envelope({3, std::nullopt, event});
+  ASSERT_LT(payload.size(), event.size() + 64) << "the routing header stays small";
+  const auto decoded = co::decode_envelope(payload);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->event, event);
+  EXPECT_GE(decoded->event.data(), payload.data());
+  EXPECT_EQ(decoded->event.data() + decoded->event.size(), payload.data() + payload.size());
 }
 
 TEST(PluginsCollaboration, PresenceStoreCountsSessionsPerUser) {
