@@ -4,7 +4,7 @@
 // Each outbound_queue knows its own watermarks (high = limits.max_outbound_queue, low = half of
 // it); this records which queues are over them:
 //  - the client's queue over its high watermark: nothing is read from the client or from its
-//    upstreams until that queue is back under its low watermark (and a stall timer runs);
+//    upstreams until that queue is back under its low watermark;
 //  - an upstream's queue over its high watermark: nothing is read from the client until that
 //    upstream reports it drained (or goes away).
 // The session moves the client side, its upstream_set the upstream side. Only touched on the
