@@ -115,20 +115,23 @@ void client_session::arm_keepalive() {
 void client_session::keep_tick() {
   if (finished_ || close_sent_)
     return; // Beast's close timeout bounds a closing handshake
-  switch (keepalive_.tick(reading_)) {
+  // Not reading (flow control, or a close waiting for the queue), nothing would notice the
+  // client going: look at the socket instead.
+  const bool hung_up = !reading_ && peer_hung_up(beast::get_lowest_layer(ws_));
+  switch (keepalive_.tick(reading_, hung_up)) {
   case keepalive_state::action::none:
     break;
   case keepalive_state::action::ping:
     ws_.async_ping(
         {}, [self = shared_from_this()](beast::error_code) { self->keepalive_.ping_finished(); });
     break;
-  case keepalive_state::action::dead: {
+  case keepalive_state::action::dead:
     ctx_.log.debug("session", "client " + std::to_string(sctx_.id) +
-                                  ": no frame or pong within the idle timeout; dropping it");
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws_).close(ignored); // the pending read fails and finish() runs
-    return;
-  }
+                                  (hung_up ? ": connection closed while its reads were paused"
+                                           : ": no frame or pong within the idle timeout") +
+                                  "; dropping it");
+    // No read may be pending to fail: finish here (a pending read or write then ends as aborted).
+    return finish();
   }
   arm_keepalive();
 }
@@ -215,17 +218,6 @@ void client_session::commit_frame() {
     flow_.client_over_high();
     if (upstreams_)
       upstreams_->pause_reading();
-    // A client that never reads would hold this memory for ever: give it a deadline.
-    stall_timer_.expires_after(ctx_.config.limits.write_stall_timeout);
-    stall_timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
-      auto self = weak.lock();
-      if (ec || !self || !self->flow_.client_backlogged())
-        return;
-      self->ctx_.log.warn("session", "client " + std::to_string(self->sctx_.id) +
-                                         " stopped reading; closing (write stall timeout)");
-      beast::error_code ignored;
-      beast::get_lowest_layer(self->ws_).close(ignored);
-    });
   }
 }
 
@@ -249,15 +241,35 @@ void client_session::do_write() {
     const outbound_frame &f = out_.front();
     if (const auto ec = socket.write_server_message(f.binary, f.bytes())) {
       ctx_.log.debug("session", "client " + std::to_string(sctx_.id) + " write: " + ec.message());
-      out_.clear();
-      break; // the pending read fails as well and finish() runs
+      // Reads may be paused, so no read is there to fail: the wait below completes at once with
+      // this error and on_write ends the session.
+      break;
     }
     out_.pop();
   }
   if (out_.empty())
     return;
   writing_ = true;
+  arm_write_stall();
   socket.async_wait_room([self = shared_from_this()](beast::error_code ec) { self->on_write(ec); });
+}
+
+// A write waits for the socket only while the client does not take what was sent; each wait
+// gets the whole write_stall_timeout, so a slow client that keeps reading is not cut off.
+// Armed only when a write has to wait: the common path, where the layer has room, sets no timer.
+void client_session::arm_write_stall() {
+  stall_timer_.expires_after(ctx_.config.limits.write_stall_timeout);
+  stall_timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+    auto self = weak.lock();
+    // Re-armed by a later wait after this one had expired: that wait has its own deadline.
+    if (ec || !self || !self->writing_ ||
+        self->stall_timer_.expiry() > worker_timer::clock_type::now())
+      return;
+    self->ctx_.log.warn("session", "client " + std::to_string(self->sctx_.id) +
+                                       " stopped reading; closing (write stall timeout)");
+    beast::error_code ignored;
+    beast::get_lowest_layer(self->ws_).close(ignored); // the wait fails; on_write finishes
+  });
 }
 
 void client_session::on_write(beast::error_code ec) {
@@ -269,6 +281,7 @@ void client_session::on_write(beast::error_code ec) {
   do_write();
   if (writing_)
     return;
+  stall_timer_.cancel(); // nothing waits for the client any more
   update_flow();
   if (closing_)
     do_close();
@@ -277,7 +290,6 @@ void client_session::on_write(beast::error_code ec) {
 void client_session::update_flow() {
   if (flow_.client_backlogged() && out_.below_low()) {
     flow_.client_under_low();
-    stall_timer_.cancel();
     if (upstreams_)
       upstreams_->resume_reading();
   }

@@ -81,6 +81,7 @@ private:
   void on_read(boost::beast::error_code ec);
   void handle_client_frame(std::string_view frame, bool binary);
   void do_write();
+  void arm_write_stall();
   void on_write(boost::beast::error_code ec);
   void do_close();
   void drop_slow_consumer();

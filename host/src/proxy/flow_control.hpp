@@ -5,7 +5,7 @@
 // quarter; the client's queue past the whole of it closes the client, outbound_queue.hpp); this
 // records which queues are over them:
 //  - the client's queue over its high watermark: nothing is read from the client or from its
-//    upstreams until that queue is back under its low watermark (and a stall timer runs);
+//    upstreams until that queue is back under its low watermark;
 //  - an upstream's queue over its high watermark: nothing is read from the client until that
 //    upstream reports it drained (or goes away).
 // The session moves the client side, its upstream_set the upstream side. Only touched on the

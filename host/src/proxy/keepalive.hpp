@@ -7,9 +7,17 @@
 //   silent for one tick                  -> ping;
 //   silent for two ticks                 -> dead: the owner closes the socket.
 // So a silent peer is dropped between idle_timeout and 1.5 x idle_timeout after its last frame
-// (docs/configuration.md). While the owner is not reading (flow control paused it), a pong could
-// not be noticed, so such a tick counts as heard.
+// (docs/configuration.md).
+//
+// While the owner is not reading (flow control paused it), a pong could not be noticed, so a
+// silent tick proves nothing. The owner then looks at the socket instead (peer_hung_up): a peer
+// that closed or reset its connection is dead at that tick, so a paused peer that goes away is
+// noticed within idle_timeout / 2. One that vanishes without a FIN or a reset, or whose FIN waits
+// behind data the owner has not taken, still holds the write that caused the pause, and that
+// write has its own deadline (limits.write_stall_timeout).
 #pragma once
+
+#include "base/worker_types.hpp"
 
 namespace apistudio {
 
@@ -20,7 +28,11 @@ public:
   void heard() noexcept { heard_ = true; }
   void ping_finished() noexcept { ping_in_flight_ = false; }
 
-  action tick(bool reading) noexcept {
+  // `reading`: a read is pending, so a pong would be seen. `hung_up`: the peer closed or reset
+  // its connection (peer_hung_up), which ends it whether or not reads are paused.
+  action tick(bool reading, bool hung_up = false) noexcept {
+    if (hung_up)
+      return action::dead;
     if (heard_ || !reading) {
       heard_ = false;
       unanswered_ = false;
@@ -41,5 +53,10 @@ private:
   bool unanswered_ = false;
   bool ping_in_flight_ = false;
 };
+
+// Whether the peer of `socket` has sent a FIN or a reset (or the socket failed), without
+// consuming a byte: for a socket nobody reads while flow control pauses it. Bytes the peer sent
+// before it went, still unread, do not hide its going. One poll() with no wait.
+bool peer_hung_up(worker_socket &socket) noexcept;
 
 } // namespace apistudio

@@ -9,6 +9,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <utility>
 
@@ -25,7 +26,8 @@ class basic_upstream final : public upstream_connection,
 public:
   basic_upstream(session_services &ctx, worker_executor executor, bool verify)
       : ctx_(ctx), dialer_(std::make_shared<basic_upstream_dialer<Stream>>(ctx, executor, verify)),
-        keepalive_timer_(executor), queue_(ctx.config.limits.max_outbound_queue_bytes) {}
+        keepalive_timer_(executor), stall_timer_(executor), grace_timer_(executor),
+        queue_(ctx.config.limits.max_outbound_queue_bytes) {}
 
   void open(dial_request request, upstream_owner *owner, open_handler done) override {
     url = request.url;
@@ -81,9 +83,21 @@ public:
     done_ = nullptr;
     discard_queue();
     if (state_ == state::connecting)
-      abort_connect();
-    else
-      close(code, code == 1001 ? "client went away" : "");
+      return abort_connect();
+    close(code, code == 1001 ? "client went away" : "");
+    // Nobody waits for this connection any more, and no limit counts it: it gets as long for
+    // the frame in flight and its close as a close handshake gets, then it is cut off.
+    if (ws_ && beast::get_lowest_layer(*ws_).is_open()) {
+      grace_timer_.expires_after(upstream_close_timeout);
+      // Weak: a connection that went on its own meanwhile is not kept for the timer's sake.
+      grace_timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+        auto self = weak.lock();
+        if (ec || !self)
+          return;
+        beast::error_code ignored;
+        beast::get_lowest_layer(*self->ws_).close(ignored); // pending operations end as aborted
+      });
+    }
   }
 
   bool is_open() const override { return state_ == state::open; }
@@ -150,7 +164,10 @@ private:
   void keep_tick() {
     if (state_ != state::open && state_ != state::closing)
       return;
-    switch (keepalive_.tick(reading_)) {
+    // Not reading (flow control paused it), nothing would notice the upstream going: look at
+    // the socket instead.
+    const bool hung_up = !reading_ && peer_hung_up(beast::get_lowest_layer(*ws_));
+    switch (keepalive_.tick(reading_, hung_up)) {
     case keepalive_state::action::none:
       break;
     case keepalive_state::action::ping:
@@ -159,18 +176,28 @@ private:
       });
       break;
     case keepalive_state::action::dead: {
-      // No frame and no pong for an idle timeout: the pending read fails and reports 1006.
-      keepalive_expired_ = true;
+      // No frame and no pong for an idle timeout, or gone while paused: 1006 either way.
+      keepalive_expired_ = !hung_up;
       beast::error_code ignored;
       beast::get_lowest_layer(*ws_).close(ignored);
-      return;
+      // A pending read reports it when it fails; a paused one is not there to.
+      if (reading_)
+        return;
+      if (state_ == state::closing)
+        return report_closed(close_code_, close_reason_, nullptr);
+      return report_closed(1006, hung_up ? "connection lost" : "upstream timed out", nullptr);
     }
     }
     arm_keepalive();
   }
 
+  // Once our close frame is out, async_close reads until the upstream's answer itself. With a
+  // read started after that (a resume_reading() once the client drained, or on_read going on),
+  // Beast 1.81 could leave the read and the close each waiting for the other's lock until its
+  // 5 s close timeout (ProxyMessages.CommandsTakeEffectInTheOrderSent hung about 1 run in 15
+  // under load; none in 300 since).
   void do_read() {
-    if (reading_ || paused_ || (state_ != state::open && state_ != state::closing))
+    if (reading_ || paused_ || closing_sent_ || (state_ != state::open && state_ != state::closing))
       return;
     reading_ = true;
     ws_->async_read(read_buf_, [self = this->shared_from_this()](
@@ -191,12 +218,6 @@ private:
     read_buf_.consume(read_buf_.size());
     if (read_buf_.capacity() > 64 * 1024)
       read_buf_.shrink_to_fit();
-    // Once our close frame is out, async_close reads until the upstream's answer itself. With a
-    // read started after that, Beast 1.81 could leave the read and the close each waiting for
-    // the other's lock until its 5 s close timeout (ProxyMessages.CommandsTakeEffectInTheOrderSent
-    // hung about 1 run in 15 under load; none in 300 since).
-    if (closing_sent_)
-      return;
     do_read();
   }
 
@@ -229,6 +250,8 @@ private:
 
   void do_write() {
     writing_ = true;
+    if (!watching_writes_)
+      watch_writes();
     const outbound_frame &f = queue_.front();
     ws_->text(!f.binary);
     ws_->async_write(net::buffer(f.bytes().data(), f.bytes().size()),
@@ -239,11 +262,13 @@ private:
 
   void on_write(beast::error_code ec) {
     writing_ = false;
+    ++writes_done_;
     if (ec) {
       queue_.clear();
       beast::error_code ignored;
       beast::get_lowest_layer(*ws_).close(ignored);
-      return report_closed(1006, "connection lost", nullptr);
+      return report_closed(1006, write_stalled_ ? "upstream stopped reading" : "connection lost",
+                           nullptr);
     }
     if (owner_ != nullptr) {
       const outbound_frame &f = queue_.front();
@@ -261,6 +286,48 @@ private:
       return do_write();
     if (state_ == state::closing)
       do_close();
+  }
+
+  // limits.write_stall_timeout for the upstream. Beast's write hides whether it waits for the
+  // socket (and under TLS one frame is several writes below it), so instead of a deadline per
+  // write (a timer per message) a check every half of the timeout looks whether any write
+  // completed since the last one: none in two checks in a row, the upstream is not reading and is
+  // cut off, between 1 and 1.5 x the timeout after its last completed write. One timer wait per
+  // half timeout while writes go on, none while idle.
+  void watch_writes() {
+    watching_writes_ = true;
+    writes_at_check_ = writes_done_;
+    stalled_checks_ = 0;
+    arm_write_check();
+  }
+
+  void arm_write_check() {
+    stall_timer_.expires_after(ctx_.config.limits.write_stall_timeout / 2);
+    stall_timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+      if (auto self = weak.lock(); self && !ec)
+        self->check_writes();
+    });
+  }
+
+  void check_writes() {
+    if (!writing_ || !beast::get_lowest_layer(*ws_).is_open()) {
+      watching_writes_ = false;
+      return;
+    }
+    if (writes_done_ != writes_at_check_) {
+      writes_at_check_ = writes_done_;
+      stalled_checks_ = 0;
+    } else if (++stalled_checks_ == 2) {
+      watching_writes_ = false;
+      write_stalled_ = true;
+      // No URL in the log: it may carry credentials (docs/security.md).
+      ctx_.log.debug("upstream",
+                     "an upstream took nothing for the write stall deadline; closing it");
+      beast::error_code ignored;
+      beast::get_lowest_layer(*ws_).close(ignored); // the write fails and reports 1006
+      return;
+    }
+    arm_write_check();
   }
 
   // A write in flight still reads the front frame: keep it until on_write.
@@ -302,6 +369,8 @@ private:
   std::shared_ptr<basic_upstream_dialer<Stream>> dialer_; // while connecting
   std::optional<Stream> ws_;                              // from the dialer, once open
   worker_timer keepalive_timer_;
+  worker_timer stall_timer_; // watch_writes()
+  worker_timer grace_timer_; // a detached connection's last seconds
   keepalive_state keepalive_;
   outbound_queue queue_;
   beast::flat_buffer read_buf_;
@@ -312,6 +381,9 @@ private:
   bool backlogged_ = false; // over the high watermark since send(), until back under the low
   bool reported_closed_ = false, closing_sent_ = false;
   bool keepalive_expired_ = false;
+  bool watching_writes_ = false, write_stalled_ = false;
+  std::uint64_t writes_done_ = 0, writes_at_check_ = 0;
+  int stalled_checks_ = 0;
   int close_code_ = 1000;
   std::string close_reason_;
 };

@@ -64,7 +64,8 @@ public:
   virtual void resume_reading() = 0;
   // Connecting: cancels. Open: sends what is queued, then a close frame with code/reason.
   virtual void close(int code, std::string reason) = 0;
-  // No more callbacks to the owner; the connection winds down on its own (close or cancel).
+  // No more callbacks to the owner; the connection winds down on its own (close or cancel), and
+  // is cut off if it has not gone within upstream_close_timeout.
   virtual void detach(int code) = 0;
 
   virtual bool is_open() const = 0;

@@ -271,7 +271,7 @@ template <class Stream> void basic_upstream_dialer<Stream>::on_handshake(beast::
   ws_.set_option(websocket::stream_base::decorator([](websocket::request_type &) {}));
 
   websocket::stream_base::timeout t{};
-  t.handshake_timeout = std::chrono::seconds(5);   // also bounds the closing handshake
+  t.handshake_timeout = upstream_close_timeout;    // also bounds the closing handshake
   t.idle_timeout = websocket::stream_base::none(); // the relay's keep-alive tick instead
   t.keep_alive_pings = false;
   ws_.set_option(t);

@@ -67,6 +67,9 @@ struct dial_error {
 // leave in one send (coalescing_socket.hpp). The dialer's deadline bounds the opening; once open,
 // the keep-alive and Beast's close timeout are all the timing a stream needs.
 using plain_upstream_stream = boost::beast::websocket::stream<coalescing_socket>;
+// How long an upstream's closing handshake may take (Beast's close timeout); a connection its
+// client left gets as long to go, whatever it is doing (upstream_connection::detach).
+inline constexpr std::chrono::seconds upstream_close_timeout{5};
 using tls_upstream_stream =
     boost::beast::websocket::stream<boost::beast::ssl_stream<coalescing_socket>>;
 

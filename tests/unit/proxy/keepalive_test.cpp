@@ -1,5 +1,6 @@
 // keepalive_state: a quiet peer is pinged at the first silent tick and declared dead at the
-// second; anything heard, or a tick while reads are paused, starts the count again.
+// second; anything heard, or a tick while reads are paused, starts the count again; a peer that
+// hung up is dead at once, paused or not.
 #include "proxy/keepalive.hpp"
 
 #include <gtest/gtest.h>
@@ -48,4 +49,13 @@ TEST(Keepalive, APingStuckBehindABlockedWriteIsNotSentTwice) {
   EXPECT_EQ(k.tick(true), action::none);
   EXPECT_EQ(k.tick(true), action::none) << "the first ping is still in flight";
   EXPECT_EQ(k.tick(true), action::dead) << "but silence still ends the peer";
+}
+
+TEST(Keepalive, APeerThatHungUpIsDeadEvenWhileReadsArePaused) {
+  keepalive_state k;
+  EXPECT_EQ(k.tick(false), action::none);
+  EXPECT_EQ(k.tick(false, true), action::dead);
+  keepalive_state talking;
+  talking.heard();
+  EXPECT_EQ(talking.tick(true, true), action::dead) << "a FIN or reset ends it whatever was heard";
 }
