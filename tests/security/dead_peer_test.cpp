@@ -201,3 +201,37 @@ TEST(DeadPeer, WriteStallTimeoutRunsBelowTheHighWatermark) {
       20s))
       << "a client reading nothing, its queue under the high watermark, was never closed";
 }
+
+// A client the host closed may go on sending instead of answering the close. Before the bound,
+// the host read and discarded whatever came until the closing deadline (here 60 s): a worker
+// busy for as long as the client liked -- the soak's clients that never read kept one and a half
+// cores busy that way, closed as slow consumers. Now the host reads a bounded amount after its
+// close frame (coalescing_socket::closing_read_bytes, 4 MiB) and then cuts the connection.
+TEST(DeadPeer, ClientThatGoesOnSendingAfterTheHostsCloseIsCutOffAfterABoundedAmount) {
+  host_config c = test_config();
+  c.plugins = {make_plugin(
+      "rate_limiter", json{{"limits", json::array({json{{"messages", 2}, {"window", "60s"}}})}})};
+  c.limits.http_header_timeout = 60s; // the closing handshake's deadline
+  host_instance host(c);
+
+  raw_socket client(host.port());
+  ASSERT_EQ(client.upgrade("/api/websocket/connect/pushy"), 101) << client.head();
+  for (int i = 0; i < 3; ++i) // the third is over the limit: error RATE_LIMITED, close 1008
+    ASSERT_TRUE(client.send(ws_frame(1, json{{"type", "ping"}}.dump())));
+  ASSERT_EQ(read_close_code(client, 10s), 1008);
+
+  // No close in answer: 64 KiB frames until the host cuts the connection (a send fails).
+  // Kernel buffers on both sides hold a few MiB beyond what the host reads.
+  const std::string frame = ws_frame(2, std::string(64 * 1024, 'p'));
+  constexpr std::size_t give_up_after = 512u * 1024 * 1024;
+  const auto started = std::chrono::steady_clock::now();
+  std::size_t sent = 0;
+  while (sent < give_up_after && client.send(frame, 10s))
+    sent += frame.size();
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(sent, 32u * 1024 * 1024)
+      << "the host read " << sent / (1024 * 1024) << " MiB after closing the client";
+  EXPECT_LT(took, 9s) << "the connection was not cut: the send timed out after " << sent
+                      << " bytes";
+  EXPECT_TRUE(eventually([&] { return host.server().context().directory.size() == 0; }, 5s));
+}

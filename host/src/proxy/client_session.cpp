@@ -344,6 +344,10 @@ void client_session::do_close() {
   if (close_sent_ || finished_)
     return;
   close_sent_ = true;
+  // A client may go on sending after our close frame (one closed as a slow consumer keeps
+  // pushing): reading and discarding that until the closing deadline would keep a worker busy
+  // for as long as the client likes. A bounded amount is read to find its close frame.
+  ws_.next_layer().limit_reads(coalescing_socket::closing_read_bytes);
   websocket::close_reason r(static_cast<std::uint16_t>(close_code_));
   r.reason = close_reason_;
   ws_.async_close(r, [self = shared_from_this()](beast::error_code) { self->finish(); });

@@ -127,6 +127,10 @@ public:
   // How long, and how much, a closing socket goes on reading and discarding (async_linger).
   static constexpr std::chrono::milliseconds linger_time{3000};
   static constexpr std::size_t linger_bytes = 4 * 1024 * 1024;
+  // How much a WebSocket that sent its close frame reads while it waits for the peer's (the
+  // limit_reads() budget set then): room for a message of the largest size in flight and its
+  // close frame; a peer still sending past it is cut off, as nginx's lingering_close does.
+  static constexpr std::size_t closing_read_bytes = linger_bytes;
   // A lingering close, after nginx's lingering_close: the server side shuts its sending side
   // down at once, then both read and discard until the peer's end of stream, `linger_bytes` or
   // `linger_time`, and then close (a client shuts down its sending side only then, as RFC 6455

@@ -342,6 +342,9 @@ private:
     if (closing_sent_)
       return;
     closing_sent_ = true;
+    // What the upstream sends after our close frame is read only to find its answer: a bounded
+    // amount (coalescing_socket::closing_read_bytes), not until the close timeout.
+    socket_layer_of(*ws_).limit_reads(coalescing_socket::closing_read_bytes);
     websocket::close_reason reason(static_cast<std::uint16_t>(close_code_));
     reason.reason = close_reason_;
     ws_->async_close(reason, [self = this->shared_from_this()](beast::error_code) {

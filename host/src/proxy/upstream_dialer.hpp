@@ -73,6 +73,14 @@ inline constexpr std::chrono::seconds upstream_close_timeout{5};
 using tls_upstream_stream =
     boost::beast::websocket::stream<boost::beast::ssl_stream<coalescing_socket>>;
 
+// The plain socket under either stream (below TLS for wss://).
+inline coalescing_socket &socket_layer_of(plain_upstream_stream &ws) noexcept {
+  return ws.next_layer();
+}
+inline coalescing_socket &socket_layer_of(tls_upstream_stream &ws) noexcept {
+  return ws.next_layer().next_layer();
+}
+
 // Impl<tls_upstream_stream> for a wss:// upstream, Impl<plain_upstream_stream> for ws://: the one
 // place the scheme picks the stream type, for the dialer and the connection alike.
 template <class Base, template <class> class Impl, class... Args>
@@ -136,12 +144,7 @@ private:
   void on_handshake(boost::beast::error_code ec);
   void fail(dial_error error);
   void close_socket();
-  coalescing_socket &socket_layer() noexcept {
-    if constexpr (is_tls)
-      return ws_.next_layer().next_layer();
-    else
-      return ws_.next_layer();
-  }
+  coalescing_socket &socket_layer() noexcept { return socket_layer_of(ws_); }
 
   session_services &ctx_;
   worker_executor executor_;
