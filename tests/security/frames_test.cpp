@@ -6,6 +6,7 @@
 #include "raw_upstream.hpp"
 #include "security_helpers.hpp"
 #include "test_client.hpp"
+#include "test_upstream.hpp"
 
 #include <gtest/gtest.h>
 
@@ -237,6 +238,26 @@ TEST(Frames, CloseCodeOf5000FromAnUpstreamIsAnsweredWith1002) {
   auto code = answered.get_future();
   ASSERT_EQ(code.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(code.get(), 1002);
+  const json gone = c.read_until("connection_status");
+  EXPECT_EQ(gone.value("status", ""), "disconnected") << gone.dump();
+  EXPECT_EQ(gone.value("close_code", 0), 1002) << gone.dump();
+}
+
+// The same from a wss:// upstream: under TLS the guard reads the decrypted stream
+// (close_guarded_stream.hpp). Before it, Beast echoed the 5000 and the client was told so.
+TEST(Frames, CloseCodeOf5000FromATlsUpstreamIsAnsweredWith1002) {
+  upstream_behaviour b;
+  b.mode = upstream_behaviour::kind::close_after_first;
+  b.close_code = 5000;
+  b.tls = true;
+  test_upstream upstream(b);
+  host_instance host;
+  ws_client c;
+  ASSERT_TRUE(c.connect(host.port(), "/api/websocket/connect/tls-upstream-5000"));
+  c.send_json({{"type", "connect_external"}, {"url", upstream.url()}});
+  ASSERT_EQ(c.read_until("connection_status")["status"], "connecting");
+  ASSERT_EQ(c.read_until("connection_status")["status"], "connected");
+  c.send_json({{"type", "send_message"}, {"content", "hello"}});
   const json gone = c.read_until("connection_status");
   EXPECT_EQ(gone.value("status", ""), "disconnected") << gone.dump();
   EXPECT_EQ(gone.value("close_code", 0), 1002) << gone.dump();

@@ -171,7 +171,7 @@ void basic_upstream_dialer<Stream>::on_connect(beast::error_code ec, const tcp::
   beast::get_lowest_layer(ws_).set_option(tcp::no_delay(true), ignored);
   phase_ = std::chrono::steady_clock::now();
   if constexpr (is_tls) {
-    auto &tls = ws_.next_layer();
+    auto &tls = tls_layer_of(ws_);
     if (!req_.target.host_is_address &&
         !SSL_set_tlsext_host_name(tls.native_handle(), req_.target.host.c_str()))
       return fail({"TLS_ERROR", "TLS error: cannot set SNI", 0});
@@ -194,7 +194,7 @@ template <class Stream> void basic_upstream_dialer<Stream>::on_tls(beast::error_
   if (ec) {
     std::string why = ec.message();
     if constexpr (is_tls) {
-      const long v = SSL_get_verify_result(ws_.next_layer().native_handle());
+      const long v = SSL_get_verify_result(tls_layer_of(ws_).native_handle());
       if (v != X509_V_OK)
         why = X509_verify_cert_error_string(v);
     }
@@ -221,8 +221,8 @@ template <class Stream> void basic_upstream_dialer<Stream>::do_ws_handshake() {
     }
   }));
   socket_layer().limit_reads(handshake_response_limit);
-  // Under TLS the socket reads records, not frames: a close code of 5000 or more from a wss://
-  // upstream is still Beast's to judge (docs/security.md).
+  // Under TLS the socket reads records, not frames: there the guard is a layer of the stream,
+  // above TLS, from its construction (close_guarded_stream.hpp).
   if constexpr (!is_tls)
     socket_layer().guard_close_codes(true);
   ws_.async_handshake(

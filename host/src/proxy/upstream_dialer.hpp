@@ -18,6 +18,7 @@
 
 #include "base/worker_types.hpp"
 #include "protocol/upstream_target.hpp"
+#include "proxy/close_guarded_stream.hpp"
 #include "proxy/coalescing_socket.hpp"
 #include "proxy/name_resolver.hpp"
 
@@ -70,15 +71,19 @@ using plain_upstream_stream = boost::beast::websocket::stream<coalescing_socket>
 // How long an upstream's closing handshake may take (Beast's close timeout); a connection its
 // client left gets as long to go, whatever it is doing (upstream_connection::detach).
 inline constexpr std::chrono::seconds upstream_close_timeout{5};
-using tls_upstream_stream =
-    boost::beast::websocket::stream<boost::beast::ssl_stream<coalescing_socket>>;
+// Over TLS the close-code guard reads the decrypted bytes (close_guarded_stream.hpp).
+using tls_upstream_stream = boost::beast::websocket::stream<
+    close_guarded_stream<boost::beast::ssl_stream<coalescing_socket>>>;
 
-// The plain socket under either stream (below TLS for wss://).
+// The plain socket under either stream (below TLS for wss://), and the TLS stream of a wss://.
 inline coalescing_socket &socket_layer_of(plain_upstream_stream &ws) noexcept {
   return ws.next_layer();
 }
-inline coalescing_socket &socket_layer_of(tls_upstream_stream &ws) noexcept {
+inline boost::beast::ssl_stream<coalescing_socket> &tls_layer_of(tls_upstream_stream &ws) noexcept {
   return ws.next_layer().next_layer();
+}
+inline coalescing_socket &socket_layer_of(tls_upstream_stream &ws) noexcept {
+  return tls_layer_of(ws).next_layer();
 }
 
 // Impl<tls_upstream_stream> for a wss:// upstream, Impl<plain_upstream_stream> for ws://: the one
