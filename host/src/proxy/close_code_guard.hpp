@@ -21,6 +21,10 @@
 // looked at only once all of it is there, so the byte is still where it was read.
 #pragma once
 
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/system/error_code.hpp>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -76,6 +80,36 @@ public:
       }
     }
   }
+
+  // The first `n` bytes of a buffer sequence, as a read filled them.
+  template <class MutableBufferSequence>
+  void scan_read(const MutableBufferSequence &buffers, std::size_t n) noexcept {
+    for (auto it = boost::asio::buffer_sequence_begin(buffers);
+         n != 0 && it != boost::asio::buffer_sequence_end(buffers); ++it) {
+      const boost::asio::mutable_buffer piece(*it);
+      const std::size_t k = std::min(n, piece.size());
+      scan(static_cast<unsigned char *>(piece.data()), k);
+      n -= k;
+    }
+  }
+
+  // A read's completion that passes the bytes read through `guard` before the reader sees them
+  // (the layer under a WebSocket wraps its reader's handler in it). The guard's owner is kept
+  // alive by the pending read.
+  template <class MutableBufferSequence, class Handler> struct scanned_read {
+    Handler handler;
+    close_code_guard *guard;
+    MutableBufferSequence buffers;
+
+    using allocator_type = boost::asio::associated_allocator_t<Handler>;
+    allocator_type get_allocator() const noexcept {
+      return boost::asio::get_associated_allocator(handler);
+    }
+    void operator()(boost::system::error_code ec, std::size_t n) {
+      guard->scan_read(buffers, n);
+      std::move(handler)(ec, n);
+    }
+  };
 
 private:
   enum class phase : std::uint8_t { header, payload, http_head };

@@ -9,14 +9,11 @@
 
 #include "proxy/close_code_guard.hpp"
 
-#include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/buffer.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
-#include <algorithm>
 #include <cstddef>
 #include <utility>
 
@@ -44,8 +41,9 @@ public:
   auto async_read_some(const MutableBufferSequence &buffers, ReadToken &&token) {
     return boost::asio::async_initiate<ReadToken, void(error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence &b) {
-          next_.async_read_some(b, scanned_read<MutableBufferSequence, decltype(handler)>{
-                                       std::move(handler), this, b});
+          next_.async_read_some(
+              b, close_code_guard::scanned_read<MutableBufferSequence, decltype(handler)>{
+                     std::move(handler), &guard_, b});
         },
         token, buffers);
   }
@@ -56,30 +54,6 @@ public:
   }
 
 private:
-  // The read's completion, after its bytes went past the guard. The stream is kept alive by the
-  // pending read (Beast's operation holds the WebSocket stream's state).
-  template <class MutableBufferSequence, class Handler> struct scanned_read {
-    Handler handler;
-    close_guarded_stream *self;
-    MutableBufferSequence buffers;
-
-    using allocator_type = boost::asio::associated_allocator_t<Handler>;
-    allocator_type get_allocator() const noexcept {
-      return boost::asio::get_associated_allocator(handler);
-    }
-    void operator()(error_code ec, std::size_t n) {
-      std::size_t left = n;
-      for (auto it = boost::asio::buffer_sequence_begin(buffers);
-           left != 0 && it != boost::asio::buffer_sequence_end(buffers); ++it) {
-        const boost::asio::mutable_buffer piece(*it);
-        const std::size_t k = std::min(left, piece.size());
-        self->guard_.scan(static_cast<unsigned char *>(piece.data()), k);
-        left -= k;
-      }
-      std::move(handler)(ec, n);
-    }
-  };
-
   NextLayer next_;
   close_code_guard guard_;
 };

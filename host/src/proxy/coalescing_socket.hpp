@@ -103,8 +103,9 @@ public:
     return boost::asio::async_initiate<ReadToken, void(error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence &b) {
           if (read_budget_ == no_read_limit)
-            socket_.async_read_some(b, scanned_read<MutableBufferSequence, decltype(handler)>{
-                                           std::move(handler), this, b});
+            socket_.async_read_some(
+                b, close_code_guard::scanned_read<MutableBufferSequence, decltype(handler)>{
+                       std::move(handler), &close_guard_, b});
           else
             read_within_budget(b, std::move(handler));
         },
@@ -156,33 +157,9 @@ private:
   struct state;
   static constexpr std::size_t no_read_limit = static_cast<std::size_t>(-1);
 
-  // Beast's read completion, after the bytes it read went past the close-code guard. The stream
-  // that owns this socket is kept alive by the pending read.
-  template <class MutableBufferSequence, class Handler> struct scanned_read {
-    Handler handler;
-    coalescing_socket *self;
-    MutableBufferSequence buffers;
-
-    using allocator_type = boost::asio::associated_allocator_t<Handler>;
-    allocator_type get_allocator() const noexcept {
-      return boost::asio::get_associated_allocator(handler);
-    }
-    void operator()(error_code ec, std::size_t n) {
-      self->scan(buffers, n);
-      std::move(handler)(ec, n);
-    }
-  };
-
   template <class MutableBufferSequence> void scan(const MutableBufferSequence &b, std::size_t n) {
-    if (!guard_close_codes_)
-      return;
-    for (auto it = boost::asio::buffer_sequence_begin(b);
-         n != 0 && it != boost::asio::buffer_sequence_end(b); ++it) {
-      const boost::asio::mutable_buffer piece(*it);
-      const std::size_t k = std::min(n, piece.size());
-      close_guard_.scan(static_cast<unsigned char *>(piece.data()), k);
-      n -= k;
-    }
+    if (guard_close_codes_)
+      close_guard_.scan_read(b, n);
   }
 
   template <class MutableBufferSequence, class Handler>
