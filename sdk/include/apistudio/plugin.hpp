@@ -1,27 +1,35 @@
 // plugin.hpp — the header-only C++ layer over plugin_abi.h.
 //
-// Derive from apistudio::sdk::plugin, override the hooks you need, and export it with
+// Derive from apistudio::sdk::plugin<State>, override the hooks you need, and export the class
+// with
 //     APISTUDIO_PLUGIN(my_plugin, "my_plugin", "1.0.0")
-// in exactly one .cpp file. The macro generates the two C entry points; every hook call goes
-// through a wrapper that catches exceptions, so none crosses the C boundary: a throwing hook
-// becomes APISTUDIO_FAIL (the host closes that session with 1011 and logs the plugin's name).
+// in exactly one .cpp file. `State` is what the plugin keeps per session (omit it for none): it
+// is created in on_session_open, handed to every hook of that session, and deleted by the SDK
+// after on_session_close.
 //
-// Threading: hooks for one session never run concurrently; hooks for different sessions may.
+// A hook says no by returning sdk::refuse("CODE", "why"): the host answers the client with the
+// protocol's own error event (see plugin_abi.h for what each hook's refusal becomes). Exceptions
+// never cross into the host: a hook that throws is logged with the exception's text and hook name,
+// and counts as verdict::fail (the host closes that session with 1011).
+//
+// Threading: hooks of one session never run concurrently; hooks of different sessions may.
 // Anything a plugin shares between sessions (maps, counters) must be locked by the plugin.
-// Lifetime: the plugin object lives from on_create to on_destroy; references passed into a hook
-// (session, message, request) are valid only during that hook.
+// Lifetime: the plugin object lives from its constructor to on_destroy; the session, message and
+// request objects passed into a hook are valid only during that hook.
 #ifndef APISTUDIO_PLUGIN_HPP
 #define APISTUDIO_PLUGIN_HPP
 
 #include <apistudio/plugin_abi.h>
+#include <apistudio/settings_error.hpp>
 
 #include <cstdint>
-#include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace apistudio::sdk {
@@ -30,11 +38,12 @@ using session_id = apistudio_session_id;
 
 enum class verdict : int {
   continue_ = APISTUDIO_CONTINUE,
-  drop = APISTUDIO_DROP,
+  handled = APISTUDIO_HANDLED,
   replace = APISTUDIO_REPLACE,
   reply = APISTUDIO_REPLY,
   close = APISTUDIO_CLOSE,
-  fail = APISTUDIO_FAIL
+  fail = APISTUDIO_FAIL,
+  refuse = APISTUDIO_REFUSE
 };
 
 enum class log_level : int {
@@ -50,106 +59,162 @@ enum class header_mode : int {
   if_absent = APISTUDIO_HEADER_IF_ABSENT
 };
 
-// Thrown from a plugin's constructor to refuse its settings; the host prints the message with
-// the location of the plugin's block in the YAML file.
-struct settings_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
+inline std::string_view view(apistudio_str s) noexcept {
+  return s.data == nullptr ? std::string_view{} : std::string_view(s.data, s.size);
+}
+inline apistudio_str str(std::string_view s) noexcept { return {s.data(), s.size()}; }
+
+// Why a hook said no. `code` is the protocol's error code the client sees (A-Z, 0-9, '_'; empty:
+// the hook's default, PLUGIN_REFUSED); `http_status` matters only in on_session_open.
+struct refusal {
+  std::string code;
+  std::string message;
+  int http_status = 0;
 };
 
-inline std::string_view view(apistudio_str s) noexcept { return {s.data, s.size}; }
+// What a hook decides: a verdict, and for verdict::refuse the reason. Converts from both, so a
+// hook returns `verdict::continue_` or `sdk::refuse(...)`.
+class outcome {
+public:
+  outcome(verdict v) noexcept : verdict_(v) {} // NOLINT: implicit by design
+  outcome(refusal r)                            // NOLINT: implicit by design
+      : verdict_(verdict::refuse), refusal_(std::make_unique<refusal>(std::move(r))) {}
+  sdk::verdict verdict() const noexcept { return verdict_; }
+  const refusal *reason() const noexcept { return refusal_.get(); }
+
+private:
+  sdk::verdict verdict_;
+  std::unique_ptr<refusal> refusal_; // only for a refusal: the common path allocates nothing
+};
+
+inline refusal refuse(std::string code, std::string message, int http_status = 0) {
+  return {std::move(code), std::move(message), http_status};
+}
+
+// A parsed upstream URL (the host parsed and validated it).
+struct url {
+  std::string_view scheme; // "ws" / "wss"
+  std::string_view host;   // lower-cased, IPv6 without brackets
+  std::uint32_t port = 0;  // explicit or the scheme's default
+  std::string_view path;   // "/" at least
+  std::string_view query;  // without '?'
+};
+
+inline url to_url(const apistudio_url &u) noexcept {
+  return {view(u.scheme), view(u.host), u.port, view(u.path), view(u.query)};
+}
 
 // The host's services, bound to this plugin. Cheap to copy; valid until the plugin is destroyed.
+// Every function may be called from any thread.
 class host {
 public:
-  host(const apistudio_host_api *api, apistudio_plugin_handle *handle) noexcept
+  host(const apistudio_host_api *api, apistudio_plugin_host_ptr handle) noexcept
       : api_(api), handle_(handle) {}
 
   const apistudio_host_api &api() const noexcept { return *api_; }
-  apistudio_plugin_handle *handle() const noexcept { return handle_; }
+  apistudio_plugin_host_ptr handle() const noexcept { return handle_; }
 
   bool log_enabled(log_level level) const noexcept {
     return api_->log_enabled(handle_, static_cast<apistudio_log_level>(level)) != 0;
   }
   void log(log_level level, std::string_view message) const noexcept {
-    api_->log(handle_, static_cast<apistudio_log_level>(level), message.data(), message.size());
+    api_->log(handle_, static_cast<apistudio_log_level>(level), str(message));
   }
   bool send(session_id session, std::string_view data, bool binary = false) const noexcept {
-    return api_->session_send(handle_, session, data.data(), data.size(),
+    return api_->session_send(handle_, session, str(data),
                               binary ? APISTUDIO_FRAME_BINARY : APISTUDIO_FRAME_TEXT) != 0;
   }
   bool close(session_id session, int code, std::string_view reason) const noexcept {
-    return api_->session_close(handle_, session, code, reason.data(), reason.size()) != 0;
+    return api_->session_close(handle_, session, code, str(reason)) != 0;
   }
-  // Timer callbacks are plain functions; see apistudio_host_api.timer_start for the rules.
+
+  // Runs `callback` after `delay_ms`, then every `interval_ms` (0: once). With a session id it
+  // runs on that session's thread and ends with the session; with 0 on a host thread. Returns
+  // the timer's id for cancel_timer, or 0 when nothing was started. The callback (and what it
+  // captures) is destroyed when the timer can no longer fire, on any thread.
   std::uint64_t start_timer(session_id session, std::uint64_t delay_ms, std::uint64_t interval_ms,
-                            apistudio_timer_fn fn, void *user_data) const noexcept {
-    return api_->timer_start(handle_, session, delay_ms, interval_ms, fn, user_data);
+                            std::function<void()> callback) const {
+    auto *owned = new std::function<void()>(std::move(callback));
+    return api_->timer_start(handle_, session, delay_ms, interval_ms, &run_timer, &release_timer,
+                             owned);
   }
   void cancel_timer(std::uint64_t id) const noexcept { api_->timer_cancel(handle_, id); }
+
   bool subscribe(session_id session, std::string_view topic) const noexcept {
-    return api_->bus_subscribe(handle_, session, topic.data(), topic.size()) != 0;
+    return api_->bus_subscribe(handle_, session, str(topic)) != 0;
   }
   void unsubscribe(session_id session, std::string_view topic) const noexcept {
-    api_->bus_unsubscribe(handle_, session, topic.data(), topic.size());
+    api_->bus_unsubscribe(handle_, session, str(topic));
   }
   void publish(std::string_view topic, std::string_view payload) const noexcept {
-    api_->bus_publish(handle_, topic.data(), topic.size(), payload.data(), payload.size());
+    api_->bus_publish(handle_, str(topic), str(payload));
   }
   std::uint64_t now_ms() const noexcept { return api_->now_ms(handle_); }
 
 private:
+  static void run_timer(void *data) noexcept {
+    auto *callback = static_cast<std::function<void()> *>(data);
+    try {
+      (*callback)();
+    } catch (...) {
+      // A timer has no one to answer; the plugin's own code logs what it wants to keep.
+    }
+  }
+  static void release_timer(void *data) noexcept {
+    delete static_cast<std::function<void()> *>(data);
+  }
+
   const apistudio_host_api *api_;
-  apistudio_plugin_handle *handle_;
+  apistudio_plugin_host_ptr handle_;
 };
 
-// A client socket, during a hook.
+// A client socket, during a hook (valid only during that hook, on its thread).
 class session {
 public:
-  session(const apistudio_host_api *api, apistudio_session *s) noexcept : api_(api), s_(s) {}
+  session(const apistudio_host_api *api, apistudio_session_host_ptr s) noexcept
+      : api_(api), s_(s) {}
   session_id id() const noexcept { return api_->session_id(s_); }
   std::string_view client_id() const noexcept { return attr(APISTUDIO_ATTR_CLIENT_ID); }
   std::string_view path() const noexcept { return attr(APISTUDIO_ATTR_PATH); }
   std::string_view query() const noexcept { return attr(APISTUDIO_ATTR_QUERY); }
   std::string_view remote_address() const noexcept { return attr(APISTUDIO_ATTR_REMOTE_ADDRESS); }
   std::string_view identity() const noexcept { return attr(APISTUDIO_ATTR_IDENTITY); }
-  void set_identity(std::string_view id) noexcept {
-    api_->session_set_identity(s_, id.data(), id.size());
-  }
+  void set_identity(std::string_view id) noexcept { api_->session_set_identity(s_, str(id)); }
 
 private:
   std::string_view attr(apistudio_session_attr a) const noexcept {
     return view(api_->session_attribute(s_, a));
   }
   const apistudio_host_api *api_;
-  apistudio_session *s_;
+  apistudio_session_host_ptr s_;
 };
 
-// A frame travelling through the pipeline, during a message hook. payload() is a view into the
+// A message travelling through the pipeline, during a message hook. payload() is a view into the
 // host's buffer: no copy is made unless the plugin replaces it.
 class message {
 public:
-  message(const apistudio_host_api *api, apistudio_message *m) noexcept : api_(api), m_(m) {}
+  message(const apistudio_host_api *api, apistudio_message_host_ptr m) noexcept
+      : api_(api), m_(m) {}
   std::string_view payload() const noexcept { return view(api_->message_payload(m_)); }
   bool is_binary() const noexcept { return api_->message_is_binary(m_) != 0; }
-  // The upstream's connection_id on the upstream side (empty for the default upstream).
+  // The upstream's connection_id (empty for the default upstream, and in on_client_message).
   std::string_view connection_id() const noexcept { return view(api_->message_connection_id(m_)); }
-  // Return verdict::replace after calling this.
-  void set_payload(std::string_view data) noexcept {
-    api_->message_set_payload(m_, data.data(), data.size());
-  }
+  // The send_message's request_id, in on_message_to_upstream.
+  std::string_view request_id() const noexcept { return view(api_->message_request_id(m_)); }
+  // Return verdict::replace after calling this (the host copies the bytes).
+  void set_payload(std::string_view data) noexcept { api_->message_set_payload(m_, str(data)); }
   // Return verdict::reply after calling this.
   void set_reply(std::string_view data, bool binary = false) noexcept {
-    api_->message_set_reply(m_, data.data(), data.size(),
-                            binary ? APISTUDIO_FRAME_BINARY : APISTUDIO_FRAME_TEXT);
+    api_->message_set_reply(m_, str(data), binary ? APISTUDIO_FRAME_BINARY : APISTUDIO_FRAME_TEXT);
   }
   // Return verdict::close after calling this (defaults: 1000, no reason).
   void set_close(int code, std::string_view reason) noexcept {
-    api_->message_set_close(m_, code, reason.data(), reason.size());
+    api_->message_set_close(m_, code, str(reason));
   }
 
 private:
   const apistudio_host_api *api_;
-  apistudio_message *m_;
+  apistudio_message_host_ptr m_;
 };
 
 struct header_view {
@@ -160,9 +225,10 @@ struct header_view {
 // The upstream handshake about to be sent, during on_upstream_connect.
 class upstream_request {
 public:
-  upstream_request(const apistudio_host_api *api, apistudio_upstream_request *r) noexcept
+  upstream_request(const apistudio_host_api *api, apistudio_upstream_request_host_ptr r) noexcept
       : api_(api), r_(r) {}
   std::string_view url() const noexcept { return view(api_->upstream_request_url(r_)); }
+  sdk::url url_parts() const noexcept { return to_url(api_->upstream_request_url_parts(r_)); }
   std::string_view connection_id() const noexcept {
     return view(api_->upstream_request_connection_id(r_));
   }
@@ -183,23 +249,19 @@ public:
       out.push_back(view(api_->upstream_request_protocol_at(r_, i)));
     return out;
   }
+  // False when the host refuses the header (invalid, or one of the handshake's own).
   bool set_header(std::string_view name, std::string_view value,
                   header_mode mode = header_mode::overwrite) noexcept {
-    return api_->upstream_request_set_header(r_, name.data(), name.size(), value.data(),
-                                             value.size(),
+    return api_->upstream_request_set_header(r_, str(name), str(value),
                                              static_cast<apistudio_header_mode>(mode)) != 0;
   }
   void remove_header(std::string_view name) noexcept {
-    api_->upstream_request_remove_header(r_, name.data(), name.size());
-  }
-  // Return verdict::close (or drop) after calling this; the client gets connection_error.
-  void deny(const std::string &code, const std::string &message) noexcept {
-    api_->upstream_request_deny(r_, code.c_str(), message.c_str());
+    api_->upstream_request_remove_header(r_, str(name));
   }
 
 private:
   const apistudio_host_api *api_;
-  apistudio_upstream_request *r_;
+  apistudio_upstream_request_host_ptr r_;
 };
 
 struct session_info {
@@ -233,49 +295,22 @@ struct session_info {
 struct upstream_info {
   std::string_view connection_id;
   std::string_view url;
+  sdk::url url_parts;
   std::string_view subprotocol;
   int close_code = 0;
   std::string_view close_reason;
 };
 
-// What on_session_open decides.
-struct open_result {
-  int http_status = 0; // non-zero refuses the upgrade with this status
-  std::string message; // goes into the JSON error body
-  static open_result accept() { return {}; }
-  static open_result reject(int status, std::string why) { return {status, std::move(why)}; }
-};
+// The State of a plugin that keeps nothing per session.
+struct no_state {};
 
-// Per-session state a plugin keeps; destroyed by the host after on_session_close.
-struct session_state {
-  virtual ~session_state() = default;
-};
-
-class plugin {
+// Every plugin's non-template base: what the exporting code needs to know of any plugin.
+class plugin_base {
 public:
-  explicit plugin(sdk::host h) : host_(h) {}
-  virtual ~plugin() = default;
-  plugin(const plugin &) = delete;
-  plugin &operator=(const plugin &) = delete;
-
-  virtual open_result on_session_open(session &, const session_info &,
-                                      std::unique_ptr<session_state> &) {
-    return open_result::accept();
-  }
-  virtual void on_session_close(session_id, session_state *) {}
-  virtual verdict on_client_message(session &, session_state *, message &) {
-    return verdict::continue_;
-  }
-  virtual verdict on_upstream_connect(session &, session_state *, upstream_request &) {
-    return verdict::continue_;
-  }
-  virtual void on_upstream_opened(session &, session_state *, const upstream_info &) {}
-  virtual void on_upstream_closed(session &, session_state *, const upstream_info &) {}
-  virtual verdict on_upstream_message(session &, session_state *, message &) {
-    return verdict::continue_;
-  }
-  virtual void on_bus_message(session &, session_state *, std::string_view /*topic*/,
-                              std::string_view /*payload*/) {}
+  explicit plugin_base(sdk::host h) noexcept : host_(h) {}
+  virtual ~plugin_base() = default;
+  plugin_base(const plugin_base &) = delete;
+  plugin_base &operator=(const plugin_base &) = delete;
 
 protected:
   const sdk::host &host() const noexcept { return host_; }
@@ -284,164 +319,242 @@ private:
   sdk::host host_;
 };
 
+template <class State = no_state> class plugin : public plugin_base {
+public:
+  using state_type = State;
+  using plugin_base::plugin_base;
+
+  // Before the upgrade; store the session's state in `state` (or leave it empty). Refusing
+  // answers the upgrade with the refusal's http_status (default 403).
+  virtual outcome on_session_open(session &, const session_info &, std::unique_ptr<State> &) {
+    return verdict::continue_;
+  }
+  // The session's last hook; the state is deleted right after it.
+  virtual void on_session_close(session &, State *) {}
+  // A frame from the client as it arrived (the JSON command on the proxy endpoint).
+  virtual outcome on_client_message(session &, State *, message &) { return verdict::continue_; }
+  // A send_message's decoded content, about to be written to its upstream.
+  virtual outcome on_message_to_upstream(session &, State *, message &) {
+    return verdict::continue_;
+  }
+  // What an upstream sent, decoded, before the host wraps it into message_received.
+  virtual outcome on_message_from_upstream(session &, State *, message &) {
+    return verdict::continue_;
+  }
+  virtual outcome on_upstream_connect(session &, State *, upstream_request &) {
+    return verdict::continue_;
+  }
+  virtual void on_upstream_opened(session &, State *, const upstream_info &) {}
+  virtual void on_upstream_closed(session &, State *, const upstream_info &) {}
+  virtual void on_bus_message(session &, State *, std::string_view /*topic*/,
+                              std::string_view /*payload*/) {}
+};
+
 namespace detail {
 
 // The instance the host holds: the plugin object plus the host API it needs to build views.
-struct instance {
+template <class Plugin> struct instance {
   const apistudio_host_api *api;
-  std::unique_ptr<plugin> object;
+  apistudio_plugin_host_ptr handle;
+  std::unique_ptr<Plugin> object;
 };
 
-inline void copy_message(char *out, std::size_t size, const char *text) noexcept {
-  if (out == nullptr || size == 0)
-    return;
-  std::size_t n = std::strlen(text);
-  if (n >= size)
-    n = size - 1;
-  std::memcpy(out, text, n);
-  out[n] = '\0';
+inline void refuse_with(const apistudio_host_api *api, apistudio_refusal_host_ptr refusal,
+                        std::string_view code, std::string_view message,
+                        std::uint32_t http_status = 0, std::string_view setting = {}) noexcept {
+  apistudio_reason r{};
+  r.struct_size = sizeof r;
+  r.http_status = http_status;
+  r.code = str(code);
+  r.message = str(message);
+  r.setting = str(setting);
+  api->refuse(refusal, &r);
 }
 
-inline upstream_info to_info(const apistudio_upstream_info *i) noexcept {
-  return {view(i->connection_id), view(i->url), view(i->subprotocol), i->close_code,
-          view(i->close_reason)};
+// Hands a hook's outcome to the host: the verdict, and the reason of a refusal.
+inline apistudio_verdict deliver(const apistudio_host_api *api, apistudio_refusal_host_ptr refusal,
+                                 const outcome &o) noexcept {
+  if (const sdk::refusal *r = o.reason()) {
+    refuse_with(api, refusal, r->code, r->message,
+                r->http_status > 0 ? static_cast<std::uint32_t>(r->http_status) : 0u);
+  }
+  return static_cast<apistudio_verdict>(o.verdict());
 }
 
-template <class Fn> apistudio_verdict guarded(const apistudio_host_api *api, Fn &&fn) noexcept {
-  (void)api;
+// Logs why a hook failed (the exception's own text) before the host logs what it does about it.
+inline void log_failure(const apistudio_host_api *api, apistudio_plugin_host_ptr handle,
+                        const char *hook, const char *what) noexcept {
   try {
-    return static_cast<apistudio_verdict>(fn());
+    const std::string line = std::string(hook) + " threw: " + what;
+    api->log(handle, APISTUDIO_LOG_ERROR, str(line));
   } catch (...) {
-    return APISTUDIO_FAIL;
   }
 }
 
+// Runs a hook body; an exception becomes a log line with its text, and `on_throw`.
+template <class Inst, class Fn, class R>
+R guarded(const Inst *inst, const char *hook, R on_throw, Fn &&fn) noexcept {
+  try {
+    return fn();
+  } catch (const std::exception &e) {
+    log_failure(inst->api, inst->handle, hook, e.what());
+  } catch (...) {
+    log_failure(inst->api, inst->handle, hook, "an exception that is not a std::exception");
+  }
+  return on_throw;
+}
+
+inline upstream_info to_info(const apistudio_upstream_info *i) noexcept {
+  return {view(i->connection_id), view(i->url),        to_url(i->url_parts),
+          view(i->subprotocol),   i->close_code,       view(i->close_reason)};
+}
+
 template <class Plugin> struct exports {
-  static void *create(const apistudio_host_api *api, apistudio_plugin_handle *handle,
-                      const char *settings, std::size_t size, char *error,
-                      std::size_t error_size) noexcept {
+  static_assert(std::is_base_of_v<plugin_base, Plugin>,
+                "APISTUDIO_PLUGIN(Class, ...): Class must derive from apistudio::sdk::plugin<State>");
+  static_assert(std::is_constructible_v<Plugin, sdk::host, std::string_view>,
+                "APISTUDIO_PLUGIN(Class, ...): Class needs a public constructor "
+                "Class(apistudio::sdk::host, std::string_view settings_json)");
+  using state = typename Plugin::state_type;
+  using inst_t = instance<Plugin>;
+
+  static inst_t *of(void *p) noexcept { return static_cast<inst_t *>(p); }
+  static state *state_of(void *s) noexcept { return static_cast<state *>(s); }
+
+  static void *create(const apistudio_host_api *api, apistudio_plugin_host_ptr handle,
+                      apistudio_str settings, apistudio_refusal_host_ptr refusal) noexcept {
     try {
-      auto inst = std::make_unique<instance>();
+      auto inst = std::make_unique<inst_t>();
       inst->api = api;
-      inst->object = std::make_unique<Plugin>(host(api, handle), std::string_view(settings, size));
+      inst->handle = handle;
+      inst->object = std::make_unique<Plugin>(sdk::host(api, handle), view(settings));
       return inst.release();
+    } catch (const settings_error &e) {
+      refuse_with(api, refusal, {}, e.what(), 0, e.pointer());
     } catch (const std::exception &e) {
-      copy_message(error, error_size, e.what());
+      refuse_with(api, refusal, {}, e.what());
     } catch (...) {
-      copy_message(error, error_size, "unknown exception while creating the plugin");
+      refuse_with(api, refusal, {}, "unknown exception while creating the plugin");
     }
     return nullptr;
   }
   static void destroy(void *p) noexcept {
     try {
-      delete static_cast<instance *>(p);
+      delete of(p);
     } catch (...) {
     }
   }
-  static apistudio_verdict session_open(void *p, apistudio_session *s,
-                                        const apistudio_session_info *info, void **state,
-                                        apistudio_rejection *rej) noexcept {
-    auto *inst = static_cast<instance *>(p);
-    try {
+  static apistudio_verdict session_open(void *p, apistudio_session_host_ptr s,
+                                        const apistudio_session_info *info, void **state_out,
+                                        apistudio_refusal_host_ptr refusal) noexcept {
+    auto *inst = of(p);
+    return guarded(inst, "on_session_open", APISTUDIO_FAIL, [&] {
       session sess(inst->api, s);
       session_info si{info->session_id,      view(info->path),           view(info->query),
                       view(info->client_id), view(info->remote_address), {}};
       si.headers.reserve(info->header_count);
       for (std::size_t i = 0; i < info->header_count; ++i)
         si.headers.push_back({view(info->headers[i].name), view(info->headers[i].value)});
-      std::unique_ptr<session_state> st;
-      open_result r = inst->object->on_session_open(sess, si, st);
-      *state = st.release();
-      if (r.http_status != 0) {
-        rej->http_status = r.http_status;
-        copy_message(rej->message, sizeof rej->message, r.message.c_str());
-      }
-      return APISTUDIO_CONTINUE;
-    } catch (...) {
-      return APISTUDIO_FAIL;
-    }
-  }
-  static void session_close(void *p, apistudio_session_id id, void *state) noexcept {
-    auto *inst = static_cast<instance *>(p);
-    auto *st = static_cast<session_state *>(state);
-    try {
-      inst->object->on_session_close(id, st);
-    } catch (...) {
-    }
-    delete st;
-  }
-  static apistudio_verdict client_message(void *p, apistudio_session *s, void *state,
-                                          apistudio_message *m) noexcept {
-    auto *inst = static_cast<instance *>(p);
-    return guarded(inst->api, [&] {
-      session sess(inst->api, s);
-      message msg(inst->api, m);
-      return inst->object->on_client_message(sess, static_cast<session_state *>(state), msg);
+      std::unique_ptr<state> st;
+      const outcome o = inst->object->on_session_open(sess, si, st);
+      *state_out = st.release();
+      return deliver(inst->api, refusal, o);
     });
   }
-  static apistudio_verdict upstream_connect(void *p, apistudio_session *s, void *state,
-                                            apistudio_upstream_request *r) noexcept {
-    auto *inst = static_cast<instance *>(p);
-    return guarded(inst->api, [&] {
+  static void session_close(void *p, apistudio_session_host_ptr s, void *st) noexcept {
+    auto *inst = of(p);
+    guarded(inst, "on_session_close", 0, [&] {
       session sess(inst->api, s);
-      upstream_request req(inst->api, r);
-      return inst->object->on_upstream_connect(sess, static_cast<session_state *>(state), req);
+      inst->object->on_session_close(sess, state_of(st));
+      return 0;
     });
-  }
-  static void upstream_opened(void *p, apistudio_session *s, void *state,
-                              const apistudio_upstream_info *i) noexcept {
-    auto *inst = static_cast<instance *>(p);
-    try {
-      session sess(inst->api, s);
-      inst->object->on_upstream_opened(sess, static_cast<session_state *>(state), to_info(i));
-    } catch (...) {
-    }
-  }
-  static void upstream_closed(void *p, apistudio_session *s, void *state,
-                              const apistudio_upstream_info *i) noexcept {
-    auto *inst = static_cast<instance *>(p);
-    try {
-      session sess(inst->api, s);
-      inst->object->on_upstream_closed(sess, static_cast<session_state *>(state), to_info(i));
-    } catch (...) {
-    }
-  }
-  static apistudio_verdict upstream_message(void *p, apistudio_session *s, void *state,
-                                            apistudio_message *m) noexcept {
-    auto *inst = static_cast<instance *>(p);
-    return guarded(inst->api, [&] {
-      session sess(inst->api, s);
-      message msg(inst->api, m);
-      return inst->object->on_upstream_message(sess, static_cast<session_state *>(state), msg);
-    });
-  }
-  static void bus_message(void *p, apistudio_session *s, void *state, apistudio_str topic,
-                          apistudio_str payload) noexcept {
-    auto *inst = static_cast<instance *>(p);
-    try {
-      session sess(inst->api, s);
-      inst->object->on_bus_message(sess, static_cast<session_state *>(state), view(topic),
-                                   view(payload));
-    } catch (...) {
-    }
+    delete state_of(st);
   }
 
-  static const apistudio_plugin_descriptor *descriptor(const char *name,
-                                                       const char *version) noexcept {
+  // The three message hooks share one shape.
+  template <outcome (plugin<state>::*Hook)(session &, state *, message &)>
+  static apistudio_verdict message_hook(const char *name, void *p, apistudio_session_host_ptr s,
+                                        void *st, apistudio_message_host_ptr m,
+                                        apistudio_refusal_host_ptr refusal) noexcept {
+    auto *inst = of(p);
+    return guarded(inst, name, APISTUDIO_FAIL, [&] {
+      session sess(inst->api, s);
+      message msg(inst->api, m);
+      return deliver(inst->api, refusal, ((*inst->object).*Hook)(sess, state_of(st), msg));
+    });
+  }
+  static apistudio_verdict client_message(void *p, apistudio_session_host_ptr s, void *st,
+                                          apistudio_message_host_ptr m,
+                                          apistudio_refusal_host_ptr r) noexcept {
+    return message_hook<&plugin<state>::on_client_message>("on_client_message", p, s, st, m, r);
+  }
+  static apistudio_verdict to_upstream(void *p, apistudio_session_host_ptr s, void *st,
+                                       apistudio_message_host_ptr m,
+                                       apistudio_refusal_host_ptr r) noexcept {
+    return message_hook<&plugin<state>::on_message_to_upstream>("on_message_to_upstream", p, s, st, m,
+                                                         r);
+  }
+  static apistudio_verdict from_upstream(void *p, apistudio_session_host_ptr s, void *st,
+                                         apistudio_message_host_ptr m,
+                                         apistudio_refusal_host_ptr r) noexcept {
+    return message_hook<&plugin<state>::on_message_from_upstream>("on_message_from_upstream", p, s, st,
+                                                           m, r);
+  }
+  static apistudio_verdict upstream_connect(void *p, apistudio_session_host_ptr s, void *st,
+                                            apistudio_upstream_request_host_ptr r,
+                                            apistudio_refusal_host_ptr refusal) noexcept {
+    auto *inst = of(p);
+    return guarded(inst, "on_upstream_connect", APISTUDIO_FAIL, [&] {
+      session sess(inst->api, s);
+      upstream_request req(inst->api, r);
+      return deliver(inst->api, refusal, inst->object->on_upstream_connect(sess, state_of(st), req));
+    });
+  }
+  static void upstream_opened(void *p, apistudio_session_host_ptr s, void *st,
+                              const apistudio_upstream_info *i) noexcept {
+    auto *inst = of(p);
+    guarded(inst, "on_upstream_opened", 0, [&] {
+      session sess(inst->api, s);
+      inst->object->on_upstream_opened(sess, state_of(st), to_info(i));
+      return 0;
+    });
+  }
+  static void upstream_closed(void *p, apistudio_session_host_ptr s, void *st,
+                              const apistudio_upstream_info *i) noexcept {
+    auto *inst = of(p);
+    guarded(inst, "on_upstream_closed", 0, [&] {
+      session sess(inst->api, s);
+      inst->object->on_upstream_closed(sess, state_of(st), to_info(i));
+      return 0;
+    });
+  }
+  static void bus_message(void *p, apistudio_session_host_ptr s, void *st, apistudio_str topic,
+                          apistudio_str payload) noexcept {
+    auto *inst = of(p);
+    guarded(inst, "on_bus_message", 0, [&] {
+      session sess(inst->api, s);
+      inst->object->on_bus_message(sess, state_of(st), view(topic), view(payload));
+      return 0;
+    });
+  }
+
+  static const apistudio_plugin_descriptor *descriptor(std::string_view name,
+                                                       std::string_view version) noexcept {
     static const apistudio_plugin_descriptor d = {
         sizeof(apistudio_plugin_descriptor),
         APISTUDIO_SDK_ABI_VERSION,
-        name,
-        version,
+        str(name),
+        str(version),
         &create,
         &destroy,
         &session_open,
         &session_close,
         &client_message,
+        &to_upstream,
+        &from_upstream,
         &upstream_connect,
         &upstream_opened,
         &upstream_closed,
-        &upstream_message,
         &bus_message,
     };
     return &d;
@@ -451,8 +564,9 @@ template <class Plugin> struct exports {
 } // namespace detail
 } // namespace apistudio::sdk
 
-// Export `Class` (derived from apistudio::sdk::plugin, constructible from
-// (apistudio::sdk::host, std::string_view settings_json)) as this library's plugin.
+// Export `Class` (derived from apistudio::sdk::plugin<State>, constructible from
+// (apistudio::sdk::host, std::string_view settings_json)) as this library's plugin. Name and
+// Version are string literals.
 #define APISTUDIO_PLUGIN(Class, Name, Version)                                                     \
   extern "C" APISTUDIO_EXPORT uint32_t apistudio_plugin_abi_version(void) {                        \
     return APISTUDIO_SDK_ABI_VERSION;                                                              \

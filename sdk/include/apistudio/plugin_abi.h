@@ -7,12 +7,21 @@
  * Naming: `apistudio_plugin_*` functions and `on_*` members are implemented by the PLUGIN;
  * `apistudio_host_api` members are implemented by the HOST.
  *
- * Ownership and lifetime rules (every pointer in this file follows them unless its comment says
- * otherwise):
- *  - Pointers passed INTO a hook are valid only during that call. Copy what you keep.
- *  - Pointers passed INTO a host callback are copied by the host before it returns.
- *  - Strings are (pointer, length) pairs, not NUL-terminated, unless the type is `const char *`
- *    documented as NUL-terminated.
+ * Ownership is in the names of the handles (as Envoy's dynamic-module ABI names them):
+ *  - `*_host_ptr`: made, owned and freed by the host. A plugin never frees one, and keeps one
+ *    only as long as its comment says (most are valid during one hook call).
+ *  - `*_plugin_ptr`: made, owned and freed by the plugin. The host only hands it back.
+ * Strings are `apistudio_str` (pointer + length, not NUL-terminated) everywhere:
+ *  - those passed INTO a hook are valid only during that call: copy what you keep;
+ *  - those passed INTO a host function are copied by the host before it returns.
+ *
+ * Threads: every hook of one session runs on that session's thread, never two at once. Each host
+ * function says where it may be called: "in a hook" (only during a hook call, on its thread, with
+ * the handle that hook received) or "any thread" (also from timers and threads of your own).
+ *
+ * Saying no: every hook that can refuse gets an `apistudio_refusal_host_ptr`. Call
+ * `apistudio_host_api.refuse` on it with a reason, then return APISTUDIO_REFUSE. The host answers
+ * the client in the protocol's own way (see each hook); without a reason it uses a default one.
  *
  * Versioning: structs only grow at their end and carry their own size in `struct_size`; a reader
  * must check `struct_size` before touching a member added in a later minor version. A major
@@ -35,9 +44,10 @@ extern "C" {
 #define APISTUDIO_SDK_VERSION_MAJOR 1
 #define APISTUDIO_SDK_VERSION_MINOR 0
 #define APISTUDIO_SDK_VERSION_PATCH 0
-/* Packed as (major << 16) | minor: what apistudio_plugin_abi_version() returns. */
+/* (major << 16) | minor, what apistudio_plugin_abi_version() returns. Written without a cast so
+ * that C++ code compiled with -Wold-style-cast includes it without a warning. */
 #define APISTUDIO_SDK_ABI_VERSION                                                                  \
-  ((uint32_t)((APISTUDIO_SDK_VERSION_MAJOR << 16) | APISTUDIO_SDK_VERSION_MINOR))
+  (APISTUDIO_SDK_VERSION_MAJOR * 65536u + APISTUDIO_SDK_VERSION_MINOR)
 
 #define APISTUDIO_ENTRY_ABI_VERSION "apistudio_plugin_abi_version"
 #define APISTUDIO_ENTRY_DESCRIPTOR "apistudio_plugin_descriptor_v1"
@@ -48,7 +58,7 @@ extern "C" {
 #define APISTUDIO_EXPORT __attribute__((visibility("default")))
 #endif
 
-/* A borrowed byte string: not NUL-terminated, valid as the rule above says. */
+/* A borrowed byte string: not NUL-terminated; who owns it and for how long is said above. */
 typedef struct apistudio_str {
   const char *data;
   size_t size;
@@ -67,26 +77,45 @@ typedef enum apistudio_log_level {
   APISTUDIO_LOG_ERROR = 3
 } apistudio_log_level;
 
-/* What a message hook tells the host to do with the message. */
+/* What a hook tells the host to do. Every value other than CONTINUE and REPLACE stops the chain:
+ * the plugins after this one do not see the message. */
 typedef enum apistudio_verdict {
-  APISTUDIO_CONTINUE = 0, /* pass the (possibly replaced) message to the next plugin / the host */
-  APISTUDIO_DROP = 1,     /* swallow the message silently; the chain stops */
-  APISTUDIO_REPLACE =
-      2,               /* payload replaced with apistudio_host_api.message_set_payload; continue */
-  APISTUDIO_REPLY = 3, /* payload of message_set_reply is sent to the client; the chain stops */
-  APISTUDIO_CLOSE = 4, /* close the client socket (code/reason from message_set_close) */
-  APISTUDIO_FAIL = 5   /* the plugin failed: the session is closed with 1011 and it is logged */
+  APISTUDIO_CONTINUE = 0, /* pass the message on unchanged (or as an earlier plugin replaced it) */
+  APISTUDIO_HANDLED = 1,  /* the plugin took the message and answered it itself, or it needs no
+                             answer (a /ws event the plugin consumed); the host sends nothing */
+  APISTUDIO_REPLACE = 2,  /* continue with the payload set through message_set_payload */
+  APISTUDIO_REPLY = 3,    /* send the message_set_reply payload to the client instead */
+  APISTUDIO_CLOSE = 4,    /* close the client socket (code and reason from message_set_close) */
+  APISTUDIO_FAIL = 5,     /* the plugin failed: logged, and the session is closed with 1011 */
+  APISTUDIO_REFUSE = 6    /* refused with the reason given to refuse(): the host answers it */
 } apistudio_verdict;
 
-/* Opaque handles owned by the host. */
-typedef struct apistudio_plugin_handle apistudio_plugin_handle; /* one per loaded plugin instance */
-typedef struct apistudio_session apistudio_session;             /* valid during a hook call only */
-typedef struct apistudio_message apistudio_message;             /* valid during a hook call only */
-typedef struct apistudio_upstream_request apistudio_upstream_request; /* during the hook only */
+/* ---- handles ---------------------------------------------------------------------------------- */
+
+/* Host-owned. One per loaded plugin; valid from on_create until on_destroy has returned. */
+typedef struct apistudio_plugin_handle *apistudio_plugin_host_ptr;
+/* Host-owned, valid during one hook call: the client socket the hook is about. */
+typedef struct apistudio_session *apistudio_session_host_ptr;
+/* Host-owned, valid during one message hook call: the message travelling through the chain. */
+typedef struct apistudio_message *apistudio_message_host_ptr;
+/* Host-owned, valid during on_upstream_connect: the upstream handshake about to be sent. */
+typedef struct apistudio_upstream_request *apistudio_upstream_request_host_ptr;
+/* Host-owned, valid during one hook call: where that hook's refusal reason goes. */
+typedef struct apistudio_refusal *apistudio_refusal_host_ptr;
+
+/* Plugin-owned: what on_create returned; the host hands it to every hook, and to on_destroy. */
+typedef void *apistudio_instance_plugin_ptr;
+/* Plugin-owned: what on_session_open stored; handed to the session's hooks, and to
+ * on_session_close, where the plugin frees it. */
+typedef void *apistudio_session_state_plugin_ptr;
+/* Plugin-owned: the user_data of a timer; the host hands it to the timer's callbacks. */
+typedef void *apistudio_timer_data_plugin_ptr;
 
 /* Session ids are stable for the life of a client socket and never reused by one host process;
  * use them to reach a session outside a hook (timers, bus, other sessions). */
 typedef uint64_t apistudio_session_id;
+
+/* ---- structs a hook receives (host-owned, valid during that hook) ---------------------------- */
 
 /* Session attributes readable with apistudio_host_api.session_attribute. */
 typedef enum apistudio_session_attr {
@@ -109,22 +138,41 @@ typedef struct apistudio_session_info {
   size_t header_count;
 } apistudio_session_info;
 
-/* Filled by on_session_open to refuse the upgrade. `http_status` 0 means "accept". */
-typedef struct apistudio_rejection {
-  uint32_t struct_size;
-  int http_status;
-  char message[256]; /* NUL-terminated; goes into the JSON error body */
-} apistudio_rejection;
+/* An upstream URL as the host parsed and validated it: no plugin needs to parse it again. */
+typedef struct apistudio_url {
+  apistudio_str scheme; /* "ws" or "wss" */
+  apistudio_str host;   /* lower-cased name or address, IPv6 without brackets */
+  uint32_t port;        /* as written, or the scheme's default (80 / 443) */
+  apistudio_str path;   /* "/" at least; percent-encoding kept as written */
+  apistudio_str query;  /* without '?', may be empty; the fragment is never sent */
+} apistudio_url;
 
 /* Passed to on_upstream_opened / on_upstream_closed. */
 typedef struct apistudio_upstream_info {
   uint32_t struct_size;
   apistudio_str connection_id; /* empty for the default upstream */
-  apistudio_str url;
+  apistudio_str url;           /* as the client wrote it */
+  apistudio_url url_parts;
   apistudio_str subprotocol; /* negotiated; empty if none */
   int close_code;            /* on_upstream_closed only; 1006 when the peer vanished */
   apistudio_str close_reason;
 } apistudio_upstream_info;
+
+/* The reason of a refusal, passed to apistudio_host_api.refuse (copied by the host). */
+typedef struct apistudio_reason {
+  uint32_t struct_size;
+  /* on_session_open: the HTTP status of the refused upgrade (400-599; anything else is 403).
+   * Ignored by the other hooks. */
+  uint32_t http_status;
+  /* The protocol's error code the client sees: 1-64 of A-Z, 0-9, '_' (e.g. "FORBIDDEN_CONTENT").
+   * Empty or malformed: the hook's default code. Ignored by on_create. */
+  apistudio_str code;
+  /* Human text for the client (and the log): at most 1024 bytes are kept. */
+  apistudio_str message;
+  /* on_create only: the RFC 6901 JSON Pointer of the setting that is wrong, e.g.
+   * "/rules/0/header"; the host prints that key's own FILE:LINE:COLUMN. Empty: the whole block. */
+  apistudio_str setting;
+} apistudio_reason;
 
 /* How session_send / message_set_reply frame their bytes. */
 typedef enum apistudio_frame_kind {
@@ -139,116 +187,177 @@ typedef enum apistudio_header_mode {
   APISTUDIO_HEADER_IF_ABSENT = 2  /* set only if the client did not send it */
 } apistudio_header_mode;
 
-typedef void (*apistudio_timer_fn)(void *user_data);
+/* A timer's callback, and its release: called exactly once when the timer can no longer fire
+ * (after a one-shot fired, after timer_cancel, when its session ended, at shutdown), on any
+ * thread, possibly after on_destroy (the library stays loaded until then). May be NULL. */
+typedef void (*apistudio_timer_fn)(apistudio_timer_data_plugin_ptr user_data);
+typedef void (*apistudio_timer_release_fn)(apistudio_timer_data_plugin_ptr user_data);
 
-/* Services the host provides. Every function is safe to call from any thread unless noted. */
+/* ---- services the host provides ---------------------------------------------------------------- */
+
 typedef struct apistudio_host_api {
   uint32_t struct_size;
   uint32_t abi_version;
 
-  void (*log)(apistudio_plugin_handle *plugin, apistudio_log_level level, const char *message,
-              size_t size);
-  /* Nonzero when `level` would be printed: check before formatting anything costly. */
-  int (*log_enabled)(apistudio_plugin_handle *plugin, apistudio_log_level level);
+  /* Any thread. Lines go to the host's log as "plugin:<name>". */
+  void (*log)(apistudio_plugin_host_ptr plugin, apistudio_log_level level, apistudio_str message);
+  /* Any thread. Nonzero when `level` would be printed: check before formatting anything costly. */
+  int (*log_enabled)(apistudio_plugin_host_ptr plugin, apistudio_log_level level);
 
-  /* --- during a hook (the session pointer is valid only then) --- */
-  apistudio_session_id (*session_id)(const apistudio_session *session);
-  apistudio_str (*session_attribute)(const apistudio_session *session, apistudio_session_attr attr);
-  void (*session_set_identity)(apistudio_session *session, const char *identity, size_t size);
+  /* In a hook that received `refusal`: the reason for APISTUDIO_REFUSE. A second call replaces
+   * the first. */
+  void (*refuse)(apistudio_refusal_host_ptr refusal, const apistudio_reason *reason);
 
-  /* Message payload access and verdict details (during a message hook only). */
-  apistudio_str (*message_payload)(const apistudio_message *message);
-  int (*message_is_binary)(const apistudio_message *message);
-  apistudio_str (*message_connection_id)(const apistudio_message *message); /* upstream side */
-  void (*message_set_payload)(apistudio_message *message, const char *data, size_t size);
-  void (*message_set_reply)(apistudio_message *message, const char *data, size_t size,
+  /* In a hook: the session the hook is about. */
+  apistudio_session_id (*session_id)(apistudio_session_host_ptr session);
+  apistudio_str (*session_attribute)(apistudio_session_host_ptr session,
+                                     apistudio_session_attr attr);
+  /* In a hook: name the session's user (at most 1024 bytes kept); read back as ATTR_IDENTITY. */
+  void (*session_set_identity)(apistudio_session_host_ptr session, apistudio_str identity);
+
+  /* In a message hook: the message. Its payload is a view into the host's buffer. */
+  apistudio_str (*message_payload)(apistudio_message_host_ptr message);
+  int (*message_is_binary)(apistudio_message_host_ptr message);
+  /* The upstream's connection_id (empty for the default upstream); empty in on_client_message. */
+  apistudio_str (*message_connection_id)(apistudio_message_host_ptr message);
+  /* The send_message's request_id in on_message_to_upstream; empty elsewhere or when none. */
+  apistudio_str (*message_request_id)(apistudio_message_host_ptr message);
+  /* In a message hook: return APISTUDIO_REPLACE / REPLY / CLOSE after calling these. */
+  void (*message_set_payload)(apistudio_message_host_ptr message, apistudio_str payload);
+  void (*message_set_reply)(apistudio_message_host_ptr message, apistudio_str payload,
                             apistudio_frame_kind kind);
-  void (*message_set_close)(apistudio_message *message, int close_code, const char *reason,
-                            size_t reason_size);
+  void (*message_set_close)(apistudio_message_host_ptr message, int close_code,
+                            apistudio_str reason);
 
-  /* Upstream handshake request (during on_upstream_connect only). */
-  apistudio_str (*upstream_request_url)(const apistudio_upstream_request *request);
-  apistudio_str (*upstream_request_connection_id)(const apistudio_upstream_request *request);
-  size_t (*upstream_request_header_count)(const apistudio_upstream_request *request);
-  apistudio_header (*upstream_request_header_at)(const apistudio_upstream_request *request,
+  /* In on_upstream_connect: the handshake about to be sent. */
+  apistudio_str (*upstream_request_url)(apistudio_upstream_request_host_ptr request);
+  apistudio_url (*upstream_request_url_parts)(apistudio_upstream_request_host_ptr request);
+  apistudio_str (*upstream_request_connection_id)(apistudio_upstream_request_host_ptr request);
+  size_t (*upstream_request_header_count)(apistudio_upstream_request_host_ptr request);
+  apistudio_header (*upstream_request_header_at)(apistudio_upstream_request_host_ptr request,
                                                  size_t index);
-  size_t (*upstream_request_protocol_count)(const apistudio_upstream_request *request);
-  apistudio_str (*upstream_request_protocol_at)(const apistudio_upstream_request *request,
+  size_t (*upstream_request_protocol_count)(apistudio_upstream_request_host_ptr request);
+  apistudio_str (*upstream_request_protocol_at)(apistudio_upstream_request_host_ptr request,
                                                 size_t index);
-  /* Returns 0 if the name or value is not a valid header (CR, LF, NUL, separators). */
-  int (*upstream_request_set_header)(apistudio_upstream_request *request, const char *name,
-                                     size_t name_size, const char *value, size_t value_size,
+  /* Returns 0 if the name or value is not a valid header (CR, LF, NUL, separators) or the header
+   * is the host's own (Host, Upgrade, Connection, Sec-WebSocket-*). */
+  int (*upstream_request_set_header)(apistudio_upstream_request_host_ptr request,
+                                     apistudio_str name, apistudio_str value,
                                      apistudio_header_mode mode);
-  void (*upstream_request_remove_header)(apistudio_upstream_request *request, const char *name,
-                                         size_t name_size);
-  /* Refuse the connection: the client gets connection_error with this code and message. */
-  void (*upstream_request_deny)(apistudio_upstream_request *request, const char *code,
-                                const char *message);
+  void (*upstream_request_remove_header)(apistudio_upstream_request_host_ptr request,
+                                         apistudio_str name);
 
-  /* --- any time, any thread: reach a session by id; 0 when it no longer exists --- */
-  int (*session_send)(apistudio_plugin_handle *plugin, apistudio_session_id session,
-                      const char *data, size_t size, apistudio_frame_kind kind);
-  int (*session_close)(apistudio_plugin_handle *plugin, apistudio_session_id session,
-                       int close_code, const char *reason, size_t reason_size);
+  /* Any thread: reach a session by id. Return 0 when it no longer exists. */
+  int (*session_send)(apistudio_plugin_host_ptr plugin, apistudio_session_id session,
+                      apistudio_str payload, apistudio_frame_kind kind);
+  int (*session_close)(apistudio_plugin_host_ptr plugin, apistudio_session_id session,
+                       int close_code, apistudio_str reason);
 
-  /* Timers. With a session id the callback runs on that session's thread (never concurrently
-   * with its hooks) and is cancelled when the session ends; with 0 it runs on any host thread.
-   * `interval_ms` 0 fires once. Returns a timer id (never 0) for timer_cancel. The callback is
-   * never called after timer_cancel returns on the session's own thread, nor after on_destroy. */
-  uint64_t (*timer_start)(apistudio_plugin_handle *plugin, apistudio_session_id session,
+  /* Any thread. With a session id the callback runs on that session's thread (never concurrently
+   * with its hooks) and the timer ends with the session; with 0 it runs on a host thread.
+   * `interval_ms` 0 fires once. Returns a timer id (never 0), or 0 when nothing was started (then
+   * `release` has already been called). The callback is never called after timer_cancel returns
+   * on the session's own thread, nor after on_destroy. */
+  uint64_t (*timer_start)(apistudio_plugin_host_ptr plugin, apistudio_session_id session,
                           uint64_t delay_ms, uint64_t interval_ms, apistudio_timer_fn fn,
-                          void *user_data);
-  void (*timer_cancel)(apistudio_plugin_handle *plugin, uint64_t timer_id);
+                          apistudio_timer_release_fn release,
+                          apistudio_timer_data_plugin_ptr user_data);
+  /* Any thread. */
+  void (*timer_cancel)(apistudio_plugin_host_ptr plugin, uint64_t timer_id);
 
-  /* Publish/subscribe across sessions (and, in a later release, across hosts). A subscribed
-   * session gets every publication on the topic through on_bus_message, on its own thread,
-   * including its own. Subscriptions end with the session. */
-  int (*bus_subscribe)(apistudio_plugin_handle *plugin, apistudio_session_id session,
-                       const char *topic, size_t topic_size);
-  void (*bus_unsubscribe)(apistudio_plugin_handle *plugin, apistudio_session_id session,
-                          const char *topic, size_t topic_size);
-  void (*bus_publish)(apistudio_plugin_handle *plugin, const char *topic, size_t topic_size,
-                      const char *data, size_t size);
+  /* Any thread. Publish/subscribe across sessions (and, in a later release, across hosts). A
+   * subscribed session gets every publication on the topic through on_bus_message, on its own
+   * thread, including its own. Topics are the plugin's own; subscriptions end with the session. */
+  int (*bus_subscribe)(apistudio_plugin_host_ptr plugin, apistudio_session_id session,
+                       apistudio_str topic);
+  void (*bus_unsubscribe)(apistudio_plugin_host_ptr plugin, apistudio_session_id session,
+                          apistudio_str topic);
+  void (*bus_publish)(apistudio_plugin_host_ptr plugin, apistudio_str topic,
+                      apistudio_str payload);
 
-  /* Milliseconds of a monotonic clock (the host's injectable clock: tests may drive it). */
-  uint64_t (*now_ms)(apistudio_plugin_handle *plugin);
+  /* Any thread. Milliseconds of a monotonic clock (the host's injectable clock: tests drive it). */
+  uint64_t (*now_ms)(apistudio_plugin_host_ptr plugin);
 } apistudio_host_api;
 
-/* What a plugin provides. Any hook may be NULL (the host skips it at no cost). `instance` is what
- * on_create returned; `session_state` is what on_session_open stored (NULL if nothing). */
+/* ---- what a plugin provides -------------------------------------------------------------------- */
+
+/* Any hook may be NULL (the host skips it at no cost). Every hook of a session runs on that
+ * session's thread; on_create and on_destroy run on the host's main thread. */
 typedef struct apistudio_plugin_descriptor {
   uint32_t struct_size;
   uint32_t abi_version; /* APISTUDIO_SDK_ABI_VERSION the plugin was built with */
-  const char *name;     /* NUL-terminated, static */
-  const char *version;  /* NUL-terminated, static */
+  apistudio_str name;   /* static storage */
+  apistudio_str version;
 
-  /* Settings arrive as JSON text (the plugin's YAML block converted). Return NULL and write a
-   * NUL-terminated message into error (at most error_size bytes) to refuse them. */
-  void *(*on_create)(const apistudio_host_api *host, apistudio_plugin_handle *plugin,
-                     const char *settings_json, size_t settings_size, char *error,
-                     size_t error_size);
-  void (*on_destroy)(void *instance);
+  /* Settings arrive as JSON text (the plugin's YAML block converted). Return NULL to refuse them,
+   * after refuse() with a message and, if it is about one key, its JSON Pointer in `setting`;
+   * the host then does not start. */
+  apistudio_instance_plugin_ptr (*on_create)(const apistudio_host_api *host,
+                                             apistudio_plugin_host_ptr plugin,
+                                             apistudio_str settings_json,
+                                             apistudio_refusal_host_ptr refusal);
+  void (*on_destroy)(apistudio_instance_plugin_ptr instance);
 
-  /* Before the WebSocket upgrade. Fill `rejection` (http_status != 0) to refuse it. */
-  apistudio_verdict (*on_session_open)(void *instance, apistudio_session *session,
-                                       const apistudio_session_info *info, void **session_state,
-                                       apistudio_rejection *rejection);
-  /* Always called once for every session whose on_session_open ran, rejected or not. */
-  void (*on_session_close)(void *instance, apistudio_session_id session, void *session_state);
+  /* Before the WebSocket upgrade. REFUSE (or HANDLED / REPLY / CLOSE) refuses the upgrade with the
+   * reason's http_status (default 403) and a JSON body {"error": message, "code": code}; the
+   * default code is PLUGIN_REFUSED. Store per-session state in *state. */
+  apistudio_verdict (*on_session_open)(apistudio_instance_plugin_ptr instance,
+                                       apistudio_session_host_ptr session,
+                                       const apistudio_session_info *info,
+                                       apistudio_session_state_plugin_ptr *state,
+                                       apistudio_refusal_host_ptr refusal);
+  /* Always called once for every session whose on_session_open ran, refused or not; the last
+   * hook of the session. Free `state` here. */
+  void (*on_session_close)(apistudio_instance_plugin_ptr instance,
+                           apistudio_session_host_ptr session,
+                           apistudio_session_state_plugin_ptr state);
 
-  apistudio_verdict (*on_client_message)(void *instance, apistudio_session *session,
-                                         void *session_state, apistudio_message *message);
-  apistudio_verdict (*on_upstream_connect)(void *instance, apistudio_session *session,
-                                           void *session_state,
-                                           apistudio_upstream_request *request);
-  void (*on_upstream_opened)(void *instance, apistudio_session *session, void *session_state,
+  /* Every frame a client sends, as it arrived (on the proxy endpoint: the JSON command). REFUSE
+   * is answered with the protocol's error event (send_error for a send_message, else error),
+   * echoing the command's request_id and connection_id; the default code is PLUGIN_REFUSED. */
+  apistudio_verdict (*on_client_message)(apistudio_instance_plugin_ptr instance,
+                                         apistudio_session_host_ptr session,
+                                         apistudio_session_state_plugin_ptr state,
+                                         apistudio_message_host_ptr message,
+                                         apistudio_refusal_host_ptr refusal);
+  /* A message about to be written to an upstream (proxy endpoint): the send_message's decoded
+   * content (binary: the decoded bytes), after the command was parsed and validated. REPLACE
+   * changes what is written (and what message_sent echoes). Any stop verdict but CLOSE and FAIL
+   * is answered with send_error (request_id and connection_id echoed; default code
+   * PLUGIN_REFUSED): a send_message is never dropped silently. */
+  apistudio_verdict (*on_message_to_upstream)(apistudio_instance_plugin_ptr instance,
+                                              apistudio_session_host_ptr session,
+                                              apistudio_session_state_plugin_ptr state,
+                                              apistudio_message_host_ptr message,
+                                              apistudio_refusal_host_ptr refusal);
+  /* A message an upstream sent, decoded, before it is wrapped into message_received. HANDLED
+   * withholds it silently; REFUSE withholds it and tells the client with an error event (code,
+   * message, connection_id; default code PLUGIN_REFUSED). */
+  apistudio_verdict (*on_message_from_upstream)(apistudio_instance_plugin_ptr instance,
+                                                apistudio_session_host_ptr session,
+                                                apistudio_session_state_plugin_ptr state,
+                                                apistudio_message_host_ptr message,
+                                                apistudio_refusal_host_ptr refusal);
+  /* Before an upstream handshake (connect_external, and the test-connection endpoint). Any stop
+   * verdict but FAIL refuses this connection only: connection_error with the reason (default code
+   * PLUGIN_REFUSED), then connection_status "error". */
+  apistudio_verdict (*on_upstream_connect)(apistudio_instance_plugin_ptr instance,
+                                           apistudio_session_host_ptr session,
+                                           apistudio_session_state_plugin_ptr state,
+                                           apistudio_upstream_request_host_ptr request,
+                                           apistudio_refusal_host_ptr refusal);
+  void (*on_upstream_opened)(apistudio_instance_plugin_ptr instance,
+                             apistudio_session_host_ptr session,
+                             apistudio_session_state_plugin_ptr state,
                              const apistudio_upstream_info *info);
-  void (*on_upstream_closed)(void *instance, apistudio_session *session, void *session_state,
+  void (*on_upstream_closed)(apistudio_instance_plugin_ptr instance,
+                             apistudio_session_host_ptr session,
+                             apistudio_session_state_plugin_ptr state,
                              const apistudio_upstream_info *info);
-  apistudio_verdict (*on_upstream_message)(void *instance, apistudio_session *session,
-                                           void *session_state, apistudio_message *message);
-  void (*on_bus_message)(void *instance, apistudio_session *session, void *session_state,
-                         apistudio_str topic, apistudio_str payload);
+  /* A publication on a topic the session subscribed to. */
+  void (*on_bus_message)(apistudio_instance_plugin_ptr instance, apistudio_session_host_ptr session,
+                         apistudio_session_state_plugin_ptr state, apistudio_str topic,
+                         apistudio_str payload);
 } apistudio_plugin_descriptor;
 
 /* The two exported entry points, for plugin authors writing C by hand. */
