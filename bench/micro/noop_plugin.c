@@ -14,59 +14,56 @@ typedef struct noop_plugin {
 static noop_plugin instances[16];
 static size_t instance_count;
 
-static void *on_create(const apistudio_host_api *host, apistudio_plugin_handle *handle,
-                       const char *settings_json, size_t settings_size, char *error,
-                       size_t error_size) {
+static apistudio_instance_plugin_ptr on_create(const apistudio_host_api *host,
+                                               apistudio_plugin_host_ptr handle,
+                                               apistudio_str settings_json,
+                                               apistudio_refusal_host_ptr refusal) {
   (void)handle;
   (void)settings_json;
-  (void)settings_size;
-  if (instance_count == sizeof instances / sizeof instances[0]) {
-    if (error_size > 0)
-      error[0] = '\0';
+  (void)refusal;
+  if (instance_count == sizeof instances / sizeof instances[0])
     return NULL;
-  }
   instances[instance_count].host = host;
   return &instances[instance_count++];
 }
 
-static void on_destroy(void *instance) { (void)instance; }
+static void on_destroy(apistudio_instance_plugin_ptr instance) { (void)instance; }
 
 /* Reads the payload as a real filter would, then continues. */
-static apistudio_verdict look(void *instance, apistudio_message *message) {
+static apistudio_verdict look(apistudio_instance_plugin_ptr instance,
+                              apistudio_message_host_ptr message) {
   noop_plugin *self = (noop_plugin *)instance;
   self->bytes_seen += self->host->message_payload(message).size;
   return APISTUDIO_CONTINUE;
 }
 
-static apistudio_verdict on_client_message(void *instance, apistudio_session *session,
-                                           void *session_state, apistudio_message *message) {
+static apistudio_verdict on_message(apistudio_instance_plugin_ptr instance,
+                                    apistudio_session_host_ptr session,
+                                    apistudio_session_state_plugin_ptr session_state,
+                                    apistudio_message_host_ptr message,
+                                    apistudio_refusal_host_ptr refusal) {
   (void)session;
   (void)session_state;
-  return look(instance, message);
-}
-
-static apistudio_verdict on_upstream_message(void *instance, apistudio_session *session,
-                                             void *session_state, apistudio_message *message) {
-  (void)session;
-  (void)session_state;
+  (void)refusal;
   return look(instance, message);
 }
 
 static const apistudio_plugin_descriptor descriptor = {
     sizeof(apistudio_plugin_descriptor),
     APISTUDIO_SDK_ABI_VERSION,
-    "bench_noop",
-    "1.0.0",
+    {"bench_noop", sizeof "bench_noop" - 1},
+    {"1.0.0", sizeof "1.0.0" - 1},
     on_create,
     on_destroy,
-    NULL, /* on_session_open */
-    NULL, /* on_session_close */
-    on_client_message,
-    NULL, /* on_upstream_connect */
-    NULL, /* on_upstream_opened */
-    NULL, /* on_upstream_closed */
-    on_upstream_message,
-    NULL, /* on_bus_message */
+    NULL,       /* on_session_open */
+    NULL,       /* on_session_close */
+    on_message, /* on_client_message */
+    on_message, /* on_message_to_upstream */
+    on_message, /* on_message_from_upstream */
+    NULL,       /* on_upstream_connect */
+    NULL,       /* on_upstream_opened */
+    NULL,       /* on_upstream_closed */
+    NULL,       /* on_bus_message */
 };
 
 APISTUDIO_EXPORT uint32_t apistudio_plugin_abi_version(void) { return APISTUDIO_SDK_ABI_VERSION; }

@@ -91,7 +91,7 @@ void BM_message_through_chain(benchmark::State &state) {
     msg = hook_message{};
     msg.payload = upstream_text_64;
     msg.connection_id = "upstream-1";
-    const chain_outcome out = f.runtime->upstream_message(f.session, msg);
+    const chain_outcome out = f.runtime->message_from_upstream(f.session, msg);
     benchmark::DoNotOptimize(in.verdict);
     benchmark::DoNotOptimize(out.verdict);
   });
@@ -116,7 +116,7 @@ void BM_round_trip_with_chain(benchmark::State &state) {
                         unix_ms);
     msg = hook_message{};
     msg.payload = upstream_text_64;
-    f.runtime->upstream_message(f.session, msg);
+    f.runtime->message_from_upstream(f.session, msg);
     received.clear();
     encode_message_received(received, msg.payload, false, {}, unix_ms);
     benchmark::DoNotOptimize(sent.data());

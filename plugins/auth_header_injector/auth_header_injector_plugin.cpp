@@ -11,16 +11,16 @@
 namespace apistudio::plugins::auth_header_injector {
 namespace {
 
-class auth_header_injector_plugin final : public sdk::plugin {
+class auth_header_injector_plugin final : public sdk::plugin<> {
 public:
   auth_header_injector_plugin(sdk::host h, std::string_view settings_json)
       : plugin(h), settings_(parse_settings(settings_json, system_secret_sources())) {}
 
-  sdk::verdict on_upstream_connect(sdk::session &session, sdk::session_state *,
+  sdk::outcome on_upstream_connect(sdk::session &session, sdk::no_state *,
                                    sdk::upstream_request &request) override {
     if (settings_.rules.empty())
       return sdk::verdict::continue_;
-    const auto plan = plan_for(settings_.rules, request.url());
+    const auto plan = plan_for(settings_.rules, request.url_parts());
     const bool debug = host().log_enabled(sdk::log_level::debug);
     for (const auto &step : plan) {
       const auto &edit = *step.edit;

@@ -27,28 +27,25 @@ bool path_matches(std::string_view prefix, std::string_view path) noexcept {
   return path[prefix.size()] == '/';
 }
 
-bool url_matches(const url_match &match, std::string_view url) {
-  const auto parts = common::split_url(url);
-  if (!parts || !common::plausible_host(parts->host) ||
-      !common::plausible_userinfo(parts->userinfo))
+bool url_matches(const url_match &match, const sdk::url &url) {
+  if (url.host.empty())
     return false;
-  if (match.scheme && !common::iequals(*match.scheme, parts->scheme))
+  if (match.scheme && !common::iequals(*match.scheme, url.scheme))
     return false;
-  if (match.host_pattern && !host_matches(*match.host_pattern, parts->host))
+  if (match.host_pattern && !host_matches(*match.host_pattern, url.host))
     return false;
-  const auto port = common::effective_port(*parts); // nullopt: out of range, or not ws/wss
-  if (!port || (match.port && *port != *match.port))
+  if (match.port && url.port != *match.port)
     return false;
   if (match.path_prefix) {
     // The path the server will act on, not the one written: "/v1/../admin" is "/admin".
-    const auto path = common::normalised_path(parts->path);
+    const auto path = common::normalised_path(url.path);
     if (!path || !path_matches(*match.path_prefix, *path))
       return false;
   }
   return true;
 }
 
-std::vector<planned_edit> plan_for(const std::vector<header_rule> &rules, std::string_view url) {
+std::vector<planned_edit> plan_for(const std::vector<header_rule> &rules, const sdk::url &url) {
   std::vector<planned_edit> plan;
   for (const auto &rule : rules) {
     if (!url_matches(rule.match, url))

@@ -8,6 +8,8 @@
 // message; only header names, rule labels, variable names and file paths are.
 #pragma once
 
+#include <apistudio/plugin.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,12 +34,11 @@ bool host_matches(std::string_view pattern, std::string_view host) noexcept;
 // prefix. An empty path counts as "/".
 bool path_matches(std::string_view prefix, std::string_view path) noexcept;
 
-// False for a URL that cannot be split, whose host is not a plain DNS name or IP literal, or
-// whose userinfo holds characters RFC 3986 does not allow there: an odd URL, which another
-// parser might read as a different host, never receives a credential. The path prefix is matched
-// on the normalised path (common::normalised_path): "/v1/../admin" is not under "/v1", and a path
-// with an encoded separator matches no prefix.
-bool url_matches(const url_match &match, std::string_view url);
+// `url` is the upstream URL as the host parsed and validated it (no userinfo, a real host), so
+// the rule matches what the host will dial. The path prefix is matched on the normalised path
+// (common::normalised_path): "/v1/../admin" is not under "/v1", and a path with an encoded
+// separator matches no prefix.
+bool url_matches(const url_match &match, const sdk::url &url);
 
 enum class edit_kind { remove, set, set_if_absent, append };
 
@@ -58,6 +59,6 @@ struct planned_edit {
   const header_rule *rule;
   const header_edit *edit;
 };
-std::vector<planned_edit> plan_for(const std::vector<header_rule> &rules, std::string_view url);
+std::vector<planned_edit> plan_for(const std::vector<header_rule> &rules, const sdk::url &url);
 
 } // namespace apistudio::plugins::auth_header_injector

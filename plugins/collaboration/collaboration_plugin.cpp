@@ -24,13 +24,13 @@ namespace {
 
 constexpr std::string_view collaboration_path = "/ws";
 
-struct member_state final : sdk::session_state {
+struct member_state {
   std::string user_id;
   std::string workspace_id;
   std::string topic;
 };
 
-class collaboration_plugin final : public sdk::plugin {
+class collaboration_plugin final : public sdk::plugin<member_state> {
 public:
   collaboration_plugin(sdk::host h, std::string_view settings_json)
       : plugin(h), settings_(parse_settings(settings_json)),
@@ -41,14 +41,14 @@ public:
                  "(unauthenticated)");
   }
 
-  sdk::open_result on_session_open(sdk::session &session, const sdk::session_info &info,
-                                   std::unique_ptr<sdk::session_state> &state) override {
+  sdk::outcome on_session_open(sdk::session &session, const sdk::session_info &info,
+                               std::unique_ptr<member_state> &state) override {
     if (info.path != collaboration_path)
-      return sdk::open_result::accept();
+      return sdk::verdict::continue_;
     auto who =
         resolve_identity(settings_, info.query, info.header("Authorization"), random_user_id);
     if (who.http_status != 0)
-      return sdk::open_result::reject(who.http_status, who.message);
+      return sdk::refuse({}, who.message, who.http_status);
     session.set_identity(who.user_id);
 
     auto member = std::make_unique<member_state>();
@@ -69,13 +69,13 @@ public:
       publish(*member, id, std::nullopt,
               user_presence_event(member->user_id, "online", member->workspace_id, now));
     state = std::move(member);
-    return sdk::open_result::accept();
+    return sdk::verdict::continue_;
   }
 
-  void on_session_close(sdk::session_id id, sdk::session_state *state) override {
-    auto *member = static_cast<member_state *>(state);
+  void on_session_close(sdk::session &session, member_state *member) override {
     if (member == nullptr)
       return;
+    const auto id = session.id();
     host().unsubscribe(id, member->topic);
     if (store_->leave(member->workspace_id, member->user_id, id))
       publish(*member, id, std::nullopt,
@@ -83,9 +83,8 @@ public:
                                   common::iso8601_now()));
   }
 
-  sdk::verdict on_client_message(sdk::session &session, sdk::session_state *state,
+  sdk::outcome on_client_message(sdk::session &session, member_state *member,
                                  sdk::message &message) override {
-    auto *member = static_cast<member_state *>(state);
     if (member == nullptr)
       return sdk::verdict::continue_;
     const auto now = common::iso8601_now();
@@ -105,12 +104,11 @@ public:
     } else if (auto *r = std::get_if<request_share>(&*parsed.event)) {
       publish(*member, id, r->shared_with, request_shared_event(*r, member->user_id, now));
     }
-    return sdk::verdict::drop;
+    return sdk::verdict::handled; // published: the event needs no answer
   }
 
-  void on_bus_message(sdk::session &session, sdk::session_state *state, std::string_view topic,
+  void on_bus_message(sdk::session &session, member_state *member, std::string_view topic,
                       std::string_view payload) override {
-    auto *member = static_cast<member_state *>(state);
     // Only the workspace this session joined, whatever else might be published.
     if (member == nullptr || topic != member->topic)
       return;

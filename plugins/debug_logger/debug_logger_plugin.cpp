@@ -23,7 +23,7 @@ std::optional<std::string> websocket_debug_env() {
   return v == nullptr ? std::nullopt : std::optional<std::string>(v);
 }
 
-struct session_record final : sdk::session_state {
+struct session_record {
   std::uint64_t id = 0;
   std::string path;
   std::string client_id;
@@ -32,16 +32,16 @@ struct session_record final : sdk::session_state {
   std::uint64_t upstream_messages = 0;
 };
 
-class debug_logger_plugin final : public sdk::plugin {
+class debug_logger_plugin final : public sdk::plugin<session_record> {
 public:
   debug_logger_plugin(sdk::host h, std::string_view settings_json)
       : plugin(h), settings_(parse_settings(settings_json, websocket_debug_env())),
         redactor_(settings_.redact_headers) {}
 
-  sdk::open_result on_session_open(sdk::session &, const sdk::session_info &info,
-                                   std::unique_ptr<sdk::session_state> &state) override {
+  sdk::outcome on_session_open(sdk::session &, const sdk::session_info &info,
+                               std::unique_ptr<session_record> &state) override {
     if (!on())
-      return sdk::open_result::accept();
+      return sdk::verdict::continue_;
     auto record = std::make_unique<session_record>();
     record->id = info.id;
     record->path = info.path;
@@ -50,40 +50,40 @@ public:
     write(
         session_opened_line({info.id, info.path, info.query, info.client_id, info.remote_address}));
     state = std::move(record);
-    return sdk::open_result::accept();
+    return sdk::verdict::continue_;
   }
 
-  void on_session_close(sdk::session_id id, sdk::session_state *state) override {
-    auto *record = static_cast<session_record *>(state);
+  void on_session_close(sdk::session &session, session_record *record) override {
     if (!on() || record == nullptr)
       return;
-    write(session_closed_line({id, record->path, {}, record->client_id, record->remote_address},
-                              record->client_messages, record->upstream_messages));
+    write(session_closed_line(
+        {session.id(), record->path, {}, record->client_id, record->remote_address},
+        record->client_messages, record->upstream_messages));
   }
 
-  sdk::verdict on_client_message(sdk::session &session, sdk::session_state *state,
+  sdk::outcome on_client_message(sdk::session &session, session_record *record,
                                  sdk::message &message) override {
     if (!on())
       return sdk::verdict::continue_;
-    if (auto *record = static_cast<session_record *>(state))
+    if (record != nullptr)
       ++record->client_messages;
     write(message_line(session.id(), true, {}, message.payload(), message.is_binary(),
                        settings_.max_payload_log_bytes, redactor_));
     return sdk::verdict::continue_;
   }
 
-  sdk::verdict on_upstream_message(sdk::session &session, sdk::session_state *state,
-                                   sdk::message &message) override {
+  sdk::outcome on_message_from_upstream(sdk::session &session, session_record *record,
+                                        sdk::message &message) override {
     if (!on())
       return sdk::verdict::continue_;
-    if (auto *record = static_cast<session_record *>(state))
+    if (record != nullptr)
       ++record->upstream_messages;
     write(message_line(session.id(), false, message.connection_id(), message.payload(),
                        message.is_binary(), settings_.max_payload_log_bytes, redactor_));
     return sdk::verdict::continue_;
   }
 
-  sdk::verdict on_upstream_connect(sdk::session &session, sdk::session_state *,
+  sdk::outcome on_upstream_connect(sdk::session &session, session_record *,
                                    sdk::upstream_request &request) override {
     if (!on())
       return sdk::verdict::continue_;
@@ -95,14 +95,14 @@ public:
     return sdk::verdict::continue_;
   }
 
-  void on_upstream_opened(sdk::session &session, sdk::session_state *,
+  void on_upstream_opened(sdk::session &session, session_record *,
                           const sdk::upstream_info &info) override {
     if (!on())
       return;
     write(upstream_opened_line(session.id(), info.connection_id, info.url, info.subprotocol));
   }
 
-  void on_upstream_closed(sdk::session &session, sdk::session_state *,
+  void on_upstream_closed(sdk::session &session, session_record *,
                           const sdk::upstream_info &info) override {
     if (!on())
       return;

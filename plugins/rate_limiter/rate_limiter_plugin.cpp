@@ -16,7 +16,7 @@
 namespace apistudio::plugins::rate_limiter {
 namespace {
 
-struct connection_state final : sdk::session_state {
+struct connection_state {
   // Connection scope: the log lives with the socket and dies with it. Other scopes: the key into
   // the shared store.
   std::optional<sliding_window_log> own_log;
@@ -24,13 +24,13 @@ struct connection_state final : sdk::session_state {
   bool limited = false;
 };
 
-class rate_limiter_plugin final : public sdk::plugin {
+class rate_limiter_plugin final : public sdk::plugin<connection_state> {
 public:
   rate_limiter_plugin(sdk::host h, std::string_view settings_json)
       : plugin(h), settings_(parse_settings(settings_json)), store_(settings_.limits) {}
 
-  sdk::open_result on_session_open(sdk::session &, const sdk::session_info &info,
-                                   std::unique_ptr<sdk::session_state> &state) override {
+  sdk::outcome on_session_open(sdk::session &, const sdk::session_info &info,
+                               std::unique_ptr<connection_state> &state) override {
     auto st = std::make_unique<connection_state>();
     switch (settings_.scope) {
     case limit_scope::client_id:
@@ -46,12 +46,11 @@ public:
     if (st->shared_key.empty())
       st->own_log.emplace(settings_.limits);
     state = std::move(st);
-    return sdk::open_result::accept();
+    return sdk::verdict::continue_;
   }
 
-  sdk::verdict on_client_message(sdk::session &session, sdk::session_state *state,
+  sdk::outcome on_client_message(sdk::session &session, connection_state *st,
                                  sdk::message &message) override {
-    auto *st = static_cast<connection_state *>(state);
     if (st == nullptr)
       return sdk::verdict::continue_;
     if (st->limited)

@@ -268,7 +268,8 @@ TEST(PluginPipeline, UpstreamFailClosesWith1011) {
     ASSERT_TRUE(open_proxy(c, host.port(), "upfail", echo.url()));
     c.send_json(send_message("m"));
     EXPECT_EQ(c.wait_closed(), 1011);
-    EXPECT_TRUE(host.log_contains("plugin 'R' failed in on_upstream_message")) << host.log_text();
+    EXPECT_TRUE(host.log_contains("plugin 'R' failed in on_message_from_upstream"))
+        << host.log_text();
   }
 }
 
@@ -345,14 +346,14 @@ TEST(PluginPipeline, UpstreamConnectDenyGivesConnectionErrorWithThePluginsCode) 
   EXPECT_EQ(c.read_until("send_error")["code"], "NOT_CONNECTED");
 }
 
-TEST(PluginPipeline, UpstreamConnectStopVerdictWithoutDenyIsDenied) {
+TEST(PluginPipeline, UpstreamConnectStopVerdictWithoutAReasonIsRefusedWithTheDefaultCode) {
   test_upstream echo;
   host_instance host(config_with({recorder("R", {{"connect_verdict", "drop"}})}));
   ws_client c;
   ASSERT_TRUE(c.connect(host.port(), "/api/websocket/connect/dropped"));
   c.send_json({{"type", "connect_external"}, {"url", echo.url()}});
   const json err = c.read_until("connection_error");
-  EXPECT_EQ(err["code"], "DENIED") << err.dump();
+  EXPECT_EQ(err["code"], "PLUGIN_REFUSED") << err.dump();
   EXPECT_NE(err.value("error", "").find("'R'"), std::string::npos) << err.dump();
   EXPECT_EQ(echo.accepted(), 0u);
 }

@@ -476,7 +476,7 @@ TEST_F(chain_test, client_messages_run_in_config_order_upstream_in_reverse) {
 
   hook_message down;
   down.payload = "m";
-  EXPECT_EQ(runtime_->upstream_message(ctx(), down).verdict, APISTUDIO_CONTINUE);
+  EXPECT_EQ(runtime_->message_from_upstream(ctx(), down).verdict, APISTUDIO_CONTINUE);
   EXPECT_EQ(down.payload, "m|C|B|A");
   EXPECT_THAT(calls("on_upstream_message"), ElementsAre("C", "B", "A"));
 }
@@ -499,16 +499,16 @@ TEST_F(chain_test, an_empty_runtime_passes_everything) {
   hook_message msg;
   msg.payload = original;
   EXPECT_EQ(runtime_->client_message(ctx(), msg).verdict, APISTUDIO_CONTINUE);
-  EXPECT_EQ(runtime_->upstream_message(ctx(), msg).verdict, APISTUDIO_CONTINUE);
+  EXPECT_EQ(runtime_->message_from_upstream(ctx(), msg).verdict, APISTUDIO_CONTINUE);
   EXPECT_EQ(msg.payload.data(), original.data());
 }
 
-TEST_F(chain_test, drop_stops_the_chain) {
+TEST_F(chain_test, handled_stops_the_chain) {
   start({recorder("A"), recorder("B", {{"client_verdict", "drop"}}), recorder("C")});
   hook_message msg;
   msg.payload = "m";
   const chain_outcome out = runtime_->client_message(ctx(), msg);
-  EXPECT_EQ(out.verdict, APISTUDIO_DROP);
+  EXPECT_EQ(out.verdict, APISTUDIO_HANDLED);
   EXPECT_EQ(out.plugin, "B");
   EXPECT_THAT(calls("on_client_message"), ElementsAre("A", "B"));
 }
@@ -540,7 +540,7 @@ TEST_F(chain_test, close_stops_the_chain_with_code_and_reason) {
          recorder("B", {{"upstream_verdict", "close"}, {"close_code", 999}})});
   hook_message msg;
   msg.payload = "m";
-  const chain_outcome out = runtime_->upstream_message(ctx(), msg); // B runs first
+  const chain_outcome out = runtime_->message_from_upstream(ctx(), msg); // B runs first
   EXPECT_EQ(out.verdict, APISTUDIO_CLOSE);
   EXPECT_EQ(out.plugin, "B");
   EXPECT_EQ(msg.close_code, 1000); // 999 cannot be sent
@@ -569,8 +569,9 @@ TEST_F(chain_test, an_unknown_verdict_is_a_failure) {
   start({recorder("A", {{"upstream_verdict", "bogus"}})});
   hook_message msg;
   msg.payload = "m";
-  EXPECT_EQ(runtime_->upstream_message(ctx(), msg).verdict, APISTUDIO_FAIL);
-  EXPECT_TRUE(logged("plugin 'A' failed in on_upstream_message (it returned unknown verdict 42)"));
+  EXPECT_EQ(runtime_->message_from_upstream(ctx(), msg).verdict, APISTUDIO_FAIL);
+  EXPECT_TRUE(
+      logged("plugin 'A' failed in on_message_from_upstream (it returned unknown verdict 42)"));
 }
 
 TEST_F(chain_test, a_throwing_plugin_fails_the_message_and_is_named) {
@@ -586,13 +587,16 @@ TEST_F(chain_test, a_throwing_plugin_fails_the_message_and_is_named) {
   start({recorder("A", {{"upstream_verdict", "throw"}})});
   hook_message down;
   down.payload = "m";
-  EXPECT_EQ(runtime_->upstream_message(ctx(), down).verdict, APISTUDIO_FAIL);
+  EXPECT_EQ(runtime_->message_from_upstream(ctx(), down).verdict, APISTUDIO_FAIL);
 }
 
 TEST_F(chain_test, upstream_open_and_close_are_reported) {
   start({recorder("A"), recorder("B")});
-  runtime_->upstream_opened(ctx(), "c1", "ws://127.0.0.1:9/x", "chat");
-  runtime_->upstream_closed(ctx(), "c1", "ws://127.0.0.1:9/x", 1006, "gone");
+  upstream_target target;
+  std::string why;
+  ASSERT_TRUE(parse_upstream_url("ws://127.0.0.1:9/x", target, why));
+  runtime_->upstream_opened(ctx(), "c1", "ws://127.0.0.1:9/x", target, "chat");
+  runtime_->upstream_closed(ctx(), "c1", "ws://127.0.0.1:9/x", target, 1006, "gone");
   EXPECT_THAT(calls("on_upstream_opened c1 ws://127.0.0.1:9/x chat"), ElementsAre("A", "B"));
   EXPECT_THAT(calls("on_upstream_closed c1 1006 gone"), ElementsAre("A", "B"));
 }
@@ -601,7 +605,9 @@ TEST_F(chain_test, upstream_open_and_close_are_reported) {
 
 upstream_request_data request_with(std::vector<std::pair<std::string, std::string>> headers) {
   upstream_request_data r;
-  r.url = "ws://127.0.0.1:9/echo";
+  r.url = "ws://127.0.0.1:9/echo?k=v";
+  std::string why;
+  EXPECT_TRUE(parse_upstream_url(r.url, r.target, why)) << why;
   r.connection_id = "c1";
   r.headers = std::move(headers);
   r.protocols = {"chat"};
@@ -614,12 +620,13 @@ TEST_F(chain_test, upstream_connect_sets_and_removes_headers) {
   auto r = request_with({{"X-Remove", "1"}, {"X-Keep", "k"}, {"X-REMOVE", "2"}});
   const chain_outcome out = runtime_->upstream_connect(ctx(), r);
   EXPECT_EQ(out.verdict, APISTUDIO_CONTINUE);
-  EXPECT_FALSE(r.denied);
   using header = std::pair<std::string, std::string>;
   EXPECT_THAT(r.headers, ElementsAre(header{"X-Keep", "k"}, header{"X-Test", "overwritten"},
                                      header{"X-Other", "o"}));
   EXPECT_THAT(calls("on_upstream_connect"), ElementsAre("A", "B"));
-  EXPECT_TRUE(logged("A url=ws://127.0.0.1:9/echo connection_id=c1 protocols=1"));
+  EXPECT_TRUE(logged("A url=ws://127.0.0.1:9/echo?k=v connection_id=c1 protocols=1"));
+  // The URL as the host parsed it: no plugin parses it again.
+  EXPECT_TRUE(logged("A url_parts scheme=ws host=127.0.0.1 port=9 path=/echo query=k=v"));
 }
 
 TEST_F(chain_test, header_modes_append_and_if_absent) {
@@ -654,15 +661,14 @@ TEST_F(chain_test, reserved_and_invalid_headers_are_refused) {
   EXPECT_THAT(r.headers, ElementsAre(header{"X-Fine", "ok"}));
 }
 
-TEST_F(chain_test, deny_stops_the_chain_even_when_the_plugin_continues) {
+TEST_F(chain_test, a_refusal_stops_the_chain_with_the_plugins_code_and_message) {
   start({recorder("A"), recorder("B", {{"deny", "NOT_ALLOWED"}}), recorder("C")});
   auto r = request_with({});
   const chain_outcome out = runtime_->upstream_connect(ctx(), r);
-  EXPECT_EQ(out.verdict, APISTUDIO_DROP);
+  EXPECT_EQ(out.verdict, APISTUDIO_REFUSE);
   EXPECT_EQ(out.plugin, "B");
-  EXPECT_TRUE(r.denied);
-  EXPECT_EQ(r.deny_code, "NOT_ALLOWED");
-  EXPECT_EQ(r.deny_message, "denied by B");
+  EXPECT_EQ(r.refusal.code, "NOT_ALLOWED");
+  EXPECT_EQ(r.refusal.message, "denied by B");
   EXPECT_THAT(calls("on_upstream_connect"), ElementsAre("A", "B"));
 }
 
@@ -670,10 +676,9 @@ TEST_F(chain_test, a_stop_verdict_on_connect_denies_with_a_default_message) {
   start({recorder("A", {{"connect_verdict", "drop"}}), recorder("B")});
   auto r = request_with({});
   const chain_outcome out = runtime_->upstream_connect(ctx(), r);
-  EXPECT_EQ(out.verdict, APISTUDIO_DROP);
-  EXPECT_TRUE(r.denied);
-  EXPECT_EQ(r.deny_code, "DENIED");
-  EXPECT_EQ(r.deny_message, "refused by plugin 'A'");
+  EXPECT_EQ(out.verdict, APISTUDIO_REFUSE);
+  EXPECT_EQ(r.refusal.code, "PLUGIN_REFUSED");
+  EXPECT_EQ(r.refusal.message, "Refused by plugin 'A'");
   EXPECT_THAT(calls("on_upstream_connect"), ElementsAre("A"));
 }
 
@@ -681,7 +686,7 @@ TEST_F(chain_test, a_failing_connect_hook_is_a_failure_not_a_denial) {
   start({recorder("A", {{"connect_verdict", "throw"}})});
   auto r = request_with({});
   EXPECT_EQ(runtime_->upstream_connect(ctx(), r).verdict, APISTUDIO_FAIL);
-  EXPECT_FALSE(r.denied);
+  EXPECT_TRUE(r.refusal.code.empty());
   EXPECT_TRUE(logged("plugin 'A' failed in on_upstream_connect; closing session 7 with 1011"));
 }
 
@@ -691,7 +696,7 @@ TEST_F(chain_test, the_c_plugin_uppercases_text_and_adds_its_header) {
   start({entry("test_c_plugin")});
   hook_message text;
   text.payload = "hello World 1";
-  EXPECT_EQ(runtime_->upstream_message(ctx(), text).verdict, APISTUDIO_CONTINUE);
+  EXPECT_EQ(runtime_->message_from_upstream(ctx(), text).verdict, APISTUDIO_CONTINUE);
   EXPECT_TRUE(text.replaced);
   EXPECT_EQ(text.payload, "HELLO WORLD 1");
 
@@ -699,7 +704,7 @@ TEST_F(chain_test, the_c_plugin_uppercases_text_and_adds_its_header) {
   hook_message binary;
   binary.payload = bytes;
   binary.binary = true;
-  runtime_->upstream_message(ctx(), binary);
+  runtime_->message_from_upstream(ctx(), binary);
   EXPECT_EQ(binary.payload.data(), bytes.data());
 
   auto r = request_with({});
@@ -818,7 +823,8 @@ TEST_F(plugin_runtime_test, bus_publications_reach_subscribed_sessions_of_the_sa
   on_strand(*s1, [&] {
     hook_message msg;
     msg.payload = "pub:hello";
-    EXPECT_EQ(runtime->client_message(s1->context(), msg).verdict, APISTUDIO_DROP); // A consumed it
+    EXPECT_EQ(runtime->client_message(s1->context(), msg).verdict,
+              APISTUDIO_HANDLED); // A consumed it
   });
   ASSERT_TRUE(run_until([&] { return s1->sent().size() == 1 && s2->sent().size() == 1; }));
   const json expected{{"type", "bus"}, {"tag", "A"}, {"topic", "room"}, {"payload", "hello"}};
@@ -880,7 +886,7 @@ TEST_F(plugin_runtime_test, a_bus_delivery_forwarded_by_a_plugin_is_shared_not_c
   on_strand(*publisher, [&] {
     hook_message msg;
     msg.payload = update;
-    EXPECT_EQ(runtime->client_message(publisher->context(), msg).verdict, APISTUDIO_DROP);
+    EXPECT_EQ(runtime->client_message(publisher->context(), msg).verdict, APISTUDIO_HANDLED);
   });
   ASSERT_TRUE(run_until([&] {
     return alice->sent().size() == alice_before + 1 && bob->sent().size() == bob_before + 1;

@@ -135,6 +135,32 @@ std::shared_ptr<upstream_dialer> test_connection(session_services &ctx, worker_e
   if (!validate_handshake(d.headers, d.protocols, ctx.config.limits, why))
     return answer(test_error(req, d.url, "INVALID_FORMAT", why, nullptr));
 
+  if (!ctx.plugins.empty()) {
+    // The handshake a connect_external would send: a connection that works only because a plugin
+    // adds its credentials must test green too, and one a plugin refuses must not.
+    session_context sctx;
+    sctx.id = ctx.next_session_id.fetch_add(1);
+    const std::string_view target = req.target();
+    sctx.path = std::string(target.substr(0, target.find('?')));
+    if (const auto q = target.find('?'); q != std::string_view::npos)
+      sctx.query = std::string(target.substr(q + 1));
+    sctx.remote_address = remote_address;
+    ctx.plugins.open_without_state(sctx);
+    upstream_request_data r;
+    r.url = d.url;
+    r.target = d.target;
+    r.headers = std::move(d.headers);
+    r.protocols = std::move(d.protocols);
+    const chain_outcome o = ctx.plugins.upstream_connect(sctx, r);
+    if (o.verdict == APISTUDIO_FAIL)
+      return answer(
+          test_error(req, d.url, "PLUGIN_FAILED", "Plugin '" + o.plugin + "' failed", nullptr));
+    if (o.verdict == APISTUDIO_REFUSE)
+      return answer(test_error(req, d.url, r.refusal.code, r.refusal.message, nullptr));
+    d.headers = std::move(r.headers);
+    d.protocols = std::move(r.protocols);
+  }
+
   // What the dial holds until it is answered or abandoned (the done handler owns it): a place
   // among the requester's concurrent tests, and its socket's place under the total cap. Both
   // guard descriptors: without them a page could keep connect_timeout-long dials open without

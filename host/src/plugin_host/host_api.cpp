@@ -8,6 +8,7 @@
 #include "protocol/upstream_target.hpp" // is_valid_header_name / is_valid_header_value
 
 #include <algorithm>
+#include <cstddef>
 #include <functional>
 
 namespace apistudio {
@@ -16,25 +17,26 @@ namespace {
 
 constexpr std::size_t max_identity_bytes = 1024;
 constexpr std::size_t max_close_reason_bytes = 123; // RFC 6455: 125-byte control payload - code
-constexpr std::size_t max_deny_code_bytes = 64;
-constexpr std::size_t max_deny_message_bytes = 1024;
+constexpr std::size_t max_refusal_code_bytes = 64;
+constexpr std::size_t max_refusal_message_bytes = 1024;
+constexpr std::size_t max_setting_pointer_bytes = 1024;
 
-std::string_view view(const char *data, std::size_t size) noexcept {
-  return data == nullptr ? std::string_view{} : std::string_view(data, size);
-}
-std::string_view view(const char *c_string) noexcept {
-  return c_string == nullptr ? std::string_view{} : std::string_view(c_string);
+std::string_view view(apistudio_str s) noexcept {
+  return s.data == nullptr ? std::string_view{} : std::string_view(s.data, s.size);
 }
 apistudio_str to_str(std::string_view s) noexcept { return {s.data(), s.size()}; }
 
-session_context &context_of(const apistudio_session *s) noexcept {
-  return *reinterpret_cast<session_context *>(const_cast<apistudio_session *>(s));
+session_context &context_of(apistudio_session *s) noexcept {
+  return *reinterpret_cast<session_context *>(s);
 }
-hook_message &message_of(const apistudio_message *m) noexcept {
-  return *reinterpret_cast<hook_message *>(const_cast<apistudio_message *>(m));
+hook_message &message_of(apistudio_message *m) noexcept {
+  return *reinterpret_cast<hook_message *>(m);
 }
-upstream_request_data &request_of(const apistudio_upstream_request *r) noexcept {
-  return *reinterpret_cast<upstream_request_data *>(const_cast<apistudio_upstream_request *>(r));
+upstream_request_data &request_of(apistudio_upstream_request *r) noexcept {
+  return *reinterpret_cast<upstream_request_data *>(r);
+}
+hook_refusal &refusal_of(apistudio_refusal *r) noexcept {
+  return *reinterpret_cast<hook_refusal *>(r);
 }
 
 log_level to_level(apistudio_log_level level) noexcept {
@@ -92,15 +94,14 @@ bool is_reserved_header(std::string_view name) noexcept {
 
 // ---- logging --------------------------------------------------------------------------------
 
-void host_log(apistudio_plugin_handle *plugin, apistudio_log_level level, const char *message,
-              std::size_t size) {
+void host_log(apistudio_plugin_handle *plugin, apistudio_log_level level, apistudio_str message) {
   if (plugin == nullptr)
     return;
   const log_level l = to_level(level);
   if (!plugin->log->enabled(l))
     return;
   try {
-    plugin->log->log(l, plugin->log_component, view(message, size));
+    plugin->log->log(l, plugin->log_component, view(message));
   } catch (...) {
   }
 }
@@ -109,14 +110,44 @@ int host_log_enabled(apistudio_plugin_handle *plugin, apistudio_log_level level)
   return plugin != nullptr && plugin->log->enabled(to_level(level)) ? 1 : 0;
 }
 
+// ---- refusals, during a hook --------------------------------------------------------------------
+
+// A code goes into JSON events verbatim and clients switch on it: only the documented shape.
+bool is_valid_code(std::string_view code) noexcept {
+  return !code.empty() && code.size() <= max_refusal_code_bytes &&
+         std::all_of(code.begin(), code.end(), [](char c) {
+           return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+         });
+}
+
+void host_refuse(apistudio_refusal *refusal, const apistudio_reason *reason) {
+  if (refusal == nullptr || reason == nullptr)
+    return;
+  // A reason from an older minor SDK is shorter: read only what its struct_size covers.
+  auto covers = [reason](std::size_t end) { return reason->struct_size >= end; };
+  hook_refusal &r = refusal_of(refusal);
+  try {
+    r = hook_refusal{};
+    if (covers(offsetof(apistudio_reason, http_status) + sizeof reason->http_status))
+      r.http_status = reason->http_status;
+    if (covers(offsetof(apistudio_reason, code) + sizeof reason->code) &&
+        is_valid_code(view(reason->code)))
+      r.code.assign(view(reason->code));
+    if (covers(offsetof(apistudio_reason, message) + sizeof reason->message))
+      r.message.assign(truncate_utf8(view(reason->message), max_refusal_message_bytes));
+    if (covers(offsetof(apistudio_reason, setting) + sizeof reason->setting))
+      r.setting.assign(truncate_utf8(view(reason->setting), max_setting_pointer_bytes));
+  } catch (...) {
+  }
+}
+
 // ---- session, during a hook -------------------------------------------------------------------
 
-apistudio_session_id host_session_id(const apistudio_session *session) {
+apistudio_session_id host_session_id(apistudio_session *session) {
   return session == nullptr ? 0 : context_of(session).id;
 }
 
-apistudio_str host_session_attribute(const apistudio_session *session,
-                                     apistudio_session_attr attr) {
+apistudio_str host_session_attribute(apistudio_session *session, apistudio_session_attr attr) {
   if (session == nullptr)
     return {};
   const session_context &ctx = context_of(session);
@@ -135,83 +166,89 @@ apistudio_str host_session_attribute(const apistudio_session *session,
   return {};
 }
 
-void host_session_set_identity(apistudio_session *session, const char *identity, std::size_t size) {
+void host_session_set_identity(apistudio_session *session, apistudio_str identity) {
   if (session == nullptr)
     return;
   try {
-    context_of(session).identity.assign(truncate_utf8(view(identity, size), max_identity_bytes));
+    context_of(session).identity.assign(truncate_utf8(view(identity), max_identity_bytes));
   } catch (...) {
   }
 }
 
 // ---- message, during a message hook -----------------------------------------------------------
 
-apistudio_str host_message_payload(const apistudio_message *message) {
+apistudio_str host_message_payload(apistudio_message *message) {
   return message == nullptr ? apistudio_str{} : to_str(message_of(message).payload);
 }
 
-int host_message_is_binary(const apistudio_message *message) {
+int host_message_is_binary(apistudio_message *message) {
   return message != nullptr && message_of(message).binary ? 1 : 0;
 }
 
-apistudio_str host_message_connection_id(const apistudio_message *message) {
+apistudio_str host_message_connection_id(apistudio_message *message) {
   return message == nullptr ? apistudio_str{} : to_str(message_of(message).connection_id);
 }
 
-void host_message_set_payload(apistudio_message *message, const char *data, std::size_t size) {
+apistudio_str host_message_request_id(apistudio_message *message) {
+  return message == nullptr ? apistudio_str{} : to_str(message_of(message).request_id);
+}
+
+void host_message_set_payload(apistudio_message *message, apistudio_str payload) {
   if (message == nullptr)
     return;
   hook_message &m = message_of(message);
   try {
     // assign() copes with `data` pointing into `replacement` itself (a plugin trimming the
     // payload it got from message_payload after an earlier REPLACE).
-    m.replacement.assign(view(data, size));
+    m.replacement.assign(view(payload));
     m.payload = m.replacement;
     m.replaced = true;
   } catch (...) {
   }
 }
 
-void host_message_set_reply(apistudio_message *message, const char *data, std::size_t size,
+void host_message_set_reply(apistudio_message *message, apistudio_str payload,
                             apistudio_frame_kind kind) {
   if (message == nullptr)
     return;
   hook_message &m = message_of(message);
   try {
-    m.reply.assign(view(data, size));
+    m.reply.assign(view(payload));
     m.reply_binary = kind == APISTUDIO_FRAME_BINARY;
   } catch (...) {
   }
 }
 
-void host_message_set_close(apistudio_message *message, int close_code, const char *reason,
-                            std::size_t reason_size) {
+void host_message_set_close(apistudio_message *message, int close_code, apistudio_str reason) {
   if (message == nullptr)
     return;
   hook_message &m = message_of(message);
   m.close_code = sendable_close_code(close_code);
   try {
-    m.close_reason.assign(truncate_utf8(view(reason, reason_size), max_close_reason_bytes));
+    m.close_reason.assign(truncate_utf8(view(reason), max_close_reason_bytes));
   } catch (...) {
   }
 }
 
 // ---- upstream request, during on_upstream_connect ---------------------------------------------
 
-apistudio_str host_request_url(const apistudio_upstream_request *request) {
+apistudio_str host_request_url(apistudio_upstream_request *request) {
   return request == nullptr ? apistudio_str{} : to_str(request_of(request).url);
 }
 
-apistudio_str host_request_connection_id(const apistudio_upstream_request *request) {
+apistudio_url host_request_url_parts(apistudio_upstream_request *request) {
+  return request == nullptr ? apistudio_url{} : upstream_url_parts(request_of(request).target);
+}
+
+apistudio_str host_request_connection_id(apistudio_upstream_request *request) {
   return request == nullptr ? apistudio_str{} : to_str(request_of(request).connection_id);
 }
 
-std::size_t host_request_header_count(const apistudio_upstream_request *request) {
+std::size_t host_request_header_count(apistudio_upstream_request *request) {
   return request == nullptr ? 0 : request_of(request).headers.size();
 }
 
-apistudio_header host_request_header_at(const apistudio_upstream_request *request,
-                                        std::size_t index) {
+apistudio_header host_request_header_at(apistudio_upstream_request *request, std::size_t index) {
   if (request == nullptr)
     return {};
   const auto &headers = request_of(request).headers;
@@ -220,25 +257,23 @@ apistudio_header host_request_header_at(const apistudio_upstream_request *reques
   return {to_str(headers[index].first), to_str(headers[index].second)};
 }
 
-std::size_t host_request_protocol_count(const apistudio_upstream_request *request) {
+std::size_t host_request_protocol_count(apistudio_upstream_request *request) {
   return request == nullptr ? 0 : request_of(request).protocols.size();
 }
 
-apistudio_str host_request_protocol_at(const apistudio_upstream_request *request,
-                                       std::size_t index) {
+apistudio_str host_request_protocol_at(apistudio_upstream_request *request, std::size_t index) {
   if (request == nullptr)
     return {};
   const auto &protocols = request_of(request).protocols;
   return index < protocols.size() ? to_str(protocols[index]) : apistudio_str{};
 }
 
-int host_request_set_header(apistudio_upstream_request *request, const char *name,
-                            std::size_t name_size, const char *value, std::size_t value_size,
-                            apistudio_header_mode mode) {
+int host_request_set_header(apistudio_upstream_request *request, apistudio_str name,
+                            apistudio_str value, apistudio_header_mode mode) {
   if (request == nullptr)
     return 0;
-  const std::string_view n = view(name, name_size);
-  const std::string_view v = view(value, value_size);
+  const std::string_view n = view(name);
+  const std::string_view v = view(value);
   if (!is_valid_header_name(n) || !is_valid_header_value(v) || is_reserved_header(n))
     return 0;
   if (mode != APISTUDIO_HEADER_OVERWRITE && mode != APISTUDIO_HEADER_APPEND &&
@@ -272,41 +307,27 @@ int host_request_set_header(apistudio_upstream_request *request, const char *nam
   }
 }
 
-void host_request_remove_header(apistudio_upstream_request *request, const char *name,
-                                std::size_t name_size) {
+void host_request_remove_header(apistudio_upstream_request *request, apistudio_str name) {
   if (request == nullptr)
     return;
-  const std::string_view n = view(name, name_size);
+  const std::string_view n = view(name);
   auto &headers = request_of(request).headers;
   headers.erase(std::remove_if(headers.begin(), headers.end(),
                                [n](const auto &h) { return iequals(h.first, n); }),
                 headers.end());
 }
 
-void host_request_deny(apistudio_upstream_request *request, const char *code, const char *message) {
-  if (request == nullptr)
-    return;
-  upstream_request_data &r = request_of(request);
-  r.denied = true;
-  try {
-    const std::string_view c = view(code);
-    r.deny_code.assign(c.empty() ? std::string_view("DENIED") : c.substr(0, max_deny_code_bytes));
-    r.deny_message.assign(truncate_utf8(view(message), max_deny_message_bytes));
-  } catch (...) {
-  }
-}
-
 // ---- sessions by id, any thread -----------------------------------------------------------------
 
 int host_session_send(apistudio_plugin_handle *plugin, apistudio_session_id session,
-                      const char *data, std::size_t size, apistudio_frame_kind kind) {
+                      apistudio_str payload, apistudio_frame_kind kind) {
   if (plugin == nullptr)
     return 0;
   try {
     auto port = plugin->runtime->directory.find(session);
     if (!port)
       return 0;
-    const std::string_view bytes = view(data, size);
+    const std::string_view bytes = view(payload);
     const bool binary = kind == APISTUDIO_FRAME_BINARY;
     if (delivery_in_hand != nullptr && lies_within(bytes, (*delivery_in_hand)->payload)) {
       port->post_send(*delivery_in_hand, bytes, binary);
@@ -322,7 +343,7 @@ int host_session_send(apistudio_plugin_handle *plugin, apistudio_session_id sess
 }
 
 int host_session_close(apistudio_plugin_handle *plugin, apistudio_session_id session,
-                       int close_code, const char *reason, std::size_t reason_size) {
+                       int close_code, apistudio_str reason) {
   if (plugin == nullptr)
     return 0;
   try {
@@ -330,7 +351,7 @@ int host_session_close(apistudio_plugin_handle *plugin, apistudio_session_id ses
     if (!port)
       return 0;
     port->post_close(sendable_close_code(close_code),
-                     std::string(truncate_utf8(view(reason, reason_size), max_close_reason_bytes)));
+                     std::string(truncate_utf8(view(reason), max_close_reason_bytes)));
     return 1;
   } catch (...) {
     return 0;
@@ -341,14 +362,18 @@ int host_session_close(apistudio_plugin_handle *plugin, apistudio_session_id ses
 
 std::uint64_t host_timer_start(apistudio_plugin_handle *plugin, apistudio_session_id session,
                                std::uint64_t delay_ms, std::uint64_t interval_ms,
-                               apistudio_timer_fn fn, void *user_data) {
-  if (plugin == nullptr)
+                               apistudio_timer_fn fn, apistudio_timer_release_fn release,
+                               void *user_data) {
+  if (plugin == nullptr) {
+    if (release != nullptr)
+      release(user_data);
     return 0;
+  }
   try {
     return plugin->runtime->timers->start(plugin, plugin->library, plugin->name, session, delay_ms,
-                                          interval_ms, fn, user_data);
+                                          interval_ms, fn, release, user_data);
   } catch (...) {
-    return 0;
+    return 0; // out of memory: the plugin's data is lost rather than the host
   }
 }
 
@@ -365,14 +390,14 @@ void host_timer_cancel(apistudio_plugin_handle *plugin, std::uint64_t timer_id) 
 // ------------------------------------------------------------------------------------------
 
 int host_bus_subscribe(apistudio_plugin_handle *plugin, apistudio_session_id session,
-                       const char *topic, std::size_t topic_size) {
+                       apistudio_str topic) {
   if (plugin == nullptr)
     return 0;
   try {
     auto &rt = *plugin->runtime;
     if (!rt.directory.find(session))
       return 0;
-    const std::string full = plugin->topic_prefix + std::string(view(topic, topic_size));
+    const std::string full = plugin->topic_prefix + std::string(view(topic));
     rt.bus.subscribe(full, session);
     // Subscriptions end in session_close(); a session that ended meanwhile would keep this one.
     if (!rt.directory.find(session)) {
@@ -386,23 +411,20 @@ int host_bus_subscribe(apistudio_plugin_handle *plugin, apistudio_session_id ses
 }
 
 void host_bus_unsubscribe(apistudio_plugin_handle *plugin, apistudio_session_id session,
-                          const char *topic, std::size_t topic_size) {
+                          apistudio_str topic) {
   if (plugin == nullptr)
     return;
   try {
-    plugin->runtime->bus.unsubscribe(plugin->topic_prefix + std::string(view(topic, topic_size)),
-                                     session);
+    plugin->runtime->bus.unsubscribe(plugin->topic_prefix + std::string(view(topic)), session);
   } catch (...) {
   }
 }
 
-void host_bus_publish(apistudio_plugin_handle *plugin, const char *topic, std::size_t topic_size,
-                      const char *data, std::size_t size) {
+void host_bus_publish(apistudio_plugin_handle *plugin, apistudio_str topic, apistudio_str payload) {
   if (plugin == nullptr)
     return;
   try {
-    plugin->runtime->bus.publish(plugin->topic_prefix + std::string(view(topic, topic_size)),
-                                 view(data, size));
+    plugin->runtime->bus.publish(plugin->topic_prefix + std::string(view(topic)), view(payload));
   } catch (...) {
   }
 }
@@ -418,16 +440,19 @@ constexpr apistudio_host_api table = {
     .abi_version = APISTUDIO_SDK_ABI_VERSION,
     .log = &host_log,
     .log_enabled = &host_log_enabled,
+    .refuse = &host_refuse,
     .session_id = &host_session_id,
     .session_attribute = &host_session_attribute,
     .session_set_identity = &host_session_set_identity,
     .message_payload = &host_message_payload,
     .message_is_binary = &host_message_is_binary,
     .message_connection_id = &host_message_connection_id,
+    .message_request_id = &host_message_request_id,
     .message_set_payload = &host_message_set_payload,
     .message_set_reply = &host_message_set_reply,
     .message_set_close = &host_message_set_close,
     .upstream_request_url = &host_request_url,
+    .upstream_request_url_parts = &host_request_url_parts,
     .upstream_request_connection_id = &host_request_connection_id,
     .upstream_request_header_count = &host_request_header_count,
     .upstream_request_header_at = &host_request_header_at,
@@ -435,7 +460,6 @@ constexpr apistudio_host_api table = {
     .upstream_request_protocol_at = &host_request_protocol_at,
     .upstream_request_set_header = &host_request_set_header,
     .upstream_request_remove_header = &host_request_remove_header,
-    .upstream_request_deny = &host_request_deny,
     .session_send = &host_session_send,
     .session_close = &host_session_close,
     .timer_start = &host_timer_start,

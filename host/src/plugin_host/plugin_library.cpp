@@ -133,7 +133,7 @@ std::shared_ptr<plugin_library> open_plugin_library(const plugin_config &entry,
                    APISTUDIO_ENTRY_ABI_VERSION "()",
                broken);
   }
-  if (descriptor->name == nullptr)
+  if (descriptor->name.data == nullptr || descriptor->name.size == 0)
     error.fail("has a descriptor without a name", broken);
   if (descriptor->on_create == nullptr)
     error.fail("has a descriptor without on_create", broken);
@@ -146,13 +146,15 @@ std::shared_ptr<plugin_library> open_plugin_library(const plugin_config &entry,
   h.on_session_open = descriptor->on_session_open;
   h.on_session_close = descriptor->on_session_close;
   h.on_client_message = descriptor->on_client_message;
+  h.on_message_to_upstream = descriptor->on_message_to_upstream;
+  h.on_message_from_upstream = descriptor->on_message_from_upstream;
   h.on_upstream_connect = descriptor->on_upstream_connect;
   h.on_upstream_opened = descriptor->on_upstream_opened;
   h.on_upstream_closed = descriptor->on_upstream_closed;
-  h.on_upstream_message = descriptor->on_upstream_message;
   h.on_bus_message = descriptor->on_bus_message;
-  lib->name_ = descriptor->name;
-  lib->version_ = descriptor->version != nullptr ? descriptor->version : "";
+  lib->name_.assign(descriptor->name.data, descriptor->name.size);
+  if (descriptor->version.data != nullptr)
+    lib->version_.assign(descriptor->version.data, descriptor->version.size);
   return lib;
 }
 

@@ -31,10 +31,12 @@ struct plugin_hooks {
   decltype(apistudio_plugin_descriptor::on_session_open) on_session_open = nullptr;
   decltype(apistudio_plugin_descriptor::on_session_close) on_session_close = nullptr;
   decltype(apistudio_plugin_descriptor::on_client_message) on_client_message = nullptr;
+  decltype(apistudio_plugin_descriptor::on_message_to_upstream) on_message_to_upstream = nullptr;
+  decltype(apistudio_plugin_descriptor::on_message_from_upstream) on_message_from_upstream =
+      nullptr;
   decltype(apistudio_plugin_descriptor::on_upstream_connect) on_upstream_connect = nullptr;
   decltype(apistudio_plugin_descriptor::on_upstream_opened) on_upstream_opened = nullptr;
   decltype(apistudio_plugin_descriptor::on_upstream_closed) on_upstream_closed = nullptr;
-  decltype(apistudio_plugin_descriptor::on_upstream_message) on_upstream_message = nullptr;
   decltype(apistudio_plugin_descriptor::on_bus_message) on_bus_message = nullptr;
 };
 
@@ -53,8 +55,8 @@ public:
 
   const std::string &file() const noexcept { return file_; }
   std::uint32_t abi_version() const noexcept { return abi_version_; }
-  const char *descriptor_name() const noexcept { return name_; }
-  const char *descriptor_version() const noexcept { return version_; }
+  const std::string &descriptor_name() const noexcept { return name_; }
+  const std::string &descriptor_version() const noexcept { return version_; }
   const plugin_hooks &hooks() const noexcept { return hooks_; }
 
   // Where a plugin's file is looked for: `path` (relative to plugin_dir unless absolute), else
@@ -70,8 +72,8 @@ private:
   boost::dll::shared_library library_;
   std::string file_;
   std::uint32_t abi_version_ = 0;
-  const char *name_ = nullptr;
-  const char *version_ = nullptr;
+  std::string name_;
+  std::string version_;
   plugin_hooks hooks_;
 };
 

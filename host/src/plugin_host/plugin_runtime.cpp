@@ -13,11 +13,22 @@ namespace apistudio {
 
 namespace {
 
-bool is_stop(apistudio_verdict v) noexcept {
-  return v == APISTUDIO_DROP || v == APISTUDIO_REPLY || v == APISTUDIO_CLOSE || v == APISTUDIO_FAIL;
-}
 bool is_known(apistudio_verdict v) noexcept {
-  return v == APISTUDIO_CONTINUE || v == APISTUDIO_REPLACE || is_stop(v);
+  return v == APISTUDIO_CONTINUE || v == APISTUDIO_HANDLED || v == APISTUDIO_REPLACE ||
+         v == APISTUDIO_REPLY || v == APISTUDIO_CLOSE || v == APISTUDIO_FAIL ||
+         v == APISTUDIO_REFUSE;
+}
+
+// A refusal the chain reports: the plugin's code and message, or the defaults naming it.
+void complete_refusal(hook_refusal &r, const std::string &plugin) {
+  if (r.code.empty())
+    r.code = "PLUGIN_REFUSED";
+  if (r.message.empty())
+    r.message = "Refused by plugin '" + plugin + "'";
+}
+
+apistudio_refusal *as_refusal(hook_refusal &r) noexcept {
+  return reinterpret_cast<apistudio_refusal *>(&r);
 }
 
 // No exception may cross the C boundary, but a plugin not written with the SDK's C++ layer might
@@ -82,19 +93,18 @@ void plugin_runtime::impl::load(const host_config &config) {
     // replace: a YAML string with invalid UTF-8 must not turn into a json exception here.
     const std::string settings =
         entry.settings.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    char error[1024] = {};
+    hook_refusal refusal;
     void *instance = nullptr;
     try {
-      instance = handle->hooks.on_create(&host_api_table(), handle.get(), settings.data(),
-                                         settings.size(), error, sizeof error);
+      instance = handle->hooks.on_create(&host_api_table(), handle.get(),
+                                         {settings.data(), settings.size()}, as_refusal(refusal));
     } catch (...) {
-      std::snprintf(error, sizeof error, "on_create threw an exception");
+      refusal.message = "on_create threw an exception";
     }
     if (instance == nullptr) {
-      error[sizeof error - 1] = '\0';
       throw plugin_load_error("plugin '" + entry.name + "' (" + library->file() +
                               ") refused its settings at " + where + ": " +
-                              (error[0] != '\0' ? error : "(it gave no reason)"));
+                              (refusal.message.empty() ? "(it gave no reason)" : refusal.message));
     }
     handle->instance = instance;
     plugins.push_back(std::move(handle));
@@ -184,11 +194,11 @@ open_outcome plugin_runtime::session_open(session_context &ctx,
     if (p.hooks.on_session_open == nullptr)
       continue;
 
-    apistudio_rejection rejection{};
-    rejection.struct_size = sizeof rejection;
+    hook_refusal refusal;
     void *state = nullptr;
     const apistudio_verdict v = guarded([&] {
-      return p.hooks.on_session_open(p.instance, as_session(ctx), &info, &state, &rejection);
+      return p.hooks.on_session_open(p.instance, as_session(ctx), &info, &state,
+                                     as_refusal(refusal));
     });
     ctx.plugin_states[i] = state;
 
@@ -196,18 +206,17 @@ open_outcome plugin_runtime::session_open(session_context &ctx,
       impl_->log.error(p.log_component, "plugin '" + p.name +
                                             "' failed in on_session_open; refusing session " +
                                             std::to_string(ctx.id) + " with 500");
-      return {0, {}, true, p.name};
+      return {0, {}, {}, true, p.name};
     }
-    if (rejection.http_status != 0 || v == APISTUDIO_DROP || v == APISTUDIO_CLOSE ||
-        v == APISTUDIO_REPLY) {
-      rejection.message[sizeof rejection.message - 1] = '\0';
+    if (v != APISTUDIO_CONTINUE && v != APISTUDIO_REPLACE) {
       open_outcome out;
       // Only error statuses refuse an upgrade; anything else a plugin writes means "forbidden".
-      out.http_status = rejection.http_status >= 400 && rejection.http_status <= 599
-                            ? rejection.http_status
+      out.http_status = refusal.http_status >= 400 && refusal.http_status <= 599
+                            ? static_cast<int>(refusal.http_status)
                             : 403;
-      out.message = rejection.message[0] != '\0' ? std::string(rejection.message)
-                                                 : "refused by plugin '" + p.name + "'";
+      out.code = std::move(refusal.code);
+      out.message = refusal.message.empty() ? "Refused by plugin '" + p.name + "'"
+                                            : std::move(refusal.message);
       out.plugin = p.name;
       if (impl_->log.enabled(log_level::debug)) {
         impl_->log.debug(p.log_component, "refused session " + std::to_string(ctx.id) + " with " +
@@ -219,6 +228,11 @@ open_outcome plugin_runtime::session_open(session_context &ctx,
   return {};
 }
 
+void plugin_runtime::open_without_state(session_context &ctx) {
+  ctx.plugin_states.assign(impl_->plugins.size(), nullptr);
+  ctx.plugin_opened.assign(impl_->plugins.size(), true);
+}
+
 void plugin_runtime::session_close(session_context &ctx) {
   auto &plugins = impl_->plugins;
   for (std::size_t i = std::min(plugins.size(), ctx.plugin_opened.size()); i-- > 0;) {
@@ -227,7 +241,7 @@ void plugin_runtime::session_close(session_context &ctx) {
     apistudio_plugin_handle &p = *plugins[i];
     void *state = i < ctx.plugin_states.size() ? ctx.plugin_states[i] : nullptr;
     if (p.hooks.on_session_close != nullptr &&
-        !guarded_void([&] { p.hooks.on_session_close(p.instance, ctx.id, state); })) {
+        !guarded_void([&] { p.hooks.on_session_close(p.instance, as_session(ctx), state); })) {
       impl_->log.error(p.log_component, "plugin '" + p.name +
                                             "' threw in on_session_close of session " +
                                             std::to_string(ctx.id));
@@ -286,11 +300,15 @@ chain_outcome run_message_chain(plugin_runtime::impl &rt, session_context &ctx, 
                                 Hook plugin_hooks::*hook, chain_order order, const char *name) {
   chain_outcome outcome;
   for_each_hooked(rt, ctx, hook, order, [&](apistudio_plugin_handle &p, void *state) {
-    const apistudio_verdict v = guarded(
-        [&] { return (p.hooks.*hook)(p.instance, as_session(ctx), state, as_message(msg)); });
+    const apistudio_verdict v = guarded([&] {
+      return (p.hooks.*hook)(p.instance, as_session(ctx), state, as_message(msg),
+                             as_refusal(msg.refusal));
+    });
     if (v == APISTUDIO_CONTINUE || v == APISTUDIO_REPLACE)
       return true;
     outcome = stopped_at(rt, p, v, name, ctx);
+    if (outcome.verdict == APISTUDIO_REFUSE)
+      complete_refusal(msg.refusal, p.name);
     return false;
   });
   return outcome;
@@ -307,24 +325,55 @@ void notify_upstream(plugin_runtime::impl &rt, session_context &ctx, Hook plugin
   });
 }
 
-apistudio_upstream_info upstream_info(std::string_view connection_id, std::string_view url) {
+apistudio_url url_parts(const upstream_target &t) noexcept {
+  apistudio_url u{};
+  u.scheme = to_str(t.tls ? "wss" : "ws");
+  u.host = to_str(t.host);
+  u.port = t.port;
+  const std::string_view target = t.target;
+  const auto q = target.find('?');
+  u.path = to_str(target.substr(0, q));
+  if (q != std::string_view::npos)
+    u.query = to_str(target.substr(q + 1));
+  return u;
+}
+
+apistudio_upstream_info upstream_info(std::string_view connection_id, std::string_view url,
+                                      const upstream_target &target) {
   apistudio_upstream_info info{};
   info.struct_size = sizeof info;
   info.connection_id = to_str(connection_id);
   info.url = to_str(url);
+  info.url_parts = url_parts(target);
   return info;
 }
 
 } // namespace
+
+apistudio_url upstream_url_parts(const upstream_target &target) noexcept {
+  return url_parts(target);
+}
 
 chain_outcome plugin_runtime::client_message(session_context &ctx, hook_message &msg) {
   return run_message_chain(*impl_, ctx, msg, &plugin_hooks::on_client_message, chain_order::config,
                            "on_client_message");
 }
 
-chain_outcome plugin_runtime::upstream_message(session_context &ctx, hook_message &msg) {
-  return run_message_chain(*impl_, ctx, msg, &plugin_hooks::on_upstream_message,
-                           chain_order::reversed, "on_upstream_message");
+chain_outcome plugin_runtime::message_to_upstream(session_context &ctx, hook_message &msg) {
+  chain_outcome o = run_message_chain(*impl_, ctx, msg, &plugin_hooks::on_message_to_upstream,
+                                      chain_order::config, "on_message_to_upstream");
+  // Nothing but the upstream can take a message bound for it: HANDLED and REPLY would leave the
+  // client's request_id unanswered, so they are refusals too.
+  if (o.verdict == APISTUDIO_HANDLED || o.verdict == APISTUDIO_REPLY) {
+    o.verdict = APISTUDIO_REFUSE;
+    complete_refusal(msg.refusal, o.plugin);
+  }
+  return o;
+}
+
+chain_outcome plugin_runtime::message_from_upstream(session_context &ctx, hook_message &msg) {
+  return run_message_chain(*impl_, ctx, msg, &plugin_hooks::on_message_from_upstream,
+                           chain_order::reversed, "on_message_from_upstream");
 }
 
 chain_outcome plugin_runtime::upstream_connect(session_context &ctx,
@@ -334,38 +383,35 @@ chain_outcome plugin_runtime::upstream_connect(session_context &ctx,
                   [&](apistudio_plugin_handle &p, void *state) {
                     const apistudio_verdict v = guarded([&] {
                       return p.hooks.on_upstream_connect(p.instance, as_session(ctx), state,
-                                                         as_request(request));
+                                                         as_request(request),
+                                                         as_refusal(request.refusal));
                     });
+                    if (v == APISTUDIO_CONTINUE || v == APISTUDIO_REPLACE)
+                      return true;
                     if (v == APISTUDIO_FAIL || !is_known(v)) {
                       outcome = stopped_at(*impl_, p, v, "on_upstream_connect", ctx);
                       return false;
                     }
-                    // Whatever verdict came with it, deny() refuses this connection (not the client
-                    // socket), and so do DROP/REPLY/CLOSE without deny(): one outcome for the
-                    // caller, DROP + request.denied.
-                    if (request.denied || is_stop(v)) {
-                      request.denied = true;
-                      if (request.deny_message.empty())
-                        request.deny_message = "refused by plugin '" + p.name + "'";
-                      outcome = {APISTUDIO_DROP, p.name};
-                      return false;
-                    }
-                    return true;
+                    // Every other verdict refuses this connection (not the client socket).
+                    complete_refusal(request.refusal, p.name);
+                    outcome = {APISTUDIO_REFUSE, p.name};
+                    return false;
                   });
   return outcome;
 }
 
 void plugin_runtime::upstream_opened(session_context &ctx, std::string_view connection_id,
-                                     std::string_view url, std::string_view subprotocol) {
-  apistudio_upstream_info info = upstream_info(connection_id, url);
+                                     std::string_view url, const upstream_target &target,
+                                     std::string_view subprotocol) {
+  apistudio_upstream_info info = upstream_info(connection_id, url, target);
   info.subprotocol = to_str(subprotocol);
   notify_upstream(*impl_, ctx, &plugin_hooks::on_upstream_opened, info, "on_upstream_opened");
 }
 
 void plugin_runtime::upstream_closed(session_context &ctx, std::string_view connection_id,
-                                     std::string_view url, int close_code,
-                                     std::string_view reason) {
-  apistudio_upstream_info info = upstream_info(connection_id, url);
+                                     std::string_view url, const upstream_target &target,
+                                     int close_code, std::string_view reason) {
+  apistudio_upstream_info info = upstream_info(connection_id, url, target);
   info.close_code = close_code;
   info.close_reason = to_str(reason);
   notify_upstream(*impl_, ctx, &plugin_hooks::on_upstream_closed, info, "on_upstream_closed");

@@ -6,10 +6,10 @@
 // Any failure throws plugin_load_error naming the plugin, its file, the config location and
 // (for version problems) both versions; the host exits 1 with that message.
 //
-// Pipeline (all hook calls on the session's strand): client->upstream hooks run in config order,
-// upstream->client hooks in reverse order; DROP, REPLY, CLOSE and FAIL stop the chain. A FAIL
-// (a plugin that threw or returned an error) is logged with the plugin's name; the caller closes
-// the session with 1011. A no-op chain neither allocates nor copies the payload.
+// Pipeline (all hook calls on the session's thread): client->upstream hooks run in config order,
+// upstream->client hooks in reverse order; every verdict but CONTINUE and REPLACE stops the chain.
+// A FAIL (a plugin that threw or returned an error) is logged with the plugin's name; the caller
+// closes the session with 1011. A no-op chain neither allocates nor copies the payload.
 //
 // Lifetime: every library stays loaded until the last object, timer or callback of it is gone.
 #pragma once
@@ -20,6 +20,7 @@
 #include "plugin_host/plugin_load_error.hpp"
 #include "plugin_host/session_port.hpp"
 #include "policy/host_config.hpp"
+#include "protocol/upstream_target.hpp"
 
 #include <apistudio/plugin_abi.h>
 
@@ -41,33 +42,45 @@ struct loaded_plugin_info {
   std::string file;        // absolute path of the library
 };
 
+// The host side of apistudio_refusal: what a plugin handed to refuse(). The runtime fills in the
+// defaults (code PLUGIN_REFUSED, a message naming the plugin) when a chain stops with a refusal.
+struct hook_refusal {
+  std::uint32_t http_status = 0;
+  std::string code; // empty, or 1-64 of A-Z 0-9 _ (a malformed code is dropped, not forwarded)
+  std::string message;
+  std::string setting; // on_create: JSON Pointer of the setting at fault
+};
+
 // The host side of apistudio_message.
 struct hook_message {
   std::string_view payload; // current payload: the original, or `replacement` after a REPLACE
   bool binary = false;
   std::string_view connection_id;
+  std::string_view request_id;
   std::string replacement;
   bool replaced = false;
   std::string reply;
   bool reply_binary = false;
   int close_code = 1000;
   std::string close_reason;
+  hook_refusal refusal;
 };
 
 // The host side of apistudio_upstream_request.
 struct upstream_request_data {
   std::string url;
+  upstream_target target; // the URL as the host parsed it
   std::string connection_id;
   std::vector<std::pair<std::string, std::string>> headers;
   std::vector<std::string> protocols;
-  bool denied = false;
-  std::string deny_code = "DENIED";
-  std::string deny_message;
+  hook_refusal refusal;
 };
 
-// verdict is CONTINUE (forward msg.payload; msg.replaced says whether a plugin rewrote it), DROP,
-// REPLY, CLOSE or FAIL; never REPLACE. upstream_connect reports every refusal (deny(), or a
-// DROP/REPLY/CLOSE verdict) as DROP with request.denied set and deny_code/deny_message filled.
+// The chain's verdict: CONTINUE (forward msg.payload; msg.replaced says whether a plugin rewrote
+// it), HANDLED, REPLY, CLOSE, FAIL or REFUSE; never REPLACE. On REFUSE the message's (or
+// request's) refusal holds a code and a message, defaults filled in. upstream_connect and
+// message_to_upstream report every refusing verdict (HANDLED, REPLY, REFUSE; CLOSE too for
+// upstream_connect) as REFUSE: a command is never dropped unanswered.
 struct chain_outcome {
   apistudio_verdict verdict = APISTUDIO_CONTINUE;
   std::string plugin; // which plugin decided (for logs), empty when all continued
@@ -75,7 +88,8 @@ struct chain_outcome {
 
 struct open_outcome {
   int http_status =
-      0; // non-zero: refuse the upgrade (always 400-599; a plugin's other values: 403)
+      0;            // non-zero: refuse the upgrade (always 400-599; a plugin's other values: 403)
+  std::string code; // the plugin's code, empty for the host's default
   std::string message;
   bool failed = false; // a plugin threw: answer 500
   std::string plugin;
@@ -85,6 +99,9 @@ struct request_header {
   std::string name;
   std::string value;
 };
+
+// The URL parts plugins see (apistudio_url), viewing `target`.
+apistudio_url upstream_url_parts(const upstream_target &target) noexcept;
 
 class plugin_runtime {
 public:
@@ -101,17 +118,21 @@ public:
 
   // Before the upgrade. Sizes ctx.plugin_states. Stops at the first rejection or failure.
   open_outcome session_open(session_context &ctx, const std::vector<request_header> &headers);
+  // For a hook call outside a WebSocket session (test-connection): every plugin takes part with
+  // no state, and neither on_session_open nor on_session_close runs.
+  void open_without_state(session_context &ctx);
   // Exactly once per session_open (whatever it returned): on_session_close for every plugin whose
   // on_session_open ran, then the session's timers and bus subscriptions end.
   void session_close(session_context &ctx);
 
   chain_outcome client_message(session_context &ctx, hook_message &msg);
-  chain_outcome upstream_message(session_context &ctx, hook_message &msg);
+  chain_outcome message_to_upstream(session_context &ctx, hook_message &msg);
+  chain_outcome message_from_upstream(session_context &ctx, hook_message &msg);
   chain_outcome upstream_connect(session_context &ctx, upstream_request_data &request);
   void upstream_opened(session_context &ctx, std::string_view connection_id, std::string_view url,
-                       std::string_view subprotocol);
+                       const upstream_target &target, std::string_view subprotocol);
   void upstream_closed(session_context &ctx, std::string_view connection_id, std::string_view url,
-                       int close_code, std::string_view reason);
+                       const upstream_target &target, int close_code, std::string_view reason);
   // The hook may forward any part of the payload with session_send without it being copied: the
   // frame then holds a reference to `delivery` (see delivery_scope).
   void deliver_bus(session_context &ctx, const std::shared_ptr<const bus_delivery> &delivery);

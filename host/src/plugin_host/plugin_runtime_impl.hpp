@@ -6,6 +6,7 @@
 //   apistudio_session         -> session_context          (reinterpret_cast, hook calls only)
 //   apistudio_message         -> hook_message             (reinterpret_cast, hook calls only)
 //   apistudio_upstream_request-> upstream_request_data    (reinterpret_cast, hook calls only)
+//   apistudio_refusal         -> hook_refusal             (reinterpret_cast, hook calls only)
 #pragma once
 
 #include "plugin_host/plugin_library.hpp"

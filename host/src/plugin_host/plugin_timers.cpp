@@ -28,6 +28,14 @@ std::chrono::milliseconds clamp_ms(std::uint64_t ms) {
 
 struct plugin_timers::entry {
   explicit entry(boost::asio::any_io_executor executor) : timer(std::move(executor)) {}
+  // The last reference goes when the timer can no longer fire: that is when the plugin may free
+  // what it handed us (the C++ layer's lambda). `library` is released after this body runs.
+  ~entry() {
+    if (release != nullptr)
+      release(user_data);
+  }
+  entry(const entry &) = delete;
+  entry &operator=(const entry &) = delete;
 
   std::uint64_t id = 0;
   const void *owner = nullptr;
@@ -36,6 +44,7 @@ struct plugin_timers::entry {
   std::string plugin_name;
   std::chrono::milliseconds interval{0};
   apistudio_timer_fn fn = nullptr;
+  apistudio_timer_release_fn release = nullptr;
   void *user_data = nullptr;
   std::atomic<bool> cancelled{false};
   boost::asio::steady_timer timer;
@@ -49,14 +58,20 @@ std::shared_ptr<plugin_timers> plugin_timers::create(boost::asio::io_context &io
 std::uint64_t plugin_timers::start(const void *owner, std::shared_ptr<const plugin_library> library,
                                    std::string_view plugin_name, apistudio_session_id session,
                                    std::uint64_t delay_ms, std::uint64_t interval_ms,
-                                   apistudio_timer_fn fn, void *user_data) {
-  if (fn == nullptr)
+                                   apistudio_timer_fn fn, apistudio_timer_release_fn release,
+                                   void *user_data) {
+  auto nothing_started = [&]() -> std::uint64_t {
+    if (release != nullptr)
+      release(user_data);
     return 0;
+  };
+  if (fn == nullptr)
+    return nothing_started();
   boost::asio::any_io_executor executor;
   if (session != 0) {
     auto port = directory_.find(session);
     if (!port)
-      return 0;
+      return nothing_started();
     executor = port->executor();
   } else {
     executor = boost::asio::make_strand(ioc_);
@@ -69,6 +84,7 @@ std::uint64_t plugin_timers::start(const void *owner, std::shared_ptr<const plug
   e->plugin_name = plugin_name;
   e->interval = clamp_ms(interval_ms);
   e->fn = fn;
+  e->release = release;
   e->user_data = user_data;
   // Nobody else can see the entry yet, so touching the timer here is safe.
   e->timer.expires_after(clamp_ms(delay_ms));

@@ -42,11 +42,12 @@ public:
   plugin_timers &operator=(const plugin_timers &) = delete;
 
   // Returns 0 (and starts nothing) when `fn` is NULL, the session does not exist or stop() ran.
-  // `owner` identifies the plugin: only it can cancel the timer.
+  // `owner` identifies the plugin: only it can cancel the timer. `release(user_data)` runs once,
+  // when the timer can no longer fire (at once when nothing was started).
   std::uint64_t start(const void *owner, std::shared_ptr<const plugin_library> library,
                       std::string_view plugin_name, apistudio_session_id session,
                       std::uint64_t delay_ms, std::uint64_t interval_ms, apistudio_timer_fn fn,
-                      void *user_data);
+                      apistudio_timer_release_fn release, void *user_data);
   // False when the id is unknown (already fired, cancelled) or belongs to another plugin.
   bool cancel(const void *owner, std::uint64_t id);
   // Session end: every timer of the session, whichever plugin started it.

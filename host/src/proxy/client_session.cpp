@@ -46,7 +46,10 @@ void client_session::start(request req) {
   if (outcome.failed)
     return refuse(500, "PLUGIN_FAILED", "Plugin '" + outcome.plugin + "' failed", req);
   if (outcome.http_status != 0)
-    return refuse(outcome.http_status, outcome.http_status == 401 ? "UNAUTHORIZED" : "REJECTED",
+    return refuse(outcome.http_status,
+                  !outcome.code.empty()        ? outcome.code
+                  : outcome.http_status == 401 ? "UNAUTHORIZED"
+                                               : "REJECTED",
                   outcome.message.empty() ? "Refused by plugin '" + outcome.plugin + "'"
                                           : outcome.message,
                   req);
@@ -172,7 +175,13 @@ void client_session::handle_client_frame(std::string_view frame, bool binary) {
     msg_ = hook_message{};
     msg_.payload = frame;
     msg_.binary = binary;
-    if (!carry_on(ctx_.plugins.client_message(sctx_, msg_), msg_))
+    const chain_outcome o = ctx_.plugins.client_message(sctx_, msg_);
+    if (o.verdict == APISTUDIO_REFUSE) {
+      if (upstreams_)
+        return upstreams_->answer_refused_frame(msg_.payload, msg_.refusal);
+      return send_error(msg_.refusal.message, msg_.refusal.code, {});
+    }
+    if (!carry_on(o, msg_))
       return;
     payload = msg_.payload;
   }
@@ -186,7 +195,7 @@ bool client_session::carry_on(const chain_outcome &outcome, hook_message &msg) {
   case APISTUDIO_CONTINUE:
   case APISTUDIO_REPLACE:
     return true;
-  case APISTUDIO_DROP:
+  case APISTUDIO_HANDLED:
     return false;
   case APISTUDIO_REPLY: {
     outbound_frame &f = begin_frame();

@@ -63,10 +63,49 @@ void upstream_set::do_send_message() {
                       "MESSAGE_TOO_LARGE", {cid, rid}, ctx_.clock.unix_ms());
     return session_.commit_frame();
   }
+  if (!ctx_.plugins.empty() && !pass_to_upstream_hooks(bytes, cid, rid))
+    return;
   u->acks.push(rid);
   // The upstream takes the bytes; `bytes` keeps a spare buffer for the next message.
   if (u->connection->send(*bytes, cmd_.binary))
     flow_.upstream_over_high();
+}
+
+bool upstream_set::pass_to_upstream_hooks(std::string *&bytes, std::string_view cid,
+                                          std::string_view rid) {
+  msg_ = hook_message{};
+  msg_.payload = *bytes;
+  msg_.binary = cmd_.binary;
+  msg_.connection_id = cid;
+  msg_.request_id = rid;
+  const chain_outcome o = ctx_.plugins.message_to_upstream(session_.context(), msg_);
+  if (o.verdict == APISTUDIO_REFUSE) {
+    outbound_frame &f = session_.begin_frame();
+    encode_send_error(f.owned, msg_.refusal.message, msg_.refusal.code, {cid, rid},
+                      ctx_.clock.unix_ms());
+    session_.commit_frame();
+    return false;
+  }
+  if (!session_.carry_on(o, msg_))
+    return false;
+  if (msg_.replaced)
+    bytes = &msg_.replacement;
+  return true;
+}
+
+void upstream_set::answer_refused_frame(std::string_view frame, const hook_refusal &refusal) {
+  // Only the refusal path parses the frame a second time; a frame that is not a command at all
+  // still gets its answer, without ids.
+  client_command cmd;
+  parse_client_command(frame, cmd);
+  const std::string_view cid = cmd.connection_id ? std::string_view(*cmd.connection_id) : "";
+  const std::string_view rid = cmd.request_id ? std::string_view(*cmd.request_id) : "";
+  outbound_frame &f = session_.begin_frame();
+  if (cmd.kind == command_kind::send_message)
+    encode_send_error(f.owned, refusal.message, refusal.code, {cid, rid}, ctx_.clock.unix_ms());
+  else
+    encode_error(f.owned, refusal.message, refusal.code, {cid, rid}, ctx_.clock.unix_ms());
+  session_.commit_frame();
 }
 
 void upstream_set::do_connect_external() {
@@ -115,6 +154,7 @@ void upstream_set::do_connect_external() {
   if (!ctx_.plugins.empty()) {
     upstream_request_data r;
     r.url = d.url;
+    r.target = d.target;
     r.connection_id = cid;
     r.headers = std::move(d.headers);
     r.protocols = std::move(d.protocols);
@@ -123,14 +163,9 @@ void upstream_set::do_connect_external() {
       ctx_.clients.release_upstream(sctx.client_id, false);
       return session_.close_client(1011, "plugin error");
     }
-    if (r.denied || o.verdict != APISTUDIO_CONTINUE) {
+    if (o.verdict == APISTUDIO_REFUSE) {
       ctx_.clients.release_upstream(sctx.client_id, false);
-      send_connection_error({r.deny_code,
-                             r.deny_message.empty()
-                                 ? "Connection denied by plugin '" + o.plugin + "'"
-                                 : r.deny_message,
-                             0},
-                            cid, rid);
+      send_connection_error({std::move(r.refusal.code), std::move(r.refusal.message), 0}, cid, rid);
       return send_status("error", {}, cid, rid);
     }
     d.headers = std::move(r.headers);
@@ -142,7 +177,7 @@ void upstream_set::do_connect_external() {
   d.client = sctx.id;
   auto conn = upstream_connection::create(ctx_, executor_, d.target.tls, d.tls_verify);
   conn->connection_id = cid;
-  upstreams_.push_back({cid, conn, {}, rid, {}, false, false});
+  upstreams_.push_back({cid, conn, d.target, {}, rid, {}, false, false});
   conn->open(std::move(d), this,
              [weak = session_.weak_from_this(), this, cid](const dial_error *e,
                                                            const dial_diagnostics &diag) {
@@ -181,7 +216,8 @@ void upstream_set::on_upstream_open(const std::string &cid, const dial_error *er
   send_status("connected", {redacted_url(u->connection->url), u->connection->subprotocol, 0, {}},
               cid, rid);
   if (!ctx_.plugins.empty()) {
-    ctx_.plugins.upstream_opened(sctx, cid, u->connection->url, u->connection->subprotocol);
+    ctx_.plugins.upstream_opened(sctx, cid, u->connection->url, u->target,
+                                 u->connection->subprotocol);
     // A hook may have closed the session, and with it every upstream: `u` may be gone.
     u = find(cid);
     if (u == nullptr)
@@ -259,7 +295,15 @@ void upstream_set::upstream_message(upstream_connection &u, std::string_view pay
     msg_.payload = payload;
     msg_.binary = binary;
     msg_.connection_id = u.connection_id;
-    if (!session_.carry_on(ctx_.plugins.upstream_message(session_.context(), msg_), msg_))
+    const chain_outcome o = ctx_.plugins.message_from_upstream(session_.context(), msg_);
+    if (o.verdict == APISTUDIO_REFUSE) {
+      // The client is told that a message was withheld, and why; never what it said.
+      outbound_frame &f = session_.begin_frame();
+      encode_error(f.owned, msg_.refusal.message, msg_.refusal.code, {u.connection_id, {}},
+                   ctx_.clock.unix_ms());
+      return session_.commit_frame();
+    }
+    if (!session_.carry_on(o, msg_))
       return;
     payload = msg_.payload;
   }
@@ -299,10 +343,11 @@ void upstream_set::upstream_closed(upstream_connection &u, int code, std::string
   const std::string cid = e->connection_id;
   const std::string rid = e->disconnect_request_id;
   const std::string url = u.url;
+  const upstream_target target = e->target;
   session_context &sctx = session_.context();
   ctx_.clients.release_upstream(sctx.client_id, true);
   if (!ctx_.plugins.empty())
-    ctx_.plugins.upstream_closed(sctx, cid, url, code, reason);
+    ctx_.plugins.upstream_closed(sctx, cid, url, target, code, reason);
   if (error != nullptr)
     send_connection_error(*error, cid, {});
   send_status("disconnected", {{}, {}, code, reason}, cid, rid);

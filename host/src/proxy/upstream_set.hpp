@@ -38,6 +38,9 @@ public:
 
   // One text or binary frame from the client, after the plugins: a command envelope.
   void handle_client_frame(std::string_view frame, bool binary);
+  // A plugin refused this frame in on_client_message: the answer the protocol gives a refused
+  // command (send_error for a send_message, else error), echoing its request_id and connection_id.
+  void answer_refused_frame(std::string_view frame, const hook_refusal &refusal);
 
   // The client's queue went over its high watermark / back under its low: stop / resume reading
   // the upstreams.
@@ -58,6 +61,7 @@ private:
   struct upstream_entry {
     std::string connection_id;
     std::shared_ptr<upstream_connection> connection;
+    upstream_target target;            // its URL as parsed, for the plugins' url_parts
     pending_acks acks;                 // request_ids of the messages queued to it, in order
     std::string connect_request_id;    // echoed on the connected / error status
     std::string disconnect_request_id; // echoed on the final disconnected status
@@ -66,6 +70,10 @@ private:
   };
 
   void do_send_message();
+  // The plugins' on_message_to_upstream for a send_message about to be written. False when the
+  // message must not be written (the client was answered, or the session is closing); else
+  // `bytes` is what to write.
+  bool pass_to_upstream_hooks(std::string *&bytes, std::string_view cid, std::string_view rid);
   void do_connect_external();
   void do_disconnect_external();
   void on_upstream_open(const std::string &connection_id, const dial_error *error,

@@ -76,14 +76,14 @@ struct refusal {
 // hook returns `verdict::continue_` or `sdk::refuse(...)`.
 class outcome {
 public:
-  outcome(verdict v) noexcept : verdict_(v) {} // NOLINT: implicit by design
+  outcome(verdict v) noexcept : decision_(v) {} // NOLINT: implicit by design
   outcome(refusal r)                            // NOLINT: implicit by design
-      : verdict_(verdict::refuse), refusal_(std::make_unique<refusal>(std::move(r))) {}
-  sdk::verdict verdict() const noexcept { return verdict_; }
+      : decision_(verdict::refuse), refusal_(std::make_unique<refusal>(std::move(r))) {}
+  verdict decision() const noexcept { return decision_; }
   const refusal *reason() const noexcept { return refusal_.get(); }
 
 private:
-  sdk::verdict verdict_;
+  verdict decision_;
   std::unique_ptr<refusal> refusal_; // only for a refusal: the common path allocates nothing
 };
 
@@ -378,7 +378,7 @@ inline apistudio_verdict deliver(const apistudio_host_api *api, apistudio_refusa
     refuse_with(api, refusal, r->code, r->message,
                 r->http_status > 0 ? static_cast<std::uint32_t>(r->http_status) : 0u);
   }
-  return static_cast<apistudio_verdict>(o.verdict());
+  return static_cast<apistudio_verdict>(o.decision());
 }
 
 // Logs why a hook failed (the exception's own text) before the host logs what it does about it.
@@ -405,13 +405,14 @@ R guarded(const Inst *inst, const char *hook, R on_throw, Fn &&fn) noexcept {
 }
 
 inline upstream_info to_info(const apistudio_upstream_info *i) noexcept {
-  return {view(i->connection_id), view(i->url),        to_url(i->url_parts),
-          view(i->subprotocol),   i->close_code,       view(i->close_reason)};
+  return {view(i->connection_id), view(i->url),  to_url(i->url_parts),
+          view(i->subprotocol),   i->close_code, view(i->close_reason)};
 }
 
 template <class Plugin> struct exports {
-  static_assert(std::is_base_of_v<plugin_base, Plugin>,
-                "APISTUDIO_PLUGIN(Class, ...): Class must derive from apistudio::sdk::plugin<State>");
+  static_assert(
+      std::is_base_of_v<plugin_base, Plugin>,
+      "APISTUDIO_PLUGIN(Class, ...): Class must derive from apistudio::sdk::plugin<State>");
   static_assert(std::is_constructible_v<Plugin, sdk::host, std::string_view>,
                 "APISTUDIO_PLUGIN(Class, ...): Class needs a public constructor "
                 "Class(apistudio::sdk::host, std::string_view settings_json)");
@@ -491,14 +492,14 @@ template <class Plugin> struct exports {
   static apistudio_verdict to_upstream(void *p, apistudio_session_host_ptr s, void *st,
                                        apistudio_message_host_ptr m,
                                        apistudio_refusal_host_ptr r) noexcept {
-    return message_hook<&plugin<state>::on_message_to_upstream>("on_message_to_upstream", p, s, st, m,
-                                                         r);
+    return message_hook<&plugin<state>::on_message_to_upstream>("on_message_to_upstream", p, s, st,
+                                                                m, r);
   }
   static apistudio_verdict from_upstream(void *p, apistudio_session_host_ptr s, void *st,
                                          apistudio_message_host_ptr m,
                                          apistudio_refusal_host_ptr r) noexcept {
-    return message_hook<&plugin<state>::on_message_from_upstream>("on_message_from_upstream", p, s, st,
-                                                           m, r);
+    return message_hook<&plugin<state>::on_message_from_upstream>("on_message_from_upstream", p, s,
+                                                                  st, m, r);
   }
   static apistudio_verdict upstream_connect(void *p, apistudio_session_host_ptr s, void *st,
                                             apistudio_upstream_request_host_ptr r,
@@ -507,7 +508,8 @@ template <class Plugin> struct exports {
     return guarded(inst, "on_upstream_connect", APISTUDIO_FAIL, [&] {
       session sess(inst->api, s);
       upstream_request req(inst->api, r);
-      return deliver(inst->api, refusal, inst->object->on_upstream_connect(sess, state_of(st), req));
+      return deliver(inst->api, refusal,
+                     inst->object->on_upstream_connect(sess, state_of(st), req));
     });
   }
   static void upstream_opened(void *p, apistudio_session_host_ptr s, void *st,

@@ -90,7 +90,8 @@ typedef enum apistudio_verdict {
   APISTUDIO_REFUSE = 6    /* refused with the reason given to refuse(): the host answers it */
 } apistudio_verdict;
 
-/* ---- handles ---------------------------------------------------------------------------------- */
+/* ---- handles ----------------------------------------------------------------------------------
+ */
 
 /* Host-owned. One per loaded plugin; valid from on_create until on_destroy has returned. */
 typedef struct apistudio_plugin_handle *apistudio_plugin_host_ptr;
@@ -193,7 +194,8 @@ typedef enum apistudio_header_mode {
 typedef void (*apistudio_timer_fn)(apistudio_timer_data_plugin_ptr user_data);
 typedef void (*apistudio_timer_release_fn)(apistudio_timer_data_plugin_ptr user_data);
 
-/* ---- services the host provides ---------------------------------------------------------------- */
+/* ---- services the host provides ----------------------------------------------------------------
+ */
 
 typedef struct apistudio_host_api {
   uint32_t struct_size;
@@ -272,14 +274,14 @@ typedef struct apistudio_host_api {
                        apistudio_str topic);
   void (*bus_unsubscribe)(apistudio_plugin_host_ptr plugin, apistudio_session_id session,
                           apistudio_str topic);
-  void (*bus_publish)(apistudio_plugin_host_ptr plugin, apistudio_str topic,
-                      apistudio_str payload);
+  void (*bus_publish)(apistudio_plugin_host_ptr plugin, apistudio_str topic, apistudio_str payload);
 
   /* Any thread. Milliseconds of a monotonic clock (the host's injectable clock: tests drive it). */
   uint64_t (*now_ms)(apistudio_plugin_host_ptr plugin);
 } apistudio_host_api;
 
-/* ---- what a plugin provides -------------------------------------------------------------------- */
+/* ---- what a plugin provides --------------------------------------------------------------------
+ */
 
 /* Any hook may be NULL (the host skips it at no cost). Every hook of a session runs on that
  * session's thread; on_create and on_destroy run on the host's main thread. */
@@ -299,8 +301,8 @@ typedef struct apistudio_plugin_descriptor {
   void (*on_destroy)(apistudio_instance_plugin_ptr instance);
 
   /* Before the WebSocket upgrade. REFUSE (or HANDLED / REPLY / CLOSE) refuses the upgrade with the
-   * reason's http_status (default 403) and a JSON body {"error": message, "code": code}; the
-   * default code is PLUGIN_REFUSED. Store per-session state in *state. */
+   * reason's http_status (default 403) and the host's JSON error body with code and message
+   * (default code REJECTED, UNAUTHORIZED for 401). Store per-session state in *state. */
   apistudio_verdict (*on_session_open)(apistudio_instance_plugin_ptr instance,
                                        apistudio_session_host_ptr session,
                                        const apistudio_session_info *info,

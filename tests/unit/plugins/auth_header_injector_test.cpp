@@ -3,18 +3,41 @@
 #include "auth_header_injector/auth_header_injector_settings.hpp"
 #include "auth_header_injector/header_rules.hpp"
 #include "common/url_parts.hpp"
+#include "plugin_host/plugin_runtime.hpp"
+#include "protocol/upstream_target.hpp"
 
 #include <apistudio/plugin.hpp>
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <map>
+#include <optional>
 
 namespace ahi = apistudio::plugins::auth_header_injector;
 
 namespace {
 
 constexpr const char *secret = "s3cr3t-value-never-shown";
+
+// A rule sees the URL as the host's own parser split it (on_upstream_connect's url_parts); a URL
+// that parser refuses is never dialled, so no rule can match it.
+// (The parts view `parsed_targets`, which keeps every parsed target alive.)
+std::deque<apistudio::upstream_target> parsed_targets;
+
+std::optional<apistudio::sdk::url> host_parsed(std::string_view url) {
+  apistudio::upstream_target target;
+  std::string why;
+  if (!apistudio::parse_upstream_url(url, target, why))
+    return std::nullopt;
+  parsed_targets.push_back(std::move(target));
+  return apistudio::sdk::to_url(apistudio::upstream_url_parts(parsed_targets.back()));
+}
+
+bool matches(const ahi::url_match &m, std::string_view url) {
+  const auto parts = host_parsed(url);
+  return parts && ahi::url_matches(m, *parts);
+}
 
 ahi::secret_sources fake_sources() {
   ahi::secret_sources s;
@@ -75,18 +98,18 @@ TEST(PluginsAuthHeaderInjector, UrlMatchingUsesSchemeHostPortAndPath) {
   m.host_pattern = "*.example.com";
   m.port = 443;
   m.path_prefix = "/v1";
-  EXPECT_TRUE(ahi::url_matches(m, "wss://api.example.com/v1/ws?x=1"));
-  EXPECT_TRUE(ahi::url_matches(m, "WSS://api.example.com:443/v1"));
-  EXPECT_TRUE(ahi::url_matches(m, "wss://user:pw@api.example.com/v1"));
-  EXPECT_FALSE(ahi::url_matches(m, "ws://api.example.com/v1"));       // scheme
-  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com:8443/v1")); // port
-  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v2"));      // path
-  EXPECT_FALSE(ahi::url_matches(m, "wss://example.com/v1"));          // apex
-  EXPECT_TRUE(ahi::url_matches({}, "ws://localhost:8080/"));
+  EXPECT_TRUE(matches(m, "wss://api.example.com/v1/ws?x=1"));
+  EXPECT_TRUE(matches(m, "WSS://api.example.com:443/v1"));
+  EXPECT_FALSE(matches(m, "wss://user:pw@api.example.com/v1")); // the host refuses userinfo
+  EXPECT_FALSE(matches(m, "ws://api.example.com/v1"));          // scheme
+  EXPECT_FALSE(matches(m, "wss://api.example.com:8443/v1"));    // port
+  EXPECT_FALSE(matches(m, "wss://api.example.com/v2"));         // path
+  EXPECT_FALSE(matches(m, "wss://example.com/v1"));             // apex
+  EXPECT_TRUE(matches({}, "ws://localhost:8080/"));
   ahi::url_match ws_default;
   ws_default.port = 80;
-  EXPECT_TRUE(ahi::url_matches(ws_default, "ws://h/"));
-  EXPECT_FALSE(ahi::url_matches(ws_default, "wss://h/"));
+  EXPECT_TRUE(matches(ws_default, "ws://h/"));
+  EXPECT_FALSE(matches(ws_default, "wss://h/"));
 }
 
 // Issue 14: the prefix was matched on the raw path, so "/v1/../admin" got a credential scoped to
@@ -94,17 +117,17 @@ TEST(PluginsAuthHeaderInjector, UrlMatchingUsesSchemeHostPortAndPath) {
 TEST(PluginsAuthHeaderInjector, PathPrefixIsMatchedOnTheNormalisedPath) {
   ahi::url_match m;
   m.path_prefix = "/v1";
-  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v1/../admin"));
-  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v1/%2e%2e/admin"));
-  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v1/%2E%2e/admin?x=/v1"));
-  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v1/.."));
-  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v1/sub/../../admin"));
-  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v1%2f..%2fadmin")); // encoded separator
-  EXPECT_FALSE(ahi::url_matches(m, "wss://api.example.com/v1/x%5c..%5c..%5cadmin"));
-  EXPECT_TRUE(ahi::url_matches(m, "wss://api.example.com/v1/./stream"));
-  EXPECT_TRUE(ahi::url_matches(m, "wss://api.example.com/admin/../v1/stream"));
-  EXPECT_TRUE(ahi::url_matches(m, "wss://api.example.com/../v1"));
-  EXPECT_TRUE(ahi::url_matches(m, "wss://api.example.com/v1/a/%2e%2e/b"));
+  EXPECT_FALSE(matches(m, "wss://api.example.com/v1/../admin"));
+  EXPECT_FALSE(matches(m, "wss://api.example.com/v1/%2e%2e/admin"));
+  EXPECT_FALSE(matches(m, "wss://api.example.com/v1/%2E%2e/admin?x=/v1"));
+  EXPECT_FALSE(matches(m, "wss://api.example.com/v1/.."));
+  EXPECT_FALSE(matches(m, "wss://api.example.com/v1/sub/../../admin"));
+  EXPECT_FALSE(matches(m, "wss://api.example.com/v1%2f..%2fadmin")); // encoded separator
+  EXPECT_FALSE(matches(m, "wss://api.example.com/v1/x%5c..%5c..%5cadmin"));
+  EXPECT_TRUE(matches(m, "wss://api.example.com/v1/./stream"));
+  EXPECT_TRUE(matches(m, "wss://api.example.com/admin/../v1/stream"));
+  EXPECT_TRUE(matches(m, "wss://api.example.com/../v1"));
+  EXPECT_TRUE(matches(m, "wss://api.example.com/v1/a/%2e%2e/b"));
 }
 
 TEST(PluginsAuthHeaderInjector, NormalisedPathRemovesDotSegments) {
@@ -124,14 +147,14 @@ TEST(PluginsAuthHeaderInjector, NormalisedPathRemovesDotSegments) {
 TEST(PluginsAuthHeaderInjector, OddUrlsNeverMatch) {
   ahi::url_match any;
   any.host_pattern = "*.example.com";
-  EXPECT_FALSE(ahi::url_matches(any, "wss://evil.org\\@a.example.com/"));
-  EXPECT_FALSE(ahi::url_matches(any, "wss://a.example.com%2eevil.org/"));
-  EXPECT_FALSE(ahi::url_matches(any, "a.example.com/v1"));
-  EXPECT_FALSE(ahi::url_matches({}, "wss:///nohost"));
-  EXPECT_FALSE(ahi::url_matches({}, "wss://h:99999/"));
-  EXPECT_TRUE(ahi::url_matches({}, "wss://[::1]:9000/"));
+  EXPECT_FALSE(matches(any, "wss://evil.org\\@a.example.com/"));
+  EXPECT_FALSE(matches(any, "wss://a.example.com%2eevil.org/"));
+  EXPECT_FALSE(matches(any, "a.example.com/v1"));
+  EXPECT_FALSE(matches({}, "wss:///nohost"));
+  EXPECT_FALSE(matches({}, "wss://h:99999/"));
+  EXPECT_TRUE(matches({}, "wss://[::1]:9000/"));
   // The userinfo is not the host: "a.example.com@evil.org" goes to evil.org.
-  EXPECT_FALSE(ahi::url_matches(any, "wss://a.example.com@evil.org/"));
+  EXPECT_FALSE(matches(any, "wss://a.example.com@evil.org/"));
 }
 
 TEST(PluginsAuthHeaderInjector, ParsesValuesFromLiteralEnvAndFile) {
@@ -174,12 +197,12 @@ TEST(PluginsAuthHeaderInjector, PlanAppliesEveryMatchingRuleInOrder) {
       {"match":{"host":"*.example.com"},"set":{"X-B":"2"}},
       {"match":{"host":"other.org"},"set":{"X-C":"3"}}]})",
                                      fake_sources());
-  const auto plan = ahi::plan_for(s.rules, "wss://a.example.com/");
+  const auto plan = ahi::plan_for(s.rules, *host_parsed("wss://a.example.com/"));
   ASSERT_EQ(plan.size(), 2u);
   EXPECT_EQ(plan[0].edit->name, "X-A");
   EXPECT_EQ(plan[1].edit->name, "X-B");
   EXPECT_EQ(plan[1].rule->label, "rules[1]");
-  EXPECT_TRUE(ahi::plan_for(s.rules, "wss://nowhere.net/").empty());
+  EXPECT_TRUE(ahi::plan_for(s.rules, *host_parsed("wss://nowhere.net/")).empty());
   EXPECT_TRUE(ahi::parse_settings("{}", fake_sources()).rules.empty());
   EXPECT_TRUE(ahi::parse_settings(R"({"rules":[]})", fake_sources()).rules.empty());
 }
