@@ -75,7 +75,8 @@ cmp -s "$sdk_config_dir/apistudio_plugin_exports.map" "$config_dir/apistudio_plu
 # SameMajorVersion: asking for another major must fail, asking for 1.0 must succeed; for the SDK
 # installed on its own and for the host's component alike.
 probe() {
-  local package=$1 version=$2 dir=$work/probe-$(basename "$1")-$2
+  local package=$1 version=$2 dir
+  dir=$work/probe-$(basename "$1")-$2
   mkdir -p "$dir"
   cat >"$dir/CMakeLists.txt" <<CMAKE
 cmake_minimum_required(VERSION 3.20)
