@@ -76,9 +76,11 @@ struct refusal {
 // hook returns `verdict::continue_` or `sdk::refuse(...)`.
 class outcome {
 public:
-  outcome(verdict v) noexcept : verdict_(v) {} // NOLINT: implicit by design
-  outcome(refusal r)                            // NOLINT: implicit by design
-      : verdict_(verdict::refuse), refusal_(std::make_unique<refusal>(std::move(r))) {}
+  // sdk::verdict, qualified: the member function verdict() below would otherwise change what the
+  // unqualified name means inside this class, which GCC rejects ([basic.scope.class]).
+  outcome(sdk::verdict v) noexcept : verdict_(v) {} // NOLINT: implicit by design
+  outcome(refusal r)                                 // NOLINT: implicit by design
+      : verdict_(sdk::verdict::refuse), refusal_(std::make_unique<refusal>(std::move(r))) {}
   sdk::verdict verdict() const noexcept { return verdict_; }
   const refusal *reason() const noexcept { return refusal_.get(); }
 
