@@ -43,8 +43,8 @@ TEST(template_plugin, replaces_the_clients_header_by_default) {
                  R"({"header_name": "X-Api-Key", "header_value": "k1"})");
   auto session = host.open_session();
 
-  const auto result =
-      session.upstream_connect(upstream, "", header_list{{"X-Api-Key", "mine"}, {"x-api-key", "2"}});
+  const auto result = session.upstream_connect(
+      upstream, "", header_list{{"X-Api-Key", "mine"}, {"x-api-key", "2"}});
 
   // Overwrite: one header left, with the plugin's value.
   EXPECT_EQ(result.headers, (header_list{{"X-Api-Key", "k1"}}));
@@ -146,7 +146,9 @@ TEST(template_plugin, refuses_settings_of_the_wrong_type) {
   expect_refused(R"({"override_client": "yes"})", "override_client");
 }
 
-TEST(template_plugin, refuses_unknown_settings) { expect_refused(R"({"colour": "red"})", "colour"); }
+TEST(template_plugin, refuses_unknown_settings) {
+  expect_refused(R"({"colour": "red"})", "colour");
+}
 
 TEST(template_plugin, refuses_an_empty_header_name) {
   expect_refused(R"({"header_name": ""})", "header_name");

@@ -1,4 +1,5 @@
-// upstream_stamp — transforms messages on their way to an upstream, built against the installed SDK.
+// upstream_stamp — transforms messages on their way to an upstream, built against the installed
+// SDK.
 //
 // on_message_to_upstream receives the decoded content of every send_message (after the host parsed
 // and validated the command), so the plugin edits the message itself, never the protocol envelope:

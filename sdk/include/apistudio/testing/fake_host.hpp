@@ -353,7 +353,9 @@ inline reason read_reason(const apistudio_reason *r) {
   if (r == nullptr)
     return out;
   // struct_size says which members the plugin knew (structs only grow at the end).
-  const auto has = [r](std::size_t offset, std::size_t size) { return r->struct_size >= offset + size; };
+  const auto has = [r](std::size_t offset, std::size_t size) {
+    return r->struct_size >= offset + size;
+  };
   if (has(offsetof(apistudio_reason, http_status), sizeof r->http_status))
     out.http_status = r->http_status;
   if (has(offsetof(apistudio_reason, code), sizeof r->code))
@@ -442,8 +444,9 @@ struct core {
     constexpr std::size_t limit = 100000;
     for (std::size_t n = 0;; ++n) {
       if (n == limit) {
-        throw std::runtime_error("fake_host: more than 100000 bus deliveries and session closes "
-                                 "in a row; does the plugin publish from on_bus_message in a loop?");
+        throw std::runtime_error(
+            "fake_host: more than 100000 bus deliveries and session closes "
+            "in a row; does the plugin publish from on_bus_message in a loop?");
       }
       deferred work;
       std::shared_ptr<session_record> s;
@@ -471,7 +474,8 @@ struct core {
   }
 
   // A stop verdict that ends the session: FAIL (or one the host does not know) closes it with
-  // 1011; CLOSE, where the hook's contract says it closes the client, with message_set_close's code.
+  // 1011; CLOSE, where the hook's contract says it closes the client, with message_set_close's
+  // code.
   void after_verdict(apistudio_session_id id, apistudio_verdict v, bool close_ends_session,
                      int close_code) {
     if (v == APISTUDIO_FAIL || !is_known(v))
@@ -483,15 +487,16 @@ struct core {
   using message_hook = apistudio_verdict (*)(apistudio_instance_plugin_ptr,
                                              apistudio_session_host_ptr,
                                              apistudio_session_state_plugin_ptr,
-                                             apistudio_message_host_ptr, apistudio_refusal_host_ptr);
+                                             apistudio_message_host_ptr,
+                                             apistudio_refusal_host_ptr);
 
   message_result run_message_hook(message_hook hook, session_record &s, message_record &m) {
     m.payload = m.original;
     refusal_slot slot;
     message_result r;
     if (hook != nullptr) {
-      r.verdict = guarded(
-          [&] { return hook(instance, s.handle(), s.state, m.handle(), slot.handle()); });
+      r.verdict =
+          guarded([&] { return hook(instance, s.handle(), s.state, m.handle(), slot.handle()); });
     }
     r.refusal = slot.given;
     r.replacement = m.replacement;
@@ -532,8 +537,8 @@ struct core {
         timers.erase(it);
       } else {
         const std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
-        it->second.due = it->second.interval > max - it->second.due ? max
-                                                                    : it->second.due + it->second.interval;
+        it->second.due =
+            it->second.interval > max - it->second.due ? max : it->second.due + it->second.interval;
         // (fixed rate, as the host: the next tick is one interval after this one was due)
       }
     }
@@ -863,13 +868,13 @@ static_assert(offsetof(apistudio_host_api, now_ms) + sizeof(apistudio_host_api::
               "apistudio_host_api grew: give the fake host the new member too");
 
 // The 1.0 descriptor ends with on_bus_message; a newer one only adds members after it.
-constexpr std::size_t descriptor_v1_0_size =
-    offsetof(apistudio_plugin_descriptor, on_bus_message) +
-    sizeof(apistudio_plugin_descriptor::on_bus_message);
+constexpr std::size_t descriptor_v1_0_size = offsetof(apistudio_plugin_descriptor, on_bus_message) +
+                                             sizeof(apistudio_plugin_descriptor::on_bus_message);
 
 } // namespace detail
 
-// ---- the public classes --------------------------------------------------------------------------
+// ---- the public classes
+// --------------------------------------------------------------------------
 
 // One client socket of the fake host. Move-only; destroying it closes the session if still open.
 class fake_session {
@@ -992,8 +997,8 @@ private:
     if (!c)
       throw std::logic_error("fake_session: used after its fake_host was destroyed");
     if (!record_ || !c->is_open(record_->id)) {
-      throw std::logic_error("fake_session: session " +
-                             std::to_string(record_ ? record_->id : 0) + " is not open");
+      throw std::logic_error("fake_session: session " + std::to_string(record_ ? record_->id : 0) +
+                             " is not open");
     }
     return c;
   }
@@ -1041,8 +1046,8 @@ public:
     detail::refusal_slot slot;
     void *instance = nullptr;
     try {
-      instance = plugin->on_create(detail::host_api(), core_->handle(),
-                                   detail::str(settings_json), slot.handle());
+      instance = plugin->on_create(detail::host_api(), core_->handle(), detail::str(settings_json),
+                                   slot.handle());
     } catch (...) {
       slot.given = reason{0, {}, "on_create threw an exception", {}};
     }
@@ -1098,9 +1103,8 @@ public:
     info.header_count = borrowed.size();
     detail::refusal_slot slot;
     if (const auto hook = core_->plugin->on_session_open) {
-      s->open_verdict = detail::guarded([&] {
-        return hook(core_->instance, s->handle(), &info, &s->state, slot.handle());
-      });
+      s->open_verdict = detail::guarded(
+          [&] { return hook(core_->instance, s->handle(), &info, &s->state, slot.handle()); });
     }
     s->open_refusal = slot.given;
     fake_session session(core_, s);
