@@ -3,8 +3,8 @@
 // It does two small things, each in one hook:
 //  - on_upstream_connect: adds a configurable header to the upstream handshake of every
 //    connect_external (e.g. an API key the browser should not hold);
-//  - on_upstream_message: puts a configurable tag in front of every text frame an upstream sends
-//    before the host hands it to the client.
+//  - on_message_from_upstream: puts a configurable tag in front of every text message an upstream
+//    sends, before the host wraps it into message_received for the client.
 // Settings (the plugin's YAML block, handed over as JSON), all optional:
 //   header_name      header to add                                   ("X-Template-Plugin")
 //   header_value     its value                                       ("1")
@@ -26,7 +26,7 @@ namespace {
 
 namespace sdk = apistudio::sdk;
 
-class template_plugin final : public sdk::plugin {
+class template_plugin final : public sdk::plugin<> { // no per-session state
 public:
   // Throwing sdk::settings_error refuses the settings: the host prints the message with the
   // location of this plugin's entry in its YAML file and does not start.
@@ -53,7 +53,7 @@ public:
       throw sdk::settings_error("template_plugin: header_name: must not be empty");
   }
 
-  sdk::verdict on_upstream_connect(sdk::session &session, sdk::session_state *,
+  sdk::outcome on_upstream_connect(sdk::session &session, sdk::no_state *,
                                    sdk::upstream_request &request) override {
     const auto mode = override_client_ ? sdk::header_mode::overwrite : sdk::header_mode::if_absent;
     // The host refuses names that are not HTTP tokens, values with control characters, and the
@@ -66,8 +66,8 @@ public:
     return sdk::verdict::continue_;
   }
 
-  sdk::verdict on_upstream_message(sdk::session &, sdk::session_state *,
-                                   sdk::message &message) override {
+  sdk::outcome on_message_from_upstream(sdk::session &, sdk::no_state *,
+                                        sdk::message &message) override {
     // Binary frames and an empty tag pass untouched: no copy is made on that path.
     if (tag_.empty() || message.is_binary())
       return sdk::verdict::continue_;
