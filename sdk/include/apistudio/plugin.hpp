@@ -14,6 +14,7 @@
 #define APISTUDIO_PLUGIN_HPP
 
 #include <apistudio/plugin_abi.h>
+#include <apistudio/settings_error.hpp>
 
 #include <cstdint>
 #include <cstring>
@@ -48,12 +49,6 @@ enum class header_mode : int {
   overwrite = APISTUDIO_HEADER_OVERWRITE,
   append = APISTUDIO_HEADER_APPEND,
   if_absent = APISTUDIO_HEADER_IF_ABSENT
-};
-
-// Thrown from a plugin's constructor to refuse its settings; the host prints the message with
-// the location of the plugin's block in the YAML file.
-struct settings_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
 };
 
 inline std::string_view view(apistudio_str s) noexcept { return {s.data, s.size}; }
