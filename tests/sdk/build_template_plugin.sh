@@ -22,7 +22,7 @@ prefix=$work/prefix
 "$cmake" --install "$host_build" --component sdk --prefix "$prefix"
 
 # What the package must contain, and nothing of the host.
-for header in plugin_abi.h plugin.hpp; do
+for header in plugin_abi.h plugin.hpp settings_error.hpp settings.hpp; do
   [[ -f $prefix/include/apistudio/$header ]] || fail "missing include/apistudio/$header"
 done
 config_dir=$(dirname "$(find "$prefix" -name ApiStudioSdkConfig.cmake -print -quit)")
