@@ -10,15 +10,17 @@
 
 namespace apistudio::plugins::auth_header_injector {
 
+namespace cfg = sdk::settings;
+
 namespace {
 
-constexpr std::array<common::setting_spec, 1> top_table{{
+constexpr std::array<cfg::setting_spec, 1> top_table{{
     {"rules", "list of rules", "`[]`",
      "Header edits for `connect_external` handshakes, applied in order; every matching rule "
      "applies. See the rule keys below."},
 }};
 
-constexpr std::array<common::setting_spec, 6> rules_table{{
+constexpr std::array<cfg::setting_spec, 6> rules_table{{
     {"name", "string", "none", "A label for logs and error messages (otherwise `rules[N]`)."},
     {"match", "mapping", "`{}` (every URL)",
      "All keys optional, all must match: `scheme` (`ws`/`wss`), `host` (exact, or `*.example.com` "
@@ -35,7 +37,7 @@ constexpr std::array<common::setting_spec, 6> rules_table{{
      "present and ours is only added when absent."},
 }};
 
-constexpr std::array<common::setting_spec, 4> values_table{{
+constexpr std::array<cfg::setting_spec, 4> values_table{{
     {"value", "string", "none",
      "A literal value (`${VAR}` is expanded by the host's config loader). A bare string may be "
      "written instead of the mapping."},
@@ -65,72 +67,74 @@ bool valid_header_value(std::string_view v) noexcept {
   return true;
 }
 
-std::string resolve_value(const common::json &spec, const std::string &where,
+std::string resolve_value(const cfg::json &spec, const cfg::key_path &where,
                           const secret_sources &sources) {
   if (spec.is_string()) {
     auto value = spec.get<std::string>();
     if (!valid_header_value(value))
-      common::settings_fail(plugin_name, where, "the value contains a control character");
+      cfg::fail(plugin_name, where, "the value contains a control character");
     return value;
   }
-  common::require_object(plugin_name, where, spec);
-  common::check_keys(plugin_name, where, spec, {"value", "env", "file", "prefix"});
+  cfg::require_object(plugin_name, where, spec);
+  cfg::check_keys(plugin_name, where, spec, {"value", "env", "file", "prefix"});
   const int sources_given = static_cast<int>(spec.contains("value")) +
                             static_cast<int>(spec.contains("env")) +
                             static_cast<int>(spec.contains("file"));
   if (sources_given != 1)
-    common::settings_fail(plugin_name, where, "needs exactly one of `value`, `env`, `file`");
+    cfg::fail(plugin_name, where, "needs exactly one of `value`, `env`, `file`");
   std::string prefix;
   if (spec.contains("prefix"))
-    prefix = common::read_string(plugin_name, where + ".prefix", spec["prefix"]);
+    prefix = cfg::read_string(plugin_name, where.key("prefix"), spec["prefix"]);
 
   std::string value;
   std::string origin = "the value";
   if (spec.contains("value")) {
-    value = common::read_string(plugin_name, where + ".value", spec["value"]);
+    value = cfg::read_string(plugin_name, where.key("value"), spec["value"]);
   } else if (spec.contains("env")) {
-    const auto name = common::read_string(plugin_name, where + ".env", spec["env"]);
+    const auto name = cfg::read_string(plugin_name, where.key("env"), spec["env"]);
+    // The message names the header; the pointer, the line that names the variable.
+    const auto env_at = where.key("env").labelled(where.words());
     const auto found = sources.env ? sources.env(name) : std::nullopt;
     if (!found)
-      common::settings_fail(plugin_name, where, "environment variable " + name + " is not set");
+      cfg::fail(plugin_name, env_at, "environment variable " + name + " is not set");
     if (found->empty())
-      common::settings_fail(plugin_name, where, "environment variable " + name + " is empty");
+      cfg::fail(plugin_name, env_at, "environment variable " + name + " is empty");
     value = *found;
     origin = "environment variable " + name;
   } else {
-    const auto path = common::read_string(plugin_name, where + ".file", spec["file"]);
+    const auto path = cfg::read_string(plugin_name, where.key("file"), spec["file"]);
+    const auto file_at = where.key("file").labelled(where.words());
     std::string why = "cannot be read";
     const auto found = sources.read_file ? sources.read_file(path, why) : std::nullopt;
     if (!found)
-      common::settings_fail(plugin_name, where, "file " + path + ": " + why);
+      cfg::fail(plugin_name, file_at, "file " + path + ": " + why);
     value = *found;
     while (!value.empty() && (value.back() == '\n' || value.back() == '\r'))
       value.pop_back();
     if (value.empty())
-      common::settings_fail(plugin_name, where, "file " + path + " is empty");
+      cfg::fail(plugin_name, file_at, "file " + path + " is empty");
     origin = "file " + path;
   }
   value = prefix + value;
   if (!valid_header_value(value))
-    common::settings_fail(plugin_name, where,
-                          origin + " contains a line break or another control character");
+    cfg::fail(plugin_name, where, origin + " contains a line break or another control character");
   return value;
 }
 
-void parse_edits(const common::json &map, const std::string &where, edit_kind kind,
+void parse_edits(const cfg::json &map, const cfg::key_path &where, edit_kind kind,
                  const secret_sources &sources, std::vector<header_edit> &out) {
-  common::require_object(plugin_name, where, map);
+  cfg::require_object(plugin_name, where, map);
   for (const auto &item : map.items()) {
-    const std::string at = where + "." + item.key();
+    const auto at = where.key(item.key());
     if (!valid_injectable_header_name(item.key()))
-      common::settings_fail(plugin_name, at,
-                            "not a header name this plugin may set (a token, and not one of the "
-                            "handshake headers the host owns)");
+      cfg::fail(plugin_name, at,
+                "not a header name this plugin may set (a token, and not one of the "
+                "handshake headers the host owns)");
     out.push_back({kind, item.key(), resolve_value(item.value(), at, sources)});
   }
 }
 
-std::string lower_host_pattern(std::string pattern, const std::string &where) {
+std::string lower_host_pattern(std::string pattern, const cfg::key_path &where) {
   pattern = common::to_lower(pattern);
   // An IPv6 literal is compared the way URLs write it: in brackets.
   if (pattern.find(':') != std::string::npos && pattern.front() != '[')
@@ -138,79 +142,82 @@ std::string lower_host_pattern(std::string pattern, const std::string &where) {
   const bool wildcard = pattern.size() > 2 && pattern.rfind("*.", 0) == 0;
   const std::string_view rest = wildcard ? std::string_view(pattern).substr(2) : pattern;
   if (pattern != "*" && (rest.find('*') != std::string_view::npos || rest.empty()))
-    common::settings_fail(plugin_name, where,
-                          "must be a host name, `*.domain` (one leading wildcard label) or `*`");
+    cfg::fail(plugin_name, where,
+              "must be a host name, `*.domain` (one leading wildcard label) or `*`");
   return pattern;
 }
 
-url_match parse_match(const common::json &m, const std::string &where) {
-  common::require_object(plugin_name, where, m);
-  common::check_keys(plugin_name, where, m, {"scheme", "host", "port", "path_prefix"});
+url_match parse_match(const cfg::json &m, const cfg::key_path &where) {
+  cfg::require_object(plugin_name, where, m);
+  cfg::check_keys(plugin_name, where, m, {"scheme", "host", "port", "path_prefix"});
   url_match out;
   if (m.contains("scheme")) {
-    auto scheme =
-        common::to_lower(common::read_string(plugin_name, where + ".scheme", m["scheme"]));
+    const auto at = where.key("scheme");
+    auto scheme = common::to_lower(cfg::read_string(plugin_name, at, m["scheme"]));
     if (scheme != "ws" && scheme != "wss")
-      common::settings_fail(plugin_name, where + ".scheme", "must be ws or wss");
+      cfg::fail(plugin_name, at, "must be ws or wss");
     out.scheme = std::move(scheme);
   }
-  if (m.contains("host"))
-    out.host_pattern = lower_host_pattern(
-        common::read_string(plugin_name, where + ".host", m["host"]), where + ".host");
+  if (m.contains("host")) {
+    const auto at = where.key("host");
+    out.host_pattern = lower_host_pattern(cfg::read_string(plugin_name, at, m["host"]), at);
+  }
   if (m.contains("port"))
     out.port = static_cast<std::uint16_t>(
-        common::read_uint(plugin_name, where + ".port", m["port"], 1, 65535));
+        cfg::read_uint(plugin_name, where.key("port"), m["port"], 1, 65535));
   if (m.contains("path_prefix")) {
-    auto prefix = common::read_string(plugin_name, where + ".path_prefix", m["path_prefix"]);
+    const auto at = where.key("path_prefix");
+    auto prefix = cfg::read_string(plugin_name, at, m["path_prefix"]);
     if (prefix.empty() || prefix.front() != '/')
-      common::settings_fail(plugin_name, where + ".path_prefix", "must start with /");
+      cfg::fail(plugin_name, at, "must start with /");
     out.path_prefix = std::move(prefix);
   }
   return out;
 }
 
-header_rule parse_rule(const common::json &r, std::size_t index, const secret_sources &sources) {
-  std::string where = "rules[" + std::to_string(index) + "]";
-  common::require_object(plugin_name, where, r);
+header_rule parse_rule(const cfg::json &r, const cfg::key_path &where,
+                       const secret_sources &sources) {
+  cfg::require_object(plugin_name, where, r);
   header_rule rule;
-  rule.label = where;
+  rule.label = where.words();
   if (r.contains("name")) {
-    rule.label += " (" + common::read_string(plugin_name, where + ".name", r["name"]) + ")";
+    rule.label += " (" + cfg::read_string(plugin_name, where.key("name"), r["name"]) + ")";
   }
-  common::check_keys(plugin_name, rule.label, r,
-                     {"name", "match", "set", "append", "remove", "override_client"});
+  // Messages name the rule as the operator knows it; pointers stay "/rules/N/...".
+  const auto at = where.labelled(rule.label);
+  cfg::check_keys(plugin_name, at, r,
+                  {"name", "match", "set", "append", "remove", "override_client"});
   if (r.contains("match"))
-    rule.match = parse_match(r["match"], rule.label + ".match");
+    rule.match = parse_match(r["match"], at.key("match"));
   bool override_client = true;
   if (r.contains("override_client"))
-    override_client =
-        common::read_bool(plugin_name, rule.label + ".override_client", r["override_client"]);
+    override_client = cfg::read_bool(plugin_name, at.key("override_client"), r["override_client"]);
   if (r.contains("remove")) {
     const auto &list = r["remove"];
-    common::require_array(plugin_name, rule.label + ".remove", list);
+    const auto list_at = at.key("remove");
+    cfg::require_array(plugin_name, list_at, list);
     for (std::size_t i = 0; i < list.size(); ++i) {
-      const auto at = rule.label + ".remove[" + std::to_string(i) + "]";
-      auto name = common::read_string(plugin_name, at, list[i]);
+      auto name = cfg::read_string(plugin_name, list_at.index(i), list[i]);
       if (!valid_injectable_header_name(name))
-        common::settings_fail(plugin_name, at, "not a header name this plugin may remove");
+        cfg::fail(plugin_name, list_at.index(i), "not a header name this plugin may remove");
       rule.edits.push_back({edit_kind::remove, std::move(name), {}});
     }
   }
   if (r.contains("set"))
-    parse_edits(r["set"], rule.label + ".set",
+    parse_edits(r["set"], at.key("set"),
                 override_client ? edit_kind::set : edit_kind::set_if_absent, sources, rule.edits);
   if (r.contains("append"))
-    parse_edits(r["append"], rule.label + ".append", edit_kind::append, sources, rule.edits);
+    parse_edits(r["append"], at.key("append"), edit_kind::append, sources, rule.edits);
   if (rule.edits.empty())
-    common::settings_fail(plugin_name, rule.label, "has none of set, append, remove");
+    cfg::fail(plugin_name, at, "has none of set, append, remove");
   return rule;
 }
 
 } // namespace
 
-std::span<const common::setting_spec> settings_table() noexcept { return top_table; }
-std::span<const common::setting_spec> rule_table() noexcept { return rules_table; }
-std::span<const common::setting_spec> value_table() noexcept { return values_table; }
+std::span<const cfg::setting_spec> settings_table() noexcept { return top_table; }
+std::span<const cfg::setting_spec> rule_table() noexcept { return rules_table; }
+std::span<const cfg::setting_spec> value_table() noexcept { return values_table; }
 
 bool valid_injectable_header_name(std::string_view name) noexcept {
   if (name.empty())
@@ -256,12 +263,13 @@ secret_sources system_secret_sources() {
 }
 
 settings parse_settings(std::string_view json_text, const secret_sources &sources) {
-  const auto json = common::parse_settings(plugin_name, json_text, top_table);
+  const auto json = cfg::parse_settings(plugin_name, json_text, top_table);
+  const auto rules_at = cfg::key_path().key("rules");
   settings out;
   if (const auto it = json.find("rules"); it != json.end() && !it->is_null()) {
-    common::require_array(plugin_name, "rules", *it);
+    cfg::require_array(plugin_name, rules_at, *it);
     for (std::size_t i = 0; i < it->size(); ++i)
-      out.rules.push_back(parse_rule((*it)[i], i, sources));
+      out.rules.push_back(parse_rule((*it)[i], rules_at.index(i), sources));
   }
   return out;
 }

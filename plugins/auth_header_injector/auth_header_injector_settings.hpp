@@ -6,7 +6,8 @@
 #pragma once
 
 #include "auth_header_injector/header_rules.hpp"
-#include "common/settings_table.hpp"
+
+#include <apistudio/settings.hpp>
 
 #include <functional>
 #include <optional>
@@ -33,10 +34,10 @@ struct settings {
   std::vector<header_rule> rules;
 };
 
-std::span<const common::setting_spec> settings_table() noexcept;
+std::span<const sdk::settings::setting_spec> settings_table() noexcept;
 // The keys of one rule, and of one header value: documented in the README like the top level.
-std::span<const common::setting_spec> rule_table() noexcept;
-std::span<const common::setting_spec> value_table() noexcept;
+std::span<const sdk::settings::setting_spec> rule_table() noexcept;
+std::span<const sdk::settings::setting_spec> value_table() noexcept;
 
 // Throws sdk::settings_error.
 settings parse_settings(std::string_view json_text, const secret_sources &sources);

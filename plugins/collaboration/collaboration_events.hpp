@@ -18,7 +18,7 @@
 #pragma once
 
 #include "collaboration/presence_store.hpp"
-#include "common/settings_table.hpp"
+#include "common/json.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -6,8 +6,10 @@
 
 namespace apistudio::plugins::collaboration {
 
+namespace cfg = sdk::settings;
+
 namespace {
-constexpr std::array<common::setting_spec, 3> table{{
+constexpr std::array<cfg::setting_spec, 3> table{{
     {"tokens",
      "list of `{token, user_id, workspaces}`, or mapping of token to `{user_id, workspaces}`",
      "`{}`",
@@ -35,73 +37,79 @@ bool valid_id(std::string_view id) noexcept {
   return true;
 }
 
-std::span<const common::setting_spec> settings_table() noexcept { return table; }
+std::span<const cfg::setting_spec> settings_table() noexcept { return table; }
 
 settings parse_settings(std::string_view json_text) {
-  const auto json = common::parse_settings(plugin_name, json_text, table);
+  const auto json = cfg::parse_settings(plugin_name, json_text, table);
+  const cfg::key_path root;
   settings out;
   if (const auto it = json.find("tokens"); it != json.end() && !it->is_null()) {
+    const auto tokens_at = root.key("tokens");
     if (!it->is_array() && !it->is_object())
-      common::settings_fail(plugin_name, "tokens",
-                            "must be a list of {token, user_id, workspaces} or a mapping");
+      cfg::fail(plugin_name, tokens_at,
+                "must be a list of {token, user_id, workspaces} or a mapping");
     std::size_t index = 0;
     for (const auto &item : it->items()) {
-      // Never the token itself in a message: its position, then its user once known.
-      std::string where = "tokens entry " + std::to_string(++index);
+      // Never the token itself in a message: its position, then its user once known. The
+      // pointer is exact (a list index, or the token as a mapping key) and never printed.
+      cfg::key_path where("tokens entry " + std::to_string(++index),
+                          tokens_at.pointer() + "/" + cfg::pointer_token(item.key()));
       const auto &grant_json = item.value();
-      common::require_object(plugin_name, where, grant_json);
+      cfg::require_object(plugin_name, where, grant_json);
       token_grant grant;
+      // Where the token itself was written, in the entry's words.
+      auto token_at = where;
       if (it->is_array()) {
-        common::check_keys(plugin_name, where, grant_json, {"token", "user_id", "workspaces"});
+        cfg::check_keys(plugin_name, where, grant_json, {"token", "user_id", "workspaces"});
         if (!grant_json.contains("token"))
-          common::settings_fail(plugin_name, where, "needs `token`");
+          cfg::fail(plugin_name, where, "needs `token`");
         if (!grant_json["token"].is_string())
-          common::settings_fail(plugin_name, where + ".token", "must be a string");
+          cfg::fail(plugin_name, where.key("token"), "must be a string");
         grant.token = grant_json["token"].get<std::string>();
+        token_at = where.key("token").labelled(where.words());
       } else {
-        common::check_keys(plugin_name, where, grant_json, {"user_id", "workspaces"});
+        cfg::check_keys(plugin_name, where, grant_json, {"user_id", "workspaces"});
         grant.token = item.key();
       }
       if (grant.token.empty())
-        common::settings_fail(plugin_name, where, "the token is empty");
+        cfg::fail(plugin_name, token_at, "the token is empty");
       for (const auto &earlier : out.tokens)
         if (earlier.token == grant.token)
-          common::settings_fail(plugin_name, where, "repeats the token of user " + earlier.user_id);
+          cfg::fail(plugin_name, token_at, "repeats the token of user " + earlier.user_id);
       if (!grant_json.contains("user_id"))
-        common::settings_fail(plugin_name, where, "needs `user_id`");
-      grant.user_id = common::read_string(plugin_name, where + ".user_id", grant_json["user_id"]);
+        cfg::fail(plugin_name, where, "needs `user_id`");
+      grant.user_id = cfg::read_string(plugin_name, where.key("user_id"), grant_json["user_id"]);
       if (!valid_id(grant.user_id))
-        common::settings_fail(plugin_name, where + ".user_id",
-                              "must be 1-128 characters from A-Z a-z 0-9 . _ ~ - @");
-      where += " (user " + grant.user_id + ")";
+        cfg::fail(plugin_name, where.key("user_id"),
+                  "must be 1-128 characters from A-Z a-z 0-9 . _ ~ - @");
+      where = where.labelled(where.words() + " (user " + grant.user_id + ")");
       if (!grant_json.contains("workspaces"))
-        common::settings_fail(plugin_name, where, "needs `workspaces`");
+        cfg::fail(plugin_name, where, "needs `workspaces`");
       const auto &list = grant_json["workspaces"];
-      common::require_array(plugin_name, where + ".workspaces", list);
+      const auto list_at = where.key("workspaces");
+      cfg::require_array(plugin_name, list_at, list);
       if (list.empty())
-        common::settings_fail(plugin_name, where + ".workspaces",
-                              "must list at least one workspace");
+        cfg::fail(plugin_name, list_at, "must list at least one workspace");
       for (std::size_t i = 0; i < list.size(); ++i) {
-        const auto at = where + ".workspaces[" + std::to_string(i) + "]";
-        auto ws = common::read_string(plugin_name, at, list[i]);
+        auto ws = cfg::read_string(plugin_name, list_at.index(i), list[i]);
         if (!valid_id(ws))
-          common::settings_fail(plugin_name, at,
-                                "must be 1-128 characters from A-Z a-z 0-9 . _ ~ - @");
+          cfg::fail(plugin_name, list_at.index(i),
+                    "must be 1-128 characters from A-Z a-z 0-9 . _ ~ - @");
         grant.workspaces.push_back(std::move(ws));
       }
       out.tokens.push_back(std::move(grant));
     }
   }
   if (const auto it = json.find("default_workspace"); it != json.end()) {
-    out.default_workspace = common::read_string(plugin_name, "default_workspace", *it);
+    out.default_workspace = cfg::read_string(plugin_name, root.key("default_workspace"), *it);
     if (!valid_id(out.default_workspace))
-      common::settings_fail(plugin_name, "default_workspace",
-                            "must be 1-128 characters from A-Z a-z 0-9 . _ ~ - @");
+      cfg::fail(plugin_name, root.key("default_workspace"),
+                "must be 1-128 characters from A-Z a-z 0-9 . _ ~ - @");
   }
   if (const auto it = json.find("away_after"); it != json.end() && !it->is_null()) {
     out.away_after_ms = common::duration_ms_from_json(*it);
     if (!out.away_after_ms)
-      common::settings_fail(plugin_name, "away_after", "must be a duration such as 30s or 5m");
+      cfg::fail(plugin_name, root.key("away_after"), "must be a duration such as 30s or 5m");
   }
   return out;
 }

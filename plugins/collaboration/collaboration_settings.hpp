@@ -2,9 +2,11 @@
 // id syntax shared by users, workspaces, collections and requests.
 //
 // Tokens are secrets: errors name a token entry by its position and user, never by the token.
+// (The error's JSON pointer does contain a token written as a mapping key: the host only
+// resolves pointers to a line of the YAML file and never prints them.)
 #pragma once
 
-#include "common/settings_table.hpp"
+#include <apistudio/settings.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -32,7 +34,7 @@ struct settings {
   std::optional<std::uint64_t> away_after_ms; // accepted and validated; reserved
 };
 
-std::span<const common::setting_spec> settings_table() noexcept;
+std::span<const sdk::settings::setting_spec> settings_table() noexcept;
 
 // Throws sdk::settings_error.
 settings parse_settings(std::string_view json_text);

@@ -2,7 +2,7 @@
 // WEBSOCKET_DEBUG switch.
 #pragma once
 
-#include "common/settings_table.hpp"
+#include <apistudio/settings.hpp>
 
 #include <optional>
 #include <span>
@@ -20,7 +20,7 @@ struct settings {
   std::vector<std::string> redact_headers;
 };
 
-std::span<const common::setting_spec> settings_table() noexcept;
+std::span<const sdk::settings::setting_spec> settings_table() noexcept;
 
 // True for "true", "1", "yes" in any case (the spec's WEBSOCKET_DEBUG=true); false otherwise,
 // including unset.

@@ -1,8 +1,8 @@
 #include "debug_logger/redaction.hpp"
 
+#include "common/json.hpp"
 #include "common/json_depth.hpp"
 #include "common/query_string.hpp"
-#include "common/settings_table.hpp"
 #include "common/text.hpp"
 #include "common/url_parts.hpp"
 

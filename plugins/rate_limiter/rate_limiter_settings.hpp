@@ -2,8 +2,9 @@
 // RATE_LIMITED error event it sends before closing a socket.
 #pragma once
 
-#include "common/settings_table.hpp"
 #include "rate_limiter/sliding_window_log.hpp"
+
+#include <apistudio/settings.hpp>
 
 #include <span>
 #include <string>
@@ -22,9 +23,9 @@ struct settings {
   limit_scope scope = limit_scope::connection;
 };
 
-std::span<const common::setting_spec> settings_table() noexcept;
+std::span<const sdk::settings::setting_spec> settings_table() noexcept;
 
-// Throws sdk::settings_error naming the offending key.
+// Throws sdk::settings_error naming the offending key and pointing at it.
 settings parse_settings(std::string_view json_text);
 
 // {"type":"error","code":"RATE_LIMITED","error":"Rate limit exceeded: <limit>","timestamp":...}

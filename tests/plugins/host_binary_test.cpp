@@ -114,12 +114,60 @@ TEST(HostBinary, ShippedPluginRefusingItsSettingsStopsTheHost) {
   const process_result r = run_process({host_binary, "--config", config, "--check-config"});
   ASSERT_TRUE(r.exit_code.has_value());
   EXPECT_EQ(*r.exit_code, 1) << r.err;
+  // The key the plugin named (limits[0].messages, on the settings line), not the entry (4:5).
   EXPECT_NE(r.err.find("plugin 'rate_limiter' (" + plugin_dir +
                        "/librate_limiter.so) refused "
                        "its settings at " +
-                       config + ":4:5: rate_limiter: limits"),
+                       config + ":5:26: rate_limiter: limits[0].messages"),
             std::string::npos)
       << r.err;
+}
+
+// Issue 13: a refused nested setting is reported at that key's own FILE:LINE:COLUMN, not at the
+// plugin's entry (line 4), and a secret written as a key never appears in the message.
+TEST(HostBinary, RefusedNestedSettingPointsAtTheKeysOwnLine) {
+  const std::string head =
+      "# written by host_binary_test\nplugin_dir: \"" + plugin_dir + "\"\nplugins:\n";
+  const std::string nested = head +
+                             "  - name: auth_header_injector\n" // line 4
+                             "    settings:\n"
+                             "      rules:\n"
+                             "        - name: github\n"
+                             "          match:\n"
+                             "            host: \"*.github.com\"\n"
+                             "            port: 0\n" // line 10, column 13
+                             "          set: {X-Api-Key: abc}\n";
+  const std::string config = temp_file("nested.yaml", nested);
+  for (const bool check_only : {true, false}) {
+    SCOPED_TRACE(check_only ? "--check-config" : "start");
+    std::vector<std::string> argv = {host_binary, "--config", config, "--listen", "127.0.0.1:0"};
+    if (check_only)
+      argv.push_back("--check-config");
+    const process_result r = run_process(argv);
+    ASSERT_TRUE(r.exit_code.has_value()) << "the host did not stop; stderr:\n" << r.err;
+    EXPECT_EQ(*r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("plugin 'auth_header_injector' (" + plugin_dir +
+                         "/libauth_header_injector.so) refused its settings at " + config +
+                         ":10:13: auth_header_injector: rules[0] (github).match.port: must be an "
+                         "integer from 1 to 65535"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(r.err.find(config + ":4:5"), std::string::npos) << r.err; // not the entry
+    EXPECT_EQ(r.err.find("listening on"), std::string::npos) << r.err;
+  }
+  const std::string secret =
+      temp_file("secret.yaml", head + "  - name: collaboration\n"
+                                      "    settings:\n"
+                                      "      tokens:\n"
+                                      "        super-secret-token-key: {user_id: \"a b\", "
+                                      "workspaces: [w]}\n"); // line 7, column 34
+  const process_result r = run_process({host_binary, "--config", secret, "--check-config"});
+  ASSERT_TRUE(r.exit_code.has_value());
+  EXPECT_EQ(*r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find(secret + ":7:34: collaboration: tokens entry 1.user_id: must be 1-128"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("super-secret"), std::string::npos) << r.err;
 }
 
 TEST(HostBinary, GoodConfigChecksOkAndListsPlugins) {

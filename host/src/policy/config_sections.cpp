@@ -321,13 +321,16 @@ void section_reader::read_plugins(const located &list) {
             {"enabled", [&](const located &v) { plugin.enabled = yaml_.boolean(v); }},
             {"settings",
              [&](const located &v) {
-               if (v.node.IsNull())
+               if (v.node.IsNull()) {
+                 plugin.setting_locations[""] = yaml_.where(v.key_mark);
                  return; // "settings:" with nothing under it
+               }
                if (!v.node.IsMap())
                  yaml_.fail(v.mark(), v.path,
                             std::string("expected a mapping, got ") + kind(v.node) +
                                 " (write settings: {} for none)");
-               plugin.settings = yaml_to_json(yaml_, v);
+               // Where each setting is, so a plugin's refusal points at its key, not the entry.
+               plugin.settings = yaml_to_json(yaml_, v, plugin.setting_locations);
              }},
         });
     if (!named)

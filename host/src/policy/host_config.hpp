@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -93,6 +95,25 @@ struct plugin_config {
   bool enabled = true;
   nlohmann::json settings = nlohmann::json::object(); // the plugin's own block, as JSON
   std::string location; // "file:line:column" of the entry, for error messages
+  // Where each mapping key and list item of `settings` was written: its RFC 6901 JSON Pointer
+  // inside the block ("/rules/0/header"; "" is the block itself, at its `settings:` key) ->
+  // "file:line:column". Empty for an entry without settings or not read from a file. Pointers
+  // may contain keys a plugin treats as secrets: resolve them, do not print them.
+  std::map<std::string, std::string> setting_locations;
+
+  // Where to point when the plugin refuses its settings (sdk::settings_error::pointer()): that
+  // setting's location, else its nearest written parent's, else the entry's.
+  std::string location_of(std::string_view pointer) const {
+    std::string at(pointer);
+    for (;;) {
+      if (const auto it = setting_locations.find(at); it != setting_locations.end())
+        return it->second;
+      if (at.empty())
+        return location;
+      const auto slash = at.rfind('/');
+      at.resize(slash == std::string::npos ? 0 : slash);
+    }
+  }
 };
 
 struct host_config {

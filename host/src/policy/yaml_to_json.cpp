@@ -165,15 +165,18 @@ nlohmann::json scalar_to_json(const yaml_reader &reader, const located &value) {
               "unsupported tag " + shown(short_tag(tag)) + " (expected a plain or quoted value)");
 }
 
-} // namespace
-
-// Recursion is bounded: yaml_reader::load() refused anything nested too deeply.
-nlohmann::json yaml_to_json(const yaml_reader &reader, const located &value) {
+// Recursion is bounded: yaml_reader::load() refused anything nested too deeply. `locations` is
+// null when nobody asked where things are.
+nlohmann::json convert(const yaml_reader &reader, const located &value,
+                       std::map<std::string, std::string> *locations,
+                       const nlohmann::json::json_pointer &pointer) {
+  if (locations != nullptr)
+    (*locations)[pointer.to_string()] = reader.where(value.key_mark);
   const YAML::Node &node = value.node;
   if (node.IsSequence()) {
     nlohmann::json array = nlohmann::json::array();
     for (const located &item : reader.read_list(value))
-      array.push_back(yaml_to_json(reader, item));
+      array.push_back(convert(reader, item, locations, pointer / array.size()));
     return array;
   }
   if (node.IsMap()) {
@@ -189,7 +192,8 @@ nlohmann::json yaml_to_json(const yaml_reader &reader, const located &value) {
         reader.fail(key_mark, path, "key is not valid UTF-8");
       if (object.contains(name))
         reader.fail(key_mark, path, "duplicate key");
-      object[name] = yaml_to_json(reader, located{it->second, key_mark, path});
+      object[name] =
+          convert(reader, located{it->second, key_mark, path}, locations, pointer / name);
     }
     return object;
   }
@@ -198,6 +202,17 @@ nlohmann::json yaml_to_json(const yaml_reader &reader, const located &value) {
   if (node.Tag() == "tag:yaml.org,2002:str")
     return ""; // `!!str` with nothing after it
   return nullptr;
+}
+
+} // namespace
+
+nlohmann::json yaml_to_json(const yaml_reader &reader, const located &value) {
+  return convert(reader, value, nullptr, nlohmann::json::json_pointer());
+}
+
+nlohmann::json yaml_to_json(const yaml_reader &reader, const located &value,
+                            std::map<std::string, std::string> &locations) {
+  return convert(reader, value, &locations, nlohmann::json::json_pointer());
 }
 
 } // namespace apistudio::config_detail

@@ -12,9 +12,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+#include <string>
+
 namespace apistudio::config_detail {
 
 // Throws config_error through `reader`, pointing at the offending key or value.
 nlohmann::json yaml_to_json(const yaml_reader &reader, const located &value);
+
+// The same, and records where each mapping key and list item was written, so that a plugin's
+// refusal can point at the setting itself: `locations` maps its RFC 6901 JSON Pointer relative to
+// `value` ("/rules/0/header"; "" is `value` itself, at its key) to "FILE:LINE:COLUMN".
+nlohmann::json yaml_to_json(const yaml_reader &reader, const located &value,
+                            std::map<std::string, std::string> &locations);
 
 } // namespace apistudio::config_detail

@@ -16,8 +16,7 @@
 // Hooks of one session never run concurrently, so per-session work needs no lock; this plugin
 // keeps no mutable state at all, so it needs none anywhere.
 #include <apistudio/plugin.hpp>
-
-#include <nlohmann/json.hpp>
+#include <apistudio/settings.hpp> // needs nlohmann/json, which CMakeLists.txt links
 
 #include <string>
 #include <string_view>
@@ -25,32 +24,45 @@
 namespace {
 
 namespace sdk = apistudio::sdk;
+namespace cfg = apistudio::sdk::settings;
+
+constexpr std::string_view plugin_name = "template_plugin";
+
+// The settings, declared once: parse_settings() refuses any other key, and
+// cfg::settings_markdown_table(settings_table) renders the table of README.md.
+constexpr cfg::setting_spec settings_table[] = {
+    {"header_name", "string", "`X-Template-Plugin`",
+     "Header added to every upstream handshake. Must be an HTTP token; the host refuses the "
+     "headers it owns (`Host`, `Upgrade`, `Connection`, `Sec-WebSocket-*`) and the plugin logs a "
+     "warning."},
+    {"header_value", "string", "`1`", "Its value (no control characters)."},
+    {"override_client", "boolean", "`true`",
+     "`true`: replaces a header of the same name the client asked for in `connect_external`; "
+     "`false`: keeps the client's."},
+    {"tag", "string", "`[template] `",
+     "Put in front of every upstream text frame; `\"\"` leaves frames untouched. Binary frames "
+     "are never changed."},
+};
 
 class template_plugin final : public sdk::plugin<> { // no per-session state
 public:
   // Throwing sdk::settings_error refuses the settings: the host prints the message with the
-  // location of this plugin's entry in its YAML file and does not start.
+  // location of the offending key in its YAML file and does not start. The cfg:: helpers throw it
+  // with the key's path in the message and its JSON pointer for the host.
   template_plugin(sdk::host h, std::string_view settings_json) : plugin(h) {
-    const nlohmann::json s = nlohmann::json::parse(settings_json, nullptr, false);
-    if (!s.is_object())
-      throw sdk::settings_error("template_plugin: settings must be a mapping");
-    for (const auto &[key, value] : s.items()) {
-      if (key == "header_name" || key == "header_value" || key == "tag") {
-        if (!value.is_string())
-          throw sdk::settings_error("template_plugin: " + key + ": expected a string");
-      } else if (key == "override_client") {
-        if (!value.is_boolean())
-          throw sdk::settings_error("template_plugin: override_client: expected true or false");
-      } else {
-        throw sdk::settings_error("template_plugin: unknown setting '" + key + "'");
-      }
-    }
-    header_name_ = s.value("header_name", std::string("X-Template-Plugin"));
-    header_value_ = s.value("header_value", std::string("1"));
-    override_client_ = s.value("override_client", true);
-    tag_ = s.value("tag", std::string("[template] "));
+    const cfg::json s = cfg::parse_settings(plugin_name, settings_json, settings_table);
+    const cfg::key_path root;
+    const auto text = [&](const char *key, std::string fallback) {
+      const auto it = s.find(key);
+      return it == s.end() ? fallback : cfg::read_string(plugin_name, root.key(key), *it);
+    };
+    header_name_ = text("header_name", "X-Template-Plugin");
+    header_value_ = text("header_value", "1");
+    tag_ = text("tag", "[template] ");
+    if (const auto it = s.find("override_client"); it != s.end())
+      override_client_ = cfg::read_bool(plugin_name, root.key("override_client"), *it);
     if (header_name_.empty())
-      throw sdk::settings_error("template_plugin: header_name: must not be empty");
+      cfg::fail(plugin_name, root.key("header_name"), "must not be empty");
   }
 
   sdk::outcome on_upstream_connect(sdk::session &session, sdk::no_state *,

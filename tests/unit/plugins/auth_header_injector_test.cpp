@@ -13,6 +13,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <utility>
 
 namespace ahi = apistudio::plugins::auth_header_injector;
 
@@ -250,6 +251,45 @@ TEST(PluginsAuthHeaderInjector, RefusesMalformedRules) {
             std::string::npos);
   EXPECT_NE(refusal(R"({"rules":[{"match":{}}]})").find("none of set"), std::string::npos);
   EXPECT_NE(refusal(R"({"rules":{}})").find("list"), std::string::npos);
+}
+
+// The message names the rule as the operator knows it; the pointer lets the host print the
+// key's own line.
+TEST(PluginsAuthHeaderInjector, RefusalsPointAtTheOffendingKey) {
+  using refusal = std::pair<std::string, std::string>;
+  const auto refusal_of = [](const std::string &json) -> refusal {
+    try {
+      ahi::parse_settings(json, fake_sources());
+    } catch (const apistudio::sdk::settings_error &e) {
+      return {e.what(), e.pointer()};
+    }
+    return {"accepted", ""};
+  };
+  EXPECT_EQ(
+      refusal_of(
+          R"({"rules":[{"set":{"A":"x"}},{"name":"gh","match":{"port":0},"set":{"A":"x"}}]})"),
+      refusal("auth_header_injector: rules[1] (gh).match.port: must be an integer from 1 to 65535",
+              "/rules/1/match/port"));
+  EXPECT_EQ(refusal_of(R"({"rules":[{"set":{"Authorization":{"env":"NOPE"}}}]})"),
+            refusal("auth_header_injector: rules[0].set.Authorization: environment variable NOPE "
+                    "is not set",
+                    "/rules/0/set/Authorization/env"));
+  EXPECT_EQ(refusal_of(R"({"rules":[{"append":{"X~a":{"valu":"x"}}}]})"),
+            refusal("auth_header_injector: rules[0].append.X~a.valu: unknown key (known: value, "
+                    "env, file, prefix)",
+                    "/rules/0/append/X~0a/valu"));
+  EXPECT_EQ(refusal_of(R"({"rules":[{"remove":["X-Debug","Host"]}]})"),
+            refusal("auth_header_injector: rules[0].remove[1]: not a header name this plugin may "
+                    "remove",
+                    "/rules/0/remove/1"));
+  EXPECT_EQ(refusal_of(R"({"rules":[{"name":"gh","sett":{}}]})"),
+            refusal("auth_header_injector: rules[0] (gh).sett: unknown key (known: name, match, "
+                    "set, append, remove, override_client)",
+                    "/rules/0/sett"));
+  EXPECT_EQ(refusal_of(R"({"rules":[{"match":{}}]})"),
+            refusal("auth_header_injector: rules[0]: has none of set, append, remove", "/rules/0"));
+  EXPECT_EQ(refusal_of(R"({"rules":{}})"),
+            refusal("auth_header_injector: rules: must be a list, got an object", "/rules"));
 }
 
 TEST(PluginsAuthHeaderInjector, HandshakeHeadersAreNotInjectable) {

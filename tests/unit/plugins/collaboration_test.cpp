@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <utility>
 
 namespace co = apistudio::plugins::collaboration;
 
@@ -145,6 +146,46 @@ TEST(PluginsCollaboration, SettingsErrorsNeverQuoteATokenAndDefaultsHold) {
   const auto defaults = co::parse_settings("{}");
   EXPECT_TRUE(defaults.tokens.empty());
   EXPECT_EQ(defaults.default_workspace, "default");
+}
+
+// The message names a token entry by position and user; the pointer is exact, even where the
+// token is a mapping key (the host resolves it to a line and never prints it).
+TEST(PluginsCollaboration, RefusalsPointAtTheOffendingKey) {
+  using refusal = std::pair<std::string, std::string>;
+  const auto refusal_of = [](const char *json) -> refusal {
+    try {
+      co::parse_settings(json);
+    } catch (const apistudio::sdk::settings_error &e) {
+      return {e.what(), e.pointer()};
+    }
+    return {"accepted", ""};
+  };
+  EXPECT_EQ(refusal_of(R"({"tokens":[{"token":"t1","user_id":"a","workspaces":["w"]},
+                                     {"token":"t2","user_id":"b","workspaces":["w","bad id"]}]})"),
+            refusal("collaboration: tokens entry 2 (user b).workspaces[1]: must be 1-128 "
+                    "characters from A-Z a-z 0-9 . _ ~ - @",
+                    "/tokens/1/workspaces/1"));
+  EXPECT_EQ(refusal_of(R"({"tokens":{"se/cr~et":{"user_id":"a b","workspaces":["w"]}}})"),
+            refusal("collaboration: tokens entry 1.user_id: must be 1-128 characters from A-Z a-z "
+                    "0-9 . _ ~ - @",
+                    "/tokens/se~1cr~0et/user_id"));
+  EXPECT_EQ(
+      refusal_of(R"({"tokens":[{"token":"dup","user_id":"a","workspaces":["w"]},
+                                     {"token":"dup","user_id":"b","workspaces":["w"]}]})"),
+      refusal("collaboration: tokens entry 2: repeats the token of user a", "/tokens/1/token"));
+  EXPECT_EQ(refusal_of(R"({"tokens":[{"token":"t","user_id":"a"}]})"),
+            refusal("collaboration: tokens entry 1 (user a): needs `workspaces`", "/tokens/0"));
+  EXPECT_EQ(refusal_of(R"({"tokens":[{"token":"t","user":"a"}]})"),
+            refusal("collaboration: tokens entry 1.user: unknown key (known: token, user_id, "
+                    "workspaces)",
+                    "/tokens/0/user"));
+  EXPECT_EQ(refusal_of(R"({"default_workspace":"a b"})"),
+            refusal("collaboration: default_workspace: must be 1-128 characters from A-Z a-z 0-9 "
+                    ". _ ~ - @",
+                    "/default_workspace"));
+  EXPECT_EQ(
+      refusal_of(R"({"away_after":"soon"})"),
+      refusal("collaboration: away_after: must be a duration such as 30s or 5m", "/away_after"));
 }
 
 TEST(PluginsCollaboration, ValidEventsParse) {

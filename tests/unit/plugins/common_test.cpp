@@ -1,16 +1,19 @@
 // Unit tests of the helpers the shipped plugins share, and the check that every plugin's README
-// and docs/plugins.md still contain the settings table rendered from the plugin's code.
+// and docs/plugins.md still contain the settings table rendered from the plugin's code (by the
+// SDK's <apistudio/settings.hpp>, tested on its own in tests/unit/sdk/settings_test.cpp).
 #include "auth_header_injector/auth_header_injector_settings.hpp"
 #include "collaboration/collaboration_settings.hpp"
 #include "common/duration.hpp"
 #include "common/iso_time.hpp"
+#include "common/json.hpp"
 #include "common/json_depth.hpp"
 #include "common/query_string.hpp"
-#include "common/settings_table.hpp"
 #include "common/text.hpp"
 #include "common/url_parts.hpp"
 #include "debug_logger/debug_logger_settings.hpp"
 #include "rate_limiter/rate_limiter_settings.hpp"
+
+#include <apistudio/settings.hpp>
 
 #include <gtest/gtest.h>
 
@@ -18,6 +21,7 @@
 #include <sstream>
 
 namespace cm = apistudio::plugins::common;
+namespace cfg = apistudio::sdk::settings;
 
 namespace {
 
@@ -99,14 +103,15 @@ TEST(PluginsCommon, JsonNestingGuardIgnoresBracketsInStrings) {
 }
 
 TEST(PluginsCommon, IntegerReaderAcceptsSignedUnsignedAndDigitStrings) {
-  EXPECT_EQ(cm::read_uint("p", "k", cm::json(std::int64_t{100}), 1, 1000), 100u);
-  EXPECT_EQ(cm::read_uint("p", "k", cm::json(std::uint64_t{100}), 1, 1000), 100u);
-  EXPECT_EQ(cm::read_uint("p", "k", cm::json("100"), 1, 1000), 100u);
-  EXPECT_THROW(cm::read_uint("p", "k", cm::json(std::int64_t{-1}), 0, 1000),
+  const auto k = cfg::key_path().key("k");
+  EXPECT_EQ(cfg::read_uint("p", k, cfg::json(std::int64_t{100}), 1, 1000), 100u);
+  EXPECT_EQ(cfg::read_uint("p", k, cfg::json(std::uint64_t{100}), 1, 1000), 100u);
+  EXPECT_EQ(cfg::read_uint("p", k, cfg::json("100"), 1, 1000), 100u);
+  EXPECT_THROW(cfg::read_uint("p", k, cfg::json(std::int64_t{-1}), 0, 1000),
                apistudio::sdk::settings_error);
-  EXPECT_THROW(cm::read_uint("p", "k", cm::json(1001), 1, 1000), apistudio::sdk::settings_error);
-  EXPECT_THROW(cm::read_uint("p", "k", cm::json("1e3"), 1, 1000), apistudio::sdk::settings_error);
-  EXPECT_THROW(cm::read_uint("p", "k", cm::json(2.5), 1, 1000), apistudio::sdk::settings_error);
+  EXPECT_THROW(cfg::read_uint("p", k, cfg::json(1001), 1, 1000), apistudio::sdk::settings_error);
+  EXPECT_THROW(cfg::read_uint("p", k, cfg::json("1e3"), 1, 1000), apistudio::sdk::settings_error);
+  EXPECT_THROW(cfg::read_uint("p", k, cfg::json(2.5), 1, 1000), apistudio::sdk::settings_error);
 }
 
 TEST(PluginsCommon, UnknownSettingsAreRefusedWithTheKnownOnesListed) {
@@ -115,6 +120,7 @@ TEST(PluginsCommon, UnknownSettingsAreRefusedWithTheKnownOnesListed) {
     FAIL() << "accepted";
   } catch (const apistudio::sdk::settings_error &e) {
     EXPECT_STREQ(e.what(), "rate_limiter: limts: unknown setting (known: limits, scope)");
+    EXPECT_EQ(e.pointer(), "/limts");
   }
 }
 
@@ -133,7 +139,7 @@ TEST(PluginsCommon, ReadmesAndDocsContainTheSettingsTablesFromTheCode) {
   const std::string docs = read_text(root + "/docs/plugins.md");
   const struct {
     const char *readme;
-    std::vector<std::span<const cm::setting_spec>> tables;
+    std::vector<std::span<const cfg::setting_spec>> tables;
   } plugins[] = {
       {"rate_limiter", {apistudio::plugins::rate_limiter::settings_table()}},
       {"auth_header_injector", {ahi::settings_table(), ahi::rule_table(), ahi::value_table()}},
@@ -144,7 +150,7 @@ TEST(PluginsCommon, ReadmesAndDocsContainTheSettingsTablesFromTheCode) {
     const auto readme = read_text(root + "/plugins/" + p.readme + "/README.md");
     ASSERT_FALSE(readme.empty()) << p.readme;
     for (const auto &table : p.tables) {
-      const auto rendered = cm::settings_markdown_table(table);
+      const auto rendered = cfg::settings_markdown_table(table);
       EXPECT_NE(readme.find(rendered), std::string::npos)
           << p.readme << "/README.md lacks this table:\n"
           << rendered;

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+
 namespace dl = apistudio::plugins::debug_logger;
 
 namespace {
@@ -44,6 +46,26 @@ TEST(PluginsDebugLogger, OtherSettings) {
                apistudio::sdk::settings_error);
   EXPECT_THROW(dl::parse_settings(R"({"verbose":true})", std::nullopt),
                apistudio::sdk::settings_error);
+}
+
+// The message names the key in words; the pointer lets the host print that key's own line.
+TEST(PluginsDebugLogger, RefusalsPointAtTheOffendingKey) {
+  using refusal = std::pair<std::string, std::string>;
+  const auto refusal_of = [](const char *json) -> refusal {
+    try {
+      dl::parse_settings(json, std::nullopt);
+    } catch (const apistudio::sdk::settings_error &e) {
+      return {e.what(), e.pointer()};
+    }
+    return {"accepted", ""};
+  };
+  EXPECT_EQ(refusal_of(R"({"redact_headers":["X-Tenant",""]})"),
+            refusal("debug_logger: redact_headers[1]: must not be empty", "/redact_headers/1"));
+  EXPECT_EQ(refusal_of(R"({"enabled":"sometimes"})"),
+            refusal("debug_logger: enabled: must be true, false or auto", "/enabled"));
+  EXPECT_EQ(refusal_of(R"({"max_payload_log_bytes":-1})"),
+            refusal("debug_logger: max_payload_log_bytes: must be an integer from 0 to 1048576",
+                    "/max_payload_log_bytes"));
 }
 
 TEST(PluginsDebugLogger, SensitiveHeaders) {

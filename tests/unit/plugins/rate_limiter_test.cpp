@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <utility>
+
 namespace rl = apistudio::plugins::rate_limiter;
 
 namespace {
@@ -146,6 +148,38 @@ TEST(PluginsRateLimiter, RefusesBadSettingsNamingTheKey) {
   EXPECT_NE(message(R"({"limit":[]})").find("unknown setting"), std::string::npos);
   EXPECT_NE(message("[1]").find("mapping"), std::string::npos);
   EXPECT_NE(message("{").find("JSON"), std::string::npos);
+}
+
+// The message names the key in words; the pointer lets the host print that key's own line.
+TEST(PluginsRateLimiter, RefusalsPointAtTheOffendingKey) {
+  using refusal = std::pair<std::string, std::string>;
+  const auto refusal_of = [](const char *json) -> refusal {
+    try {
+      rl::parse_settings(json);
+    } catch (const apistudio::sdk::settings_error &e) {
+      return {e.what(), e.pointer()};
+    }
+    return {"accepted", ""};
+  };
+  EXPECT_EQ(refusal_of(R"({"limits":[{"messages":1,"window":"1s"},{"messages":0,"window":"1s"}]})"),
+            refusal("rate_limiter: limits[1].messages: must be an integer from 1 to 1000000",
+                    "/limits/1/messages"));
+  EXPECT_EQ(refusal_of(R"({"limits":[{"messages":1,"window":"soon"}]})"),
+            refusal("rate_limiter: limits[0].window: must be a duration such as 1s, 60s, 2m or 1h "
+                    "(at most 24h)",
+                    "/limits/0/window"));
+  EXPECT_EQ(refusal_of(R"({"limits":[{"messages":1,"window":"1s","burst":2}]})"),
+            refusal("rate_limiter: limits[0].burst: unknown key (known: messages, window)",
+                    "/limits/0/burst"));
+  EXPECT_EQ(refusal_of(R"({"limits":[{"messages":1}]})"),
+            refusal("rate_limiter: limits[0]: needs both `messages` and `window`", "/limits/0"));
+  EXPECT_EQ(refusal_of(R"({"limits":[]})"),
+            refusal("rate_limiter: limits: must list at least one limit", "/limits"));
+  EXPECT_EQ(refusal_of(R"({"scope":"planet"})"),
+            refusal("rate_limiter: scope: must be one of connection, client_id, remote_address",
+                    "/scope"));
+  EXPECT_EQ(refusal_of("[1]"),
+            refusal("rate_limiter: settings: must be a mapping, got an array", ""));
 }
 
 TEST(PluginsRateLimiter, ErrorEventHasTheSpecsShape) {

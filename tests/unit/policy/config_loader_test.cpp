@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -718,6 +719,72 @@ TEST(ConfigLoader, PluginEntryErrors) {
   EXPECT_THAT(error_of("plugins:\n  - name: a\n    settings: [1]\n"),
               HasSubstr("plugins[0].settings: expected a mapping, got a list"));
   EXPECT_THAT(error_of("plugins:\n  - name: a\n    path: \"\"\n"), HasSubstr("empty path"));
+}
+
+// A plugin's refusal carries the JSON pointer of the bad setting; the loader keeps where each
+// key and list item of the block was written, so the host can print that key's own line.
+TEST(ConfigLoader, SettingLocationsPointAtEachKeyAndListItem) {
+  temp_dir dir;
+  const fs::path file = dir.write("host.yaml", R"(plugins:
+  - name: auth_header_injector
+    settings:
+      rules:
+        - name: github
+          match: {host: "*.github.com", port: 443}
+          set:
+            Authorization:
+              env: GITHUB_TOKEN
+              prefix: "Bearer "
+        -
+          remove: [X-Debug, X-Trace]
+      "a/b~c": 1
+  - name: debug_logger
+    settings:
+  - name: rate_limiter
+)");
+  const host_config c = load_config(file.string());
+  ASSERT_EQ(c.plugins.size(), 3u);
+  const std::string f = file.string();
+  const plugin_config &p = c.plugins[0];
+  const std::map<std::string, std::string> expected{
+      {"", f + ":3:5"}, // the block itself: its `settings:` key
+      {"/rules", f + ":4:7"},
+      {"/rules/0", f + ":5:11"},
+      {"/rules/0/name", f + ":5:11"},
+      {"/rules/0/match", f + ":6:11"},
+      {"/rules/0/match/host", f + ":6:19"},
+      {"/rules/0/match/port", f + ":6:41"},
+      {"/rules/0/set", f + ":7:11"},
+      {"/rules/0/set/Authorization", f + ":8:13"},
+      {"/rules/0/set/Authorization/env", f + ":9:15"},
+      {"/rules/0/set/Authorization/prefix", f + ":10:15"},
+      {"/rules/1", f + ":12:11"}, // a bare "-": the item starts on the next line
+      {"/rules/1/remove", f + ":12:11"},
+      {"/rules/1/remove/0", f + ":12:20"},
+      {"/rules/1/remove/1", f + ":12:29"},
+      {"/a~1b~0c", f + ":13:7"}, // RFC 6901: '/' is "~1", '~' is "~0"
+  };
+  EXPECT_EQ(p.setting_locations, expected);
+
+  // location_of: the pointer's own place, else its nearest written parent, else the entry.
+  EXPECT_EQ(p.location_of("/rules/0/set/Authorization/env"), f + ":9:15");
+  EXPECT_EQ(p.location_of("/rules/1/remove/1"), f + ":12:29");
+  EXPECT_EQ(p.location_of("/a~1b~0c"), f + ":13:7");
+  EXPECT_EQ(p.location_of("/rules/0/set/Authorization/value"), f + ":8:13"); // not written
+  EXPECT_EQ(p.location_of("/rules/7/name"), f + ":4:7");
+  EXPECT_EQ(p.location_of("/nope"), f + ":3:5");
+  EXPECT_EQ(p.location_of(""), f + ":3:5");
+  EXPECT_EQ(p.location_of("no-leading-slash"), f + ":3:5");
+
+  // `settings:` with nothing under it: still its own line.
+  EXPECT_EQ(c.plugins[1].setting_locations,
+            (std::map<std::string, std::string>{{"", f + ":15:5"}}));
+  EXPECT_EQ(c.plugins[1].location_of("/enabled"), f + ":15:5");
+  // No settings block at all: the entry.
+  EXPECT_TRUE(c.plugins[2].setting_locations.empty());
+  EXPECT_EQ(c.plugins[2].location, f + ":16:5");
+  EXPECT_EQ(c.plugins[2].location_of("/limits/0"), f + ":16:5");
+  EXPECT_EQ(plugin_config{}.location_of("/x"), "");
 }
 
 TEST(ConfigLoader, SettingsBecomeJsonWithScalarTypes) {
