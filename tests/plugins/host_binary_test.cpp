@@ -128,15 +128,14 @@ TEST(HostBinary, ShippedPluginRefusingItsSettingsStopsTheHost) {
 TEST(HostBinary, RefusedNestedSettingPointsAtTheKeysOwnLine) {
   const std::string head =
       "# written by host_binary_test\nplugin_dir: \"" + plugin_dir + "\"\nplugins:\n";
-  const std::string nested = head +
-                             "  - name: auth_header_injector\n" // line 4
-                             "    settings:\n"
-                             "      rules:\n"
-                             "        - name: github\n"
-                             "          match:\n"
-                             "            host: \"*.github.com\"\n"
-                             "            port: 0\n" // line 10, column 13
-                             "          set: {X-Api-Key: abc}\n";
+  const std::string nested = head + "  - name: auth_header_injector\n" // line 4
+                                    "    settings:\n"
+                                    "      rules:\n"
+                                    "        - name: github\n"
+                                    "          match:\n"
+                                    "            host: \"*.github.com\"\n"
+                                    "            port: 0\n" // line 10, column 13
+                                    "          set: {X-Api-Key: abc}\n";
   const std::string config = temp_file("nested.yaml", nested);
   for (const bool check_only : {true, false}) {
     SCOPED_TRACE(check_only ? "--check-config" : "start");

@@ -140,4 +140,16 @@ for example_dir in "$source_dir"/sdk/examples/*/; do
 done
 ((examples > 0)) || fail "no sdk/examples/*/CMakeLists.txt found under $source_dir"
 
+# The SDK's own tests (sdk/tests/<name>/: the fake host's), against the installed prefix too.
+for suite_dir in "$source_dir"/sdk/tests/*/; do
+  [[ -f $suite_dir/CMakeLists.txt ]] || continue
+  suite=$(basename "$suite_dir")
+  build=$work/sdk-tests/$suite
+  "$cmake" -S "$suite_dir" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DCMAKE_FIND_PACKAGE_NO_SYSTEM_PACKAGE_REGISTRY=ON
+  "$cmake" --build "$build" -j2
+  "$ctest" --test-dir "$build" --output-on-failure --no-tests=error --timeout 120 ||
+    fail "sdk/tests/$suite: its tests failed (ctest --test-dir $build)"
+done
+
 echo "build_template_plugin: OK: $examples example(s) in $work/build"

@@ -104,9 +104,9 @@ void plugin_runtime::impl::load(const host_config &config) {
     if (instance == nullptr) {
       // The key's own line when the plugin named it (the pointer itself is not printed: some
       // plugins take secrets as keys); the entry's when it did not.
-      const std::string at =
-          refusal.setting.empty() || entry.location.empty() ? where
-                                                            : entry.location_of(refusal.setting);
+      const std::string at = refusal.setting.empty() || entry.location.empty()
+                                 ? where
+                                 : entry.location_of(refusal.setting);
       throw plugin_load_error("plugin '" + entry.name + "' (" + library->file() +
                               ") refused its settings at " + at + ": " +
                               (refusal.message.empty() ? "(it gave no reason)" : refusal.message));

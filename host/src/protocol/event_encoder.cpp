@@ -242,7 +242,9 @@ void encode_send_error(std::string &out, std::string_view error, std::string_vie
 void encode_error(std::string &out, std::string_view error, std::string_view code,
                   const event_ids &ids, std::int64_t unix_ms) {
   append_error_head(out, "{\"type\":\"error\"", error, code);
-  append_optional_field(out, ",\"request_id\":", ids.request_id);
+  // The connection an error is about, when it is about one (ALREADY_CONNECTED, a plugin's
+  // refusal of a command or of an upstream's message): the same field every other event uses.
+  append_ids(out, ids);
   append_timestamp_and_close(out, unix_ms);
 }
 

@@ -3,9 +3,10 @@
 // Derive from apistudio::sdk::plugin<State>, override the hooks you need, and export the class
 // with
 //     APISTUDIO_PLUGIN(my_plugin, "my_plugin", "1.0.0")
-// in exactly one .cpp file. `State` is what the plugin keeps per session (omit it for none): it
-// is created in on_session_open, handed to every hook of that session, and deleted by the SDK
-// after on_session_close.
+// in exactly one .cpp file. `State` is what the plugin keeps per session (omit it for none): the
+// plugin's on_session_open creates it (the default one makes a default-constructed State), every
+// hook of that session gets it (nullptr if none was made), and the SDK deletes it after
+// on_session_close.
 //
 // A hook says no by returning sdk::refuse("CODE", "why"): the host answers the client with the
 // protocol's own error event (see plugin_abi.h for what each hook's refusal becomes). Exceptions
@@ -134,7 +135,7 @@ public:
   // captures) is destroyed when the timer can no longer fire, on any thread.
   std::uint64_t start_timer(session_id session, std::uint64_t delay_ms, std::uint64_t interval_ms,
                             std::function<void()> callback) const {
-    auto *owned = new std::function<void()>(std::move(callback));
+    auto *owned = new timer_callback{api_, handle_, std::move(callback)};
     return api_->timer_start(handle_, session, delay_ms, interval_ms, &run_timer, &release_timer,
                              owned);
   }
@@ -152,17 +153,30 @@ public:
   std::uint64_t now_ms() const noexcept { return api_->now_ms(handle_); }
 
 private:
+  struct timer_callback {
+    const apistudio_host_api *api; // with `handle`: to log what the callback threw
+    apistudio_plugin_host_ptr handle;
+    std::function<void()> run;
+  };
+  // A timer has no one to answer, so what it throws is logged with its text and then dropped.
   static void run_timer(void *data) noexcept {
-    auto *callback = static_cast<std::function<void()> *>(data);
+    auto *callback = static_cast<timer_callback *>(data);
     try {
-      (*callback)();
+      callback->run();
+    } catch (const std::exception &e) {
+      log_throw(*callback, e.what());
     } catch (...) {
-      // A timer has no one to answer; the plugin's own code logs what it wants to keep.
+      log_throw(*callback, "an exception that is not a std::exception");
     }
   }
-  static void release_timer(void *data) noexcept {
-    delete static_cast<std::function<void()> *>(data);
+  static void log_throw(const timer_callback &callback, const char *what) noexcept {
+    try {
+      host(callback.api, callback.handle)
+          .log(log_level::error, std::string("timer callback threw: ") + what);
+    } catch (...) {
+    }
   }
+  static void release_timer(void *data) noexcept { delete static_cast<timer_callback *>(data); }
 
   const apistudio_host_api *api_;
   apistudio_plugin_host_ptr handle_;
@@ -324,9 +338,12 @@ public:
   using state_type = State;
   using plugin_base::plugin_base;
 
-  // Before the upgrade; store the session's state in `state` (or leave it empty). Refusing
-  // answers the upgrade with the refusal's http_status (default 403).
-  virtual outcome on_session_open(session &, const session_info &, std::unique_ptr<State> &) {
+  // Before the upgrade; store the session's state in `state` (or leave it empty: the other hooks
+  // then get nullptr). Without an override, a default-constructible State is made for every
+  // session. Refusing answers the upgrade with the refusal's http_status (default 403).
+  virtual outcome on_session_open(session &, const session_info &, std::unique_ptr<State> &state) {
+    if constexpr (!std::is_same_v<State, no_state> && std::is_default_constructible_v<State>)
+      state = std::make_unique<State>();
     return verdict::continue_;
   }
   // The session's last hook; the state is deleted right after it.

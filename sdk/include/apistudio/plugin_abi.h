@@ -188,9 +188,10 @@ typedef enum apistudio_header_mode {
   APISTUDIO_HEADER_IF_ABSENT = 2  /* set only if the client did not send it */
 } apistudio_header_mode;
 
-/* A timer's callback, and its release: called exactly once when the timer can no longer fire
- * (after a one-shot fired, after timer_cancel, when its session ended, at shutdown), on any
- * thread, possibly after on_destroy (the library stays loaded until then). May be NULL. */
+/* A timer's callback, called each time the timer fires. Its release (may be NULL) is called
+ * exactly once, when the timer can no longer fire (after a one-shot fired, after timer_cancel,
+ * when its session ended, at shutdown), on any thread, possibly after on_destroy (the library
+ * stays loaded until then): free user_data there. */
 typedef void (*apistudio_timer_fn)(apistudio_timer_data_plugin_ptr user_data);
 typedef void (*apistudio_timer_release_fn)(apistudio_timer_data_plugin_ptr user_data);
 

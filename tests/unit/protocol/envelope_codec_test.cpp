@@ -846,7 +846,8 @@ TEST(EnvelopeEncode, ErrorEvents) {
                new_year_noon);
   EXPECT_EQ(out,
             R"({"type":"error","error":"Invalid message format: unknown type 'x'",)"
-            R"("code":"INVALID_FORMAT","request_id":"r","timestamp":"2025-01-01T12:00:00.000Z"})");
+            R"("code":"INVALID_FORMAT","connection_id":"c","request_id":"r",)"
+            R"("timestamp":"2025-01-01T12:00:00.000Z"})");
 }
 
 TEST(EnvelopeEncode, EscapesControlCharactersQuotesAndBackslashes) {
