@@ -844,10 +844,9 @@ TEST(EnvelopeEncode, ErrorEvents) {
   out.clear();
   encode_error(out, "Invalid message format: unknown type 'x'", "INVALID_FORMAT", {"c", "r"},
                new_year_noon);
-  EXPECT_EQ(out,
-            R"({"type":"error","error":"Invalid message format: unknown type 'x'",)"
-            R"("code":"INVALID_FORMAT","connection_id":"c","request_id":"r",)"
-            R"("timestamp":"2025-01-01T12:00:00.000Z"})");
+  EXPECT_EQ(out, R"({"type":"error","error":"Invalid message format: unknown type 'x'",)"
+                 R"("code":"INVALID_FORMAT","connection_id":"c","request_id":"r",)"
+                 R"("timestamp":"2025-01-01T12:00:00.000Z"})");
 }
 
 TEST(EnvelopeEncode, EscapesControlCharactersQuotesAndBackslashes) {
