@@ -32,7 +32,11 @@ bool url_matches(const url_match &match, const sdk::url &url) {
     return false;
   if (match.scheme && !common::iequals(*match.scheme, url.scheme))
     return false;
-  if (match.host_pattern && !host_matches(*match.host_pattern, url.host))
+  // Patterns keep an IPv6 literal in brackets (as written in a URL); the host's parts do not.
+  if (match.host_pattern &&
+      !host_matches(*match.host_pattern, url.host.find(':') == std::string_view::npos
+                                             ? std::string(url.host)
+                                             : "[" + std::string(url.host) + "]"))
     return false;
   if (match.port && url.port != *match.port)
     return false;

@@ -309,8 +309,12 @@ chain_outcome run_message_chain(plugin_runtime::impl &rt, session_context &ctx, 
       return (p.hooks.*hook)(p.instance, as_session(ctx), state, as_message(msg),
                              as_refusal(msg.refusal));
     });
-    if (v == APISTUDIO_CONTINUE || v == APISTUDIO_REPLACE)
+    if (v == APISTUDIO_CONTINUE || v == APISTUDIO_REPLACE) {
+      // A reason given by a plugin that then let the message through is not the next one's.
+      if (!msg.refusal.code.empty() || !msg.refusal.message.empty())
+        msg.refusal = hook_refusal{};
       return true;
+    }
     outcome = stopped_at(rt, p, v, name, ctx);
     if (outcome.verdict == APISTUDIO_REFUSE)
       complete_refusal(msg.refusal, p.name);

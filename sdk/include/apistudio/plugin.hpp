@@ -557,6 +557,17 @@ template <class Plugin> struct exports {
     });
   }
 
+  // A hook the plugin does not override is exported as NULL, which the host skips at no cost: a
+  // plugin pays per message only for the hooks it has. `&Plugin::hook` names the base's member
+  // (and has the base's member-pointer type) exactly when no class from Plugin down overrides it.
+  template <class Overridden, class Inherited>
+  static constexpr bool overrides = !std::is_same_v<Overridden, Inherited>;
+#define APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(hook, exported)                                           \
+  (overrides<decltype(&Plugin::hook), decltype(&plugin<state>::hook)> ? &exported : nullptr)
+  // The state needs the session hooks even without an override: the default on_session_open
+  // makes it, and session_close deletes it.
+  static constexpr bool keeps_state = !std::is_same_v<state, no_state>;
+
   static const apistudio_plugin_descriptor *descriptor(std::string_view name,
                                                        std::string_view version) noexcept {
     static const apistudio_plugin_descriptor d = {
@@ -566,16 +577,19 @@ template <class Plugin> struct exports {
         str(version),
         &create,
         &destroy,
-        &session_open,
-        &session_close,
-        &client_message,
-        &to_upstream,
-        &from_upstream,
-        &upstream_connect,
-        &upstream_opened,
-        &upstream_closed,
-        &bus_message,
+        keeps_state ? &session_open
+                    : APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_session_open, session_open),
+        keeps_state ? &session_close
+                    : APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_session_close, session_close),
+        APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_client_message, client_message),
+        APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_message_to_upstream, to_upstream),
+        APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_message_from_upstream, from_upstream),
+        APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_upstream_connect, upstream_connect),
+        APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_upstream_opened, upstream_opened),
+        APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_upstream_closed, upstream_closed),
+        APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_bus_message, bus_message),
     };
+#undef APISTUDIO_SDK_HOOK_IF_OVERRIDDEN
     return &d;
   }
 };

@@ -154,6 +154,9 @@ TEST(PluginsAuthHeaderInjector, OddUrlsNeverMatch) {
   EXPECT_FALSE(matches({}, "wss:///nohost"));
   EXPECT_FALSE(matches({}, "wss://h:99999/"));
   EXPECT_TRUE(matches({}, "wss://[::1]:9000/"));
+  ahi::url_match v6;
+  v6.host_pattern = "[::1]";
+  EXPECT_TRUE(matches(v6, "wss://[::1]:9000/")); // the host's parts carry no brackets
   // The userinfo is not the host: "a.example.com@evil.org" goes to evil.org.
   EXPECT_FALSE(matches(any, "wss://a.example.com@evil.org/"));
 }
