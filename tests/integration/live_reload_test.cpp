@@ -179,7 +179,9 @@ TEST(LiveReload, TighterEgressDeniesTheNextDialButKeepsOpenUpstreams) {
   const json err = c.ws.read_until("connection_error");
   EXPECT_EQ(err["code"], "DESTINATION_DENIED") << err.dump();
   EXPECT_EQ(err["connection_id"], "new") << err.dump();
-  c.ws.read_until("connection_status"); // "closed" for "new"
+  // "connecting", then the final status of "new" ("error"): both read, so only the echo follows.
+  EXPECT_EQ(c.ws.read_until("connection_status")["status"], "connecting");
+  EXPECT_EQ(c.ws.read_until("connection_status")["status"], "error");
   const std::size_t accepted_before = echo.accepted();
   // So does a test-connection.
   const http_result t =
