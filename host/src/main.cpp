@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 
 namespace po = boost::program_options;
@@ -23,6 +24,25 @@ bool env_truthy(const char *name) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s == "true" || s == "1" || s == "yes";
 }
+
+// The command line's overrides, applied to the file's settings at start and again at each reload
+// (a reload re-reads the file, the command line stays as the host was started).
+struct overrides {
+  std::optional<listen_config> listen;
+  std::optional<std::string> plugin_dir;
+  bool debug = false;
+
+  void apply(host_config &config) const {
+    if (listen) { // the address only: allow_public_without_auth stays the file's
+      config.listen.host = listen->host;
+      config.listen.port = listen->port;
+    }
+    if (plugin_dir)
+      config.plugin_dir = *plugin_dir;
+    if (debug)
+      config.debug = true;
+  }
+};
 
 } // namespace
 
@@ -62,9 +82,12 @@ int main(int argc, char **argv) {
     std::cerr << "apistudio-host: configuration error: " << e.what() << '\n';
     return 1;
   }
+  overrides command_line;
   if (vm.count("listen")) {
     try {
-      parse_listen_address(vm["listen"].as<std::string>(), config.listen);
+      listen_config l;
+      parse_listen_address(vm["listen"].as<std::string>(), l);
+      command_line.listen = l;
     } catch (const std::invalid_argument &e) {
       std::cerr << "apistudio-host: --listen: " << e.what()
                 << " (expected HOST:PORT or [IPV6]:PORT)\n";
@@ -72,9 +95,9 @@ int main(int argc, char **argv) {
     }
   }
   if (vm.count("plugin-dir"))
-    config.plugin_dir = vm["plugin-dir"].as<std::string>();
-  if (env_truthy("WEBSOCKET_DEBUG"))
-    config.debug = true;
+    command_line.plugin_dir = vm["plugin-dir"].as<std::string>();
+  command_line.debug = env_truthy("WEBSOCKET_DEBUG");
+  command_line.apply(config);
 
   if (vm.count("check-config")) {
     try {
@@ -94,7 +117,13 @@ int main(int argc, char **argv) {
   }
 
   try {
-    host_server server(std::move(config));
+    host_options options;
+    options.reload_source = [config_path, command_line] {
+      host_config next = load_config(config_path);
+      command_line.apply(next);
+      return next;
+    };
+    host_server server(std::move(config), std::move(options));
     server.watch_signals();
     server.start();
     server.wait();

@@ -37,11 +37,12 @@ void http_session::run() {
 }
 
 void http_session::do_read() {
+  settings_ = ctx_.settings.current();
   parser_.emplace();
-  parser_->header_limit(static_cast<std::uint32_t>(ctx_.config.limits.max_http_header_bytes));
-  parser_->body_limit(ctx_.config.limits.max_http_body_bytes);
+  parser_->header_limit(static_cast<std::uint32_t>(settings_->config.limits.max_http_header_bytes));
+  parser_->body_limit(settings_->config.limits.max_http_body_bytes);
   // Slow clients that never finish their request (slowloris) are cut off here.
-  stream_.expires_after(ctx_.config.limits.http_header_timeout);
+  stream_.expires_after(settings_->config.limits.http_header_timeout);
   http::async_read(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -68,6 +69,9 @@ void http_session::on_read(beast::error_code ec) {
 }
 
 void http_session::handle(request req) {
+  // Admission with the rules as they are now: the connection may have waited for this request
+  // across a reload.
+  settings_ = ctx_.settings.current();
   const auto v = req.version();
   request_keep_alive_ = req.keep_alive();
   const std::string_view target = req.target();
@@ -76,7 +80,7 @@ void http_session::handle(request req) {
                                      ? std::string_view{}
                                      : target.substr(target.find('?') + 1);
 
-  const admission_result admitted = ctx_.admission.check(admission_request::from(req, query));
+  const admission_result admitted = settings_->admission.check(admission_request::from(req, query));
   if (admitted.status != 0)
     return send(make_json_error(static_cast<http::status>(admitted.status), admitted.code,
                                 admitted.message, v));
@@ -111,7 +115,7 @@ void http_session::handle(request req) {
       res.set(http::field::sec_websocket_version, "13");
       return send(std::move(res));
     }
-    if (ctx_.live_client_sockets.load() > ctx_.config.limits.max_total_connections)
+    if (ctx_.live_client_sockets.load() > settings_->config.limits.max_total_connections)
       return send(make_json_error(http::status::service_unavailable, "TOO_MANY_CONNECTIONS",
                                   "The host is at its connection limit; try again later", v));
     return upgrade(std::move(req), is_proxy, std::move(client_id));
@@ -160,9 +164,9 @@ void http_session::upgrade(request req, bool proxy, std::string client_id) {
   }
   // From here the WebSocket's own timeouts and the keep-alive govern the socket: Beast's
   // per-operation deadlines of http_stream would only cost time on every message.
-  auto session = std::make_shared<client_session>(ctx_, stream_.release_socket(), std::move(slot_),
-                                                  proxy, std::move(client_id), registered,
-                                                  std::move(remote_address_));
+  auto session = std::make_shared<client_session>(ctx_, settings_, stream_.release_socket(),
+                                                  std::move(slot_), proxy, std::move(client_id),
+                                                  registered, std::move(remote_address_));
   // Bytes already read past the request belong to the WebSocket; a client must wait for 101
   // before sending frames (RFC 6455 4.1), so there are none to carry over.
   session->start(std::move(req));
@@ -230,7 +234,7 @@ void http_session::send(response res) {
                           res.result_int() != 431 && res.result_int() != 413;
   res.keep_alive(keep_alive);
   pending_ = std::make_shared<response>(std::move(res));
-  stream_.expires_after(ctx_.config.limits.http_header_timeout);
+  stream_.expires_after(settings_->config.limits.http_header_timeout);
   http::async_write(stream_, *pending_,
                     [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
                       self->on_write(keep_alive, ec);

@@ -41,6 +41,9 @@ private:
   void on_write(bool keep_alive, boost::beast::error_code ec);
 
   session_services &ctx_;
+  // The settings this request is read with (its limits) and then admitted with (taken again
+  // once it arrived): a reload applies to the next request on a kept-alive connection.
+  std::shared_ptr<const settings_snapshot> settings_;
   http_stream stream_;
   connection_slot slot_;
   boost::beast::flat_buffer buffer_;

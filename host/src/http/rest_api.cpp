@@ -79,6 +79,8 @@ std::shared_ptr<upstream_dialer> test_connection(session_services &ctx, worker_e
                                                  const rest_request &req,
                                                  const std::string &remote_address,
                                                  rest_reply reply) {
+  const auto settings = ctx.settings.current(); // a test sees the rules as they are now
+  const host_config &config = settings->config;
   // Every refusal answers at once and leaves nothing to cancel.
   auto answer = [&](http_response res) -> std::shared_ptr<upstream_dialer> {
     reply(std::move(res));
@@ -124,7 +126,7 @@ std::shared_ptr<upstream_dialer> test_connection(session_services &ctx, worker_e
     if (!body["tls_verify"].is_boolean())
       return unprocessable("Field 'tls_verify' must be a boolean");
     if (!body["tls_verify"].get<bool>()) {
-      if (!ctx.config.tls.allow_insecure_opt_out)
+      if (!config.tls.allow_insecure_opt_out)
         return unprocessable("tls_verify=false is not allowed by this host");
       d.tls_verify = false;
     }
@@ -132,7 +134,7 @@ std::shared_ptr<upstream_dialer> test_connection(session_services &ctx, worker_e
   std::string why;
   if (!parse_upstream_url(d.url, d.target, why))
     return answer(test_error(req, d.url, "INVALID_URL", why, nullptr));
-  if (!validate_handshake(d.headers, d.protocols, ctx.config.limits, why))
+  if (!validate_handshake(d.headers, d.protocols, config.limits, why))
     return answer(test_error(req, d.url, "INVALID_FORMAT", why, nullptr));
 
   if (!ctx.plugins.empty()) {
@@ -169,18 +171,17 @@ std::shared_ptr<upstream_dialer> test_connection(session_services &ctx, worker_e
     per_address_count::slot per_address;
     connection_slot dial;
   };
-  auto held = std::make_shared<held_slots>(
-      held_slots{ctx.connection_tests.try_take(remote_address,
-                                               ctx.config.limits.max_connection_tests_per_address),
-                 connection_slot(ctx.live_client_sockets)});
+  auto held = std::make_shared<held_slots>(held_slots{
+      ctx.connection_tests.try_take(remote_address, config.limits.max_connection_tests_per_address),
+      connection_slot(ctx.live_client_sockets)});
   if (!held->per_address)
     return answer(
         make_json_error(http::status::too_many_requests, "TOO_MANY_TESTS",
                         "Too many connection tests in flight from this address (at most " +
-                            std::to_string(ctx.config.limits.max_connection_tests_per_address) +
+                            std::to_string(config.limits.max_connection_tests_per_address) +
                             "); wait for one to finish",
                         req.version()));
-  if (ctx.live_client_sockets.load() > ctx.config.limits.max_total_connections)
+  if (ctx.live_client_sockets.load() > config.limits.max_total_connections)
     return answer(make_json_error(http::status::service_unavailable, "TOO_MANY_CONNECTIONS",
                                   "The host is at its connection limit; try again later",
                                   req.version()));

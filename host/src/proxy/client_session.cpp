@@ -12,12 +12,15 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 
-client_session::client_session(session_services &ctx, worker_socket &&socket, connection_slot slot,
-                               bool proxy_protocol, std::string client_id, bool client_registered,
+client_session::client_session(session_services &ctx,
+                               std::shared_ptr<const settings_snapshot> settings,
+                               worker_socket &&socket, connection_slot slot, bool proxy_protocol,
+                               std::string client_id, bool client_registered,
                                std::string remote_address)
-    : ctx_(ctx), ws_(std::move(socket)), slot_(std::move(slot)),
-      client_registered_(client_registered), out_(ctx.config.limits.max_outbound_queue_bytes),
-      stall_timer_(ws_.get_executor()), keepalive_timer_(ws_.get_executor()) {
+    : ctx_(ctx), settings_(std::move(settings)), ws_(std::move(socket)), slot_(std::move(slot)),
+      client_registered_(client_registered),
+      out_(settings_->config.limits.max_outbound_queue_bytes), stall_timer_(ws_.get_executor()),
+      keepalive_timer_(ws_.get_executor()) {
   if (proxy_protocol)
     upstreams_.emplace(*this, ctx, flow_, ws_.get_executor());
   sctx_.id = ctx.next_session_id.fetch_add(1);
@@ -55,15 +58,16 @@ void client_session::start(request req) {
                   req);
 
   websocket::stream_base::timeout t{};
-  t.handshake_timeout = ctx_.config.limits.http_header_timeout; // also bounds the closing handshake
-  t.idle_timeout = websocket::stream_base::none(); // keep_tick() instead (keepalive.hpp)
+  t.handshake_timeout =
+      settings_->config.limits.http_header_timeout; // also bounds the closing handshake
+  t.idle_timeout = websocket::stream_base::none();  // keep_tick() instead (keepalive.hpp)
   t.keep_alive_pings = false;
   ws_.set_option(t);
   ws_.control_callback([this](websocket::frame_type, beast::string_view) { keepalive_.heard(); });
   // On the proxy socket a message travels inside a JSON envelope, base64 (x4/3) when binary and
   // escaped when text: the frame gets room for a message of the full size (x2 + 4 KiB of fields).
   // The message itself is held to the limit after decoding (send_error MESSAGE_TOO_LARGE).
-  const std::size_t max_message = ctx_.config.limits.max_message_bytes;
+  const std::size_t max_message = settings_->config.limits.max_message_bytes;
   ws_.read_message_max(upstreams_ ? 2 * max_message + 4096 : max_message);
   ws_.auto_fragment(false);
   // The request was read by the HTTP session: the first byte this socket reads is a frame's.
@@ -108,7 +112,7 @@ void client_session::on_accept(beast::error_code ec) {
 // ---- keep-alive ----
 
 void client_session::arm_keepalive() {
-  keepalive_timer_.expires_after(ctx_.config.keepalive.idle_timeout / 2);
+  keepalive_timer_.expires_after(settings_->config.keepalive.idle_timeout / 2);
   keepalive_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (!ec)
       self->keep_tick();
@@ -267,7 +271,7 @@ void client_session::do_write() {
 // gets the whole write_stall_timeout, so a slow client that keeps reading is not cut off.
 // Armed only when a write has to wait: the common path, where the layer has room, sets no timer.
 void client_session::arm_write_stall() {
-  stall_timer_.expires_after(ctx_.config.limits.write_stall_timeout);
+  stall_timer_.expires_after(settings_->config.limits.write_stall_timeout);
   stall_timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
     auto self = weak.lock();
     // Re-armed by a later wait after this one had expired: that wait has its own deadline.

@@ -42,10 +42,12 @@ public:
   using request = boost::beast::http::request<boost::beast::http::string_body>;
 
   // `client_id` is empty on /ws. `client_registered`: the caller already holds the client_id in
-  // the registry (the session releases it).
-  client_session(session_services &ctx, worker_socket &&socket, connection_slot slot,
-                 bool proxy_protocol, std::string client_id, bool client_registered,
-                 std::string remote_address);
+  // the registry (the session releases it). `settings`: the snapshot the upgrade request was
+  // admitted with; the session keeps its limits and keepalive for its whole life (a reload
+  // applies to new sessions).
+  client_session(session_services &ctx, std::shared_ptr<const settings_snapshot> settings,
+                 worker_socket &&socket, connection_slot slot, bool proxy_protocol,
+                 std::string client_id, bool client_registered, std::string remote_address);
   ~client_session() override;
 
   // On its worker: plugins' on_session_open, then the upgrade (or the HTTP refusal).
@@ -59,6 +61,8 @@ public:
   session_context &context() override { return sctx_; }
 
   // ---- for its upstream_set (on this worker) ----
+  const host_config &config() const noexcept { return settings_->config; }
+  const std::shared_ptr<const settings_snapshot> &settings() const noexcept { return settings_; }
   // Client-bound frames: fill the frame begin_frame() returns, then commit_frame() queues it.
   // A frame that would take the queue past limits.max_outbound_queue is dropped instead, and the
   // client is closed as a slow consumer (1013): callers go on as if it had been queued.
@@ -88,6 +92,7 @@ private:
   void finish();
 
   session_services &ctx_;
+  std::shared_ptr<const settings_snapshot> settings_; // before upstreams_, which reads it
   // Frames written in one burst leave in one send (coalescing_socket.hpp).
   boost::beast::websocket::stream<coalescing_socket> ws_;
   connection_slot slot_;

@@ -6,9 +6,7 @@
 #include "base/logger.hpp"
 #include "plugin_host/plugin_runtime.hpp"
 #include "plugin_host/session_port.hpp"
-#include "policy/admission.hpp"
-#include "policy/egress_policy.hpp"
-#include "policy/host_config.hpp"
+#include "policy/live_settings.hpp"
 #include "proxy/client_registry.hpp"
 #include "proxy/connection_slot.hpp"
 #include "proxy/name_resolver.hpp"
@@ -26,14 +24,14 @@ namespace apistudio {
 using dial_observer = std::function<void(const boost::asio::ip::tcp::endpoint &)>;
 
 struct session_services {
-  const host_config &config;
+  // The reloadable configuration with its admission and egress policies (live_settings.hpp): the
+  // current snapshot per HTTP request and per dial; a client session keeps the one it started with.
+  live_settings &settings;
   logger &log;
   const clock_source &clock;
   plugin_runtime &plugins;
   session_directory &directory; // every live client session; shutdown closes them through it
   client_registry &clients;
-  const egress_policy &egress;
-  const admission_policy &admission;
   name_resolver &resolver;
   boost::asio::ssl::context &upstream_tls;          // verifying context
   boost::asio::ssl::context &upstream_tls_insecure; // for the allowed per-connection opt-out

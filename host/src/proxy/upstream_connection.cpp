@@ -24,10 +24,12 @@ template <class Stream>
 class basic_upstream final : public upstream_connection,
                              public std::enable_shared_from_this<basic_upstream<Stream>> {
 public:
-  basic_upstream(session_services &ctx, worker_executor executor, bool verify)
-      : ctx_(ctx), dialer_(std::make_shared<basic_upstream_dialer<Stream>>(ctx, executor, verify)),
+  basic_upstream(session_services &ctx, std::shared_ptr<const settings_snapshot> settings,
+                 worker_executor executor, bool verify)
+      : ctx_(ctx), settings_(std::move(settings)),
+        dialer_(std::make_shared<basic_upstream_dialer<Stream>>(ctx, executor, verify)),
         keepalive_timer_(executor), stall_timer_(executor), grace_timer_(executor),
-        queue_(ctx.config.limits.max_outbound_queue_bytes) {}
+        queue_(settings_->config.limits.max_outbound_queue_bytes) {}
 
   void open(dial_request request, upstream_owner *owner, open_handler done) override {
     url = request.url;
@@ -129,7 +131,7 @@ private:
     subprotocol = diag.subprotocol;
     ws_->control_callback(
         [this](websocket::frame_type, beast::string_view) { keepalive_.heard(); });
-    ws_->read_message_max(ctx_.config.limits.max_message_bytes);
+    ws_->read_message_max(settings_->config.limits.max_message_bytes);
     ws_->auto_fragment(false);
     state_ = state::open;
     arm_keepalive();
@@ -154,7 +156,7 @@ private:
 
   // The keep-alive tick (keepalive.hpp).
   void arm_keepalive() {
-    keepalive_timer_.expires_after(ctx_.config.keepalive.idle_timeout / 2);
+    keepalive_timer_.expires_after(settings_->config.keepalive.idle_timeout / 2);
     keepalive_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (!ec)
         self->keep_tick();
@@ -232,7 +234,7 @@ private:
     if (ec == websocket::error::message_too_big) {
       dial_error e{"MESSAGE_TOO_LARGE",
                    "Upstream message exceeds the " +
-                       std::to_string(ctx_.config.limits.max_message_bytes) + "-byte limit",
+                       std::to_string(settings_->config.limits.max_message_bytes) + "-byte limit",
                    0};
       return report_closed(1009, "message too big", &e);
     }
@@ -302,7 +304,7 @@ private:
   }
 
   void arm_write_check() {
-    stall_timer_.expires_after(ctx_.config.limits.write_stall_timeout / 2);
+    stall_timer_.expires_after(settings_->config.limits.write_stall_timeout / 2);
     stall_timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
       if (auto self = weak.lock(); self && !ec)
         self->check_writes();
@@ -369,6 +371,7 @@ private:
   }
 
   session_services &ctx_;
+  std::shared_ptr<const settings_snapshot> settings_;     // the owning session's (its limits)
   std::shared_ptr<basic_upstream_dialer<Stream>> dialer_; // while connecting
   std::optional<Stream> ws_;                              // from the dialer, once open
   worker_timer keepalive_timer_;
@@ -393,10 +396,12 @@ private:
 
 } // namespace
 
-std::shared_ptr<upstream_connection> upstream_connection::create(session_services &ctx,
-                                                                 worker_executor executor, bool tls,
-                                                                 bool verify_tls) {
-  return make_for_scheme<upstream_connection, basic_upstream>(tls, ctx, executor, verify_tls);
+std::shared_ptr<upstream_connection>
+upstream_connection::create(session_services &ctx,
+                            std::shared_ptr<const settings_snapshot> settings,
+                            worker_executor executor, bool tls, bool verify_tls) {
+  return make_for_scheme<upstream_connection, basic_upstream>(tls, ctx, std::move(settings),
+                                                              executor, verify_tls);
 }
 
 } // namespace apistudio

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "base/worker_types.hpp"
+#include "policy/live_settings.hpp"
 #include "proxy/outbound_queue.hpp"
 #include "proxy/upstream_dialer.hpp"
 
@@ -46,8 +47,10 @@ public:
   using open_handler = upstream_dialer::done_handler;
 
   // `executor`: the owning session's worker; the connection and its callbacks run there.
+  // `settings`: the owning session's snapshot, whose limits and keepalive the connection keeps.
   static std::shared_ptr<upstream_connection>
-  create(session_services &ctx, worker_executor executor, bool tls, bool verify_tls);
+  create(session_services &ctx, std::shared_ptr<const settings_snapshot> settings,
+         worker_executor executor, bool tls, bool verify_tls);
   virtual ~upstream_connection() = default;
 
   // Starts connecting; `done` runs once on the worker (not if detach() came first).

@@ -61,7 +61,8 @@ void basic_upstream_dialer<Stream>::dial(dial_request request, done_handler done
   state_ = state::connecting;
   started_ = std::chrono::steady_clock::now();
   phase_ = started_;
-  deadline_.expires_after(ctx_.config.limits.connect_timeout);
+  // The current settings, not the session's: a reload applies to the next dial.
+  deadline_.expires_after(ctx_.settings.current()->config.limits.connect_timeout);
   deadline_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
     if (!ec)
       self->on_deadline();
@@ -139,8 +140,10 @@ void basic_upstream_dialer<Stream>::on_resolve(beast::error_code ec, name_resolv
                  "DNS lookup failed for " + req_.target.host +
                      (ec ? ": " + ec.message() : std::string(": no address")),
                  0});
+  // The egress rules as they are now (a reload tightens them for every dial after it).
+  const auto settings = ctx_.settings.current();
   for (const auto &ep : eps) {
-    const auto d = ctx_.egress.check(req_.target.host, ep.address(), ep.port());
+    const auto d = settings->egress.check(req_.target.host, ep.address(), ep.port());
     if (!d.allowed)
       return fail({"DESTINATION_DENIED", "Destination denied: " + d.reason, 0});
   }

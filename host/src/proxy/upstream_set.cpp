@@ -55,11 +55,12 @@ void upstream_set::do_send_message() {
     }
     bytes = &decoded_;
   }
-  if (bytes->size() > ctx_.config.limits.max_message_bytes) {
+  if (bytes->size() > session_.config().limits.max_message_bytes) {
     outbound_frame &e = session_.begin_frame();
     encode_send_error(e.owned,
                       "Message exceeds the " +
-                          std::to_string(ctx_.config.limits.max_message_bytes) + "-byte limit",
+                          std::to_string(session_.config().limits.max_message_bytes) +
+                          "-byte limit",
                       "MESSAGE_TOO_LARGE", {cid, rid}, ctx_.clock.unix_ms());
     return session_.commit_frame();
   }
@@ -129,10 +130,10 @@ void upstream_set::do_connect_external() {
   }
   d.headers = std::move(cmd_.headers);
   d.protocols = std::move(cmd_.protocols);
-  if (!validate_handshake(d.headers, d.protocols, ctx_.config.limits, why))
+  if (!validate_handshake(d.headers, d.protocols, session_.config().limits, why))
     return session_.send_error(why, "INVALID_FORMAT", rid);
   if (cmd_.tls_verify == false) {
-    if (!ctx_.config.tls.allow_insecure_opt_out)
+    if (!session_.config().tls.allow_insecure_opt_out)
       return session_.send_error(
           "Invalid message format: tls_verify=false is not allowed by this host", "INVALID_FORMAT",
           rid);
@@ -141,10 +142,10 @@ void upstream_set::do_connect_external() {
 
   session_context &sctx = session_.context();
   if (!ctx_.clients.try_reserve_upstream(sctx.client_id,
-                                         ctx_.config.limits.max_connections_per_client)) {
+                                         session_.config().limits.max_connections_per_client)) {
     send_connection_error({"CONNECTION_LIMIT",
                            "Maximum " +
-                               std::to_string(ctx_.config.limits.max_connections_per_client) +
+                               std::to_string(session_.config().limits.max_connections_per_client) +
                                " concurrent external connections per client",
                            0},
                           cid, rid);
@@ -175,7 +176,8 @@ void upstream_set::do_connect_external() {
   // Echoed without credentials: events may end up in logs and screenshots (docs/security.md).
   send_status("connecting", {redacted_url(d.url), {}, 0, {}}, cid, rid);
   d.client = sctx.id;
-  auto conn = upstream_connection::create(ctx_, executor_, d.target.tls, d.tls_verify);
+  auto conn =
+      upstream_connection::create(ctx_, session_.settings(), executor_, d.target.tls, d.tls_verify);
   conn->connection_id = cid;
   upstreams_.push_back({cid, conn, d.target, {}, rid, {}, false, false});
   conn->open(std::move(d), this,

@@ -2,6 +2,7 @@
 
 #include "plugin_host/message_bus.hpp"
 #include "plugin_host/plugin_runtime.hpp"
+#include "policy/restart_only_settings.hpp"
 #include "proxy/cares_resolver.hpp"
 #include "server/listener.hpp"
 #include "server/worker_pool.hpp"
@@ -15,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -53,6 +55,19 @@ tcp::endpoint listen_endpoint(const listen_config &l) {
   return {address, l.port};
 }
 
+// Tokens are what keeps a public listener from being an open proxy: checked at start and again
+// on every reload (a reload that removes the last token there is refused).
+void require_tokens_when_public(const host_config &config) {
+  const bool loopback = admission_policy::is_loopback_host(
+      config.listen.host.find(':') != std::string::npos ? "[" + config.listen.host + "]"
+                                                        : config.listen.host);
+  if (!loopback && config.security.access_tokens.empty() &&
+      !config.listen.allow_public_without_auth)
+    throw std::runtime_error("refusing to listen on non-loopback address " + config.listen.host +
+                             " without security.access_tokens; set "
+                             "server.allow_public_without_auth: true to do it anyway");
+}
+
 void raise_descriptor_limit(logger &log) {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -78,8 +93,12 @@ struct host_server::parts {
   std::unique_ptr<message_bus> bus;
   std::unique_ptr<plugin_runtime> plugins;
   client_registry clients;
-  std::unique_ptr<egress_policy> egress;
-  std::unique_ptr<admission_policy> admission;
+  std::unique_ptr<live_settings> settings;
+  own_endpoints own; // the bound listener, which egress always denies
+  std::function<host_config()> reload_source;
+  std::mutex reload_mutex; // one reload at a time (signal, admin endpoint, tests)
+  std::atomic<std::uint64_t> reloads_applied{0};
+  std::atomic<std::uint64_t> reloads_failed{0};
   std::unique_ptr<name_resolver> resolver;
   ssl::context tls_verify;
   ssl::context tls_insecure;
@@ -116,13 +135,8 @@ struct host_server::parts {
 host_server::host_server(host_config config, host_options options) : config_(std::move(config)) {
   parts_ = std::make_unique<parts>(config_, options);
   auto &p = *parts_;
-  if (!admission_policy::is_loopback_host(config_.listen.host.find(':') != std::string::npos
-                                              ? "[" + config_.listen.host + "]"
-                                              : config_.listen.host) &&
-      config_.security.access_tokens.empty() && !config_.listen.allow_public_without_auth)
-    throw std::runtime_error("refusing to listen on non-loopback address " + config_.listen.host +
-                             " without security.access_tokens; set "
-                             "server.allow_public_without_auth: true to do it anyway");
+  require_tokens_when_public(config_);
+  p.reload_source = std::move(options.reload_source);
   if (config_.debug && p.log.enabled(log_level::info))
     p.log.set_threshold(log_level::debug);
   raise_descriptor_limit(p.log);
@@ -131,13 +145,13 @@ host_server::host_server(host_config config, host_options options) : config_(std
                                                p.log, p.clock);
   p.resolver =
       options.resolver ? std::move(options.resolver) : make_cares_resolver(config_.resolver);
-  p.admission = std::make_unique<admission_policy>(config_.security, config_.listen);
-  // The egress policy needs the real port (port 0 in tests), so it is built after binding; the
-  // listener only starts accepting in start(), after the context exists.
-  p.egress = std::make_unique<egress_policy>();
-  p.ctx = std::unique_ptr<session_services>(new session_services{
-      config_, p.log, p.clock, *p.plugins, p.directory, p.clients, *p.egress, *p.admission,
-      *p.resolver, p.tls_verify, p.tls_insecure, std::move(options.on_dial)});
+  // The egress policy needs the real port (port 0 in tests), so the first snapshot is published
+  // again after binding; the listener only starts accepting in start(), after that.
+  p.settings = std::make_unique<live_settings>(
+      std::make_shared<const settings_snapshot>(config_, own_endpoints{}, 1));
+  p.ctx = std::unique_ptr<session_services>(
+      new session_services{*p.settings, p.log, p.clock, *p.plugins, p.directory, p.clients,
+                           *p.resolver, p.tls_verify, p.tls_insecure, std::move(options.on_dial)});
   // The members after on_dial keep their default initialisers: an explicit {} would start
   // next_session_id at 0, the ABI's "no session" (the first session's timers became global).
   try {
@@ -147,7 +161,8 @@ host_server::host_server(host_config config, host_options options) : config_(std
                              std::to_string(config_.listen.port) + ": " + e.code().message());
   }
   const auto bound = p.accept->local_endpoint();
-  *p.egress = egress_policy(config_.egress, {{bound.address(), bound.port()}});
+  p.own = {{bound.address(), bound.port()}};
+  p.settings->publish(std::make_shared<const settings_snapshot>(config_, p.own, 1));
 }
 
 host_server::~host_server() {
@@ -168,6 +183,9 @@ host_server::~host_server() {
 
 tcp::endpoint host_server::endpoint() const { return parts_->accept->local_endpoint(); }
 session_services &host_server::context() { return *parts_->ctx; }
+std::shared_ptr<const settings_snapshot> host_server::settings() const {
+  return parts_->settings->current();
+}
 
 void host_server::start() {
   auto &p = *parts_;
@@ -181,14 +199,62 @@ void host_server::start() {
 
 void host_server::watch_signals() {
   auto &p = *parts_;
-  p.signals = std::make_unique<net::signal_set>(p.workers.main(), SIGINT, SIGTERM);
-  p.signals->async_wait([this](boost::system::error_code ec, int sig) {
+  p.signals = std::make_unique<net::signal_set>(p.workers.main(), SIGINT, SIGTERM, SIGHUP);
+  await_signal();
+}
+
+void host_server::await_signal() {
+  parts_->signals->async_wait([this](boost::system::error_code ec, int sig) {
     if (ec)
       return;
+    if (sig == SIGHUP) {
+      parts_->log.info("host", "received SIGHUP; reloading the configuration");
+      reload(); // logs its outcome
+      return await_signal();
+    }
     parts_->log.info("host", std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
                                  "; shutting down");
     shutdown();
   });
+}
+
+reload_outcome host_server::reload() {
+  auto &p = *parts_;
+  std::lock_guard lock(p.reload_mutex);
+  reload_outcome out;
+  std::string source = config_.source_file.empty() ? "the configuration" : config_.source_file;
+  try {
+    if (!p.reload_source)
+      throw std::runtime_error("this host was not started from a configuration file");
+    host_config next = p.reload_source();
+    if (!next.source_file.empty())
+      source = next.source_file;
+    out.restart_needed = keep_restart_only_settings(config_, next);
+    require_tokens_when_public(next);
+    const std::uint64_t generation = p.settings->current()->generation + 1;
+    // Built completely (egress rules compiled) before anyone can see it; a throw publishes nothing.
+    p.settings->publish(
+        std::make_shared<const settings_snapshot>(std::move(next), p.own, generation));
+    out.applied = true;
+    p.reloads_applied.fetch_add(1);
+    p.log.info("reload", "configuration reloaded from " + source + " (generation " +
+                             std::to_string(generation) + ")");
+  } catch (const std::exception &e) {
+    out.error = e.what();
+    out.restart_needed.clear();
+    p.reloads_failed.fetch_add(1);
+    p.log.error("reload",
+                "configuration not reloaded, the running one stays in force: " + out.error);
+    return out;
+  }
+  for (const auto &key : out.restart_needed)
+    p.log.warn("reload", key + " changed in " + source +
+                             " but needs a restart; the running value stays until then");
+  return out;
+}
+
+reload_counts host_server::reload_stats() const {
+  return {parts_->reloads_applied.load(), parts_->reloads_failed.load()};
 }
 
 void host_server::shutdown(std::chrono::milliseconds grace) {

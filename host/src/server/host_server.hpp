@@ -3,7 +3,9 @@
 // Construction loads plugins and binds the listener (throwing plugin_load_error or
 // std::runtime_error with a message fit for the operator); start() runs the worker threads.
 // shutdown() stops accepting, closes every client and upstream with 1001 and stops once every
-// session is gone or the grace period ran out. Tests build one in-process on port 0.
+// session is gone or the grace period ran out. reload() (also SIGHUP) re-reads the configuration
+// and applies it without dropping a session (docs/operations.md, "Live reload"). Tests build one
+// in-process on port 0.
 #pragma once
 
 #include "base/clock.hpp"
@@ -16,7 +18,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace apistudio {
@@ -26,6 +30,24 @@ struct host_options {
   const clock_source *clock = nullptr;     // default: the system clocks
   logger *log = nullptr;                   // default: the host's own (stderr)
   dial_observer on_dial;                   // tests record dials
+  // Reads the configuration again for reload(): the file, with what the command line overrides
+  // applied as at startup. Throws config_error (or another std::exception) for a bad file. Empty:
+  // the host has no file to re-read, and every reload fails saying so.
+  std::function<host_config()> reload_source;
+};
+
+// What one reload did (also logged).
+struct reload_outcome {
+  bool applied = false;
+  std::string error; // why nothing changed, when not applied ("FILE:LINE:COLUMN: ..." for a file)
+  // Settings that changed in the file but only take effect after a restart (restart_only_settings).
+  std::vector<std::string> restart_needed;
+};
+
+// Reloads since start, for operators' metrics.
+struct reload_counts {
+  std::uint64_t applied = 0;
+  std::uint64_t failed = 0;
 };
 
 class host_server {
@@ -38,16 +60,29 @@ public:
   boost::asio::ip::tcp::endpoint endpoint() const;
   std::uint16_t port() const { return endpoint().port(); }
   session_services &context();
+  // The configuration the host started with; restart-only settings keep these values.
   const host_config &config() const { return config_; }
+  // The settings in force now (they change with each applied reload).
+  std::shared_ptr<const settings_snapshot> settings() const;
 
   void start();
   // Any thread; returns at once. Also triggered by SIGINT/SIGTERM when watch_signals() was called.
   void shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(4000));
+  // SIGINT/SIGTERM: shutdown(). SIGHUP: reload().
   void watch_signals();
   // Blocks until the worker threads have finished (after shutdown).
   void wait();
 
+  // Any thread; one reload at a time. Re-reads the configuration through
+  // host_options::reload_source. Valid: admission and egress apply at once (to the next request
+  // and dial), limits and keepalive to new sessions; open sessions stay. Invalid: nothing changes
+  // and the error is logged and counted.
+  reload_outcome reload();
+  reload_counts reload_stats() const;
+
 private:
+  void await_signal();
+
   struct parts;
   host_config config_;
   std::unique_ptr<parts> parts_;

@@ -1,0 +1,66 @@
+#include "policy/restart_only_settings.hpp"
+
+namespace apistudio {
+
+namespace {
+
+bool same_servers(const std::vector<name_server> &a, const std::vector<name_server> &b) {
+  if (a.size() != b.size())
+    return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i].address != b[i].address || a[i].port != b[i].port)
+      return false;
+  return true;
+}
+
+// What a plugin entry means to the running host; where it was written (location) does not count.
+bool same_plugins(const std::vector<plugin_config> &a, const std::vector<plugin_config> &b) {
+  if (a.size() != b.size())
+    return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i].name != b[i].name || a[i].path != b[i].path || a[i].enabled != b[i].enabled ||
+        a[i].settings != b[i].settings)
+      return false;
+  return true;
+}
+
+template <class T>
+void keep(const char *key, const T &running, T &next, bool same,
+          std::vector<std::string> &changed) {
+  if (same)
+    return;
+  next = running;
+  changed.emplace_back(key);
+}
+
+} // namespace
+
+std::vector<std::string> keep_restart_only_settings(const host_config &running, host_config &next) {
+  std::vector<std::string> changed;
+  const bool same_listen =
+      running.listen.host == next.listen.host && running.listen.port == next.listen.port;
+  if (!same_listen) {
+    next.listen.host = running.listen.host;
+    next.listen.port = running.listen.port;
+    changed.emplace_back("server.listen");
+  }
+  keep("server.worker_threads", running.worker_threads, next.worker_threads,
+       running.worker_threads == next.worker_threads, changed);
+  keep("tls.verify", running.tls.verify, next.tls.verify, running.tls.verify == next.tls.verify,
+       changed);
+  keep("tls.ca_file", running.tls.ca_file, next.tls.ca_file,
+       running.tls.ca_file == next.tls.ca_file, changed);
+  keep("resolver", running.resolver, next.resolver,
+       same_servers(running.resolver.servers, next.resolver.servers) &&
+           running.resolver.max_lookups_per_client == next.resolver.max_lookups_per_client &&
+           running.resolver.max_lookups_per_worker == next.resolver.max_lookups_per_worker,
+       changed);
+  keep("debug", running.debug, next.debug, running.debug == next.debug, changed);
+  keep("plugin_dir", running.plugin_dir, next.plugin_dir, running.plugin_dir == next.plugin_dir,
+       changed);
+  keep("plugins", running.plugins, next.plugins, same_plugins(running.plugins, next.plugins),
+       changed);
+  return changed;
+}
+
+} // namespace apistudio

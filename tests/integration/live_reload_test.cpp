@@ -1,0 +1,277 @@
+// Live reload (docs/operations.md, "Live reload") through an in-process host started from a real
+// configuration file: the file is rewritten and host_server::reload() — what SIGHUP calls — runs.
+// Open sessions must keep working on the same socket; new requests, dials and sessions see the new
+// settings; an invalid file changes nothing and its error names FILE:LINE:COLUMN.
+#include "proxy_test_util.hpp"
+#include "raw_socket.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+using namespace apistudio;
+using namespace apistudio::testing;
+using nlohmann::json;
+
+namespace {
+
+// A configuration file the test rewrites between reloads. Every version starts with the same
+// head (loopback port 0, two workers, the test CA), as an operator's file would keep them.
+class config_file {
+public:
+  explicit config_file(const std::string &body) : path_(make_path()) { write(body); }
+  ~config_file() { std::remove(path_.c_str()); }
+
+  void write(const std::string &body, int worker_threads = 2) const {
+    std::ofstream out(path_, std::ios::trunc);
+    out << head(worker_threads) << body;
+  }
+  const std::string &path() const { return path_; }
+  // Lines in head(): a body's first line is line head_lines() + 1.
+  static int head_lines() { return 5; }
+
+  host_options options() const {
+    host_options o;
+    o.reload_source = [path = path_] { return load_config(path); };
+    return o;
+  }
+
+private:
+  static std::string make_path() {
+    static int counter = 0;
+    return ::testing::TempDir() + "apistudio_reload_" + std::to_string(::getpid()) + "_" +
+           std::to_string(++counter) + ".yaml";
+  }
+  static std::string head(int worker_threads) {
+    return "server:\n"
+           "  listen: \"127.0.0.1:0\"\n"
+           "  worker_threads: " +
+           std::to_string(worker_threads) +
+           "\n"
+           "tls:\n"
+           "  ca_file: \"" +
+           test_data_dir() + "/tls/ca.pem\"\n";
+  }
+  std::string path_;
+};
+
+struct reload_host {
+  config_file file;
+  host_instance host;
+  explicit reload_host(const std::string &body)
+      : file(body), host(load_config(file.path()), file.options()) {}
+  std::uint16_t port() { return host.port(); }
+};
+
+// One message to the echo upstream and back on an open session.
+void expect_round_trip(ws_client &c, const std::string &content, const std::string &cid = "") {
+  json cmd = {{"type", "send_message"}, {"content", content}};
+  if (!cid.empty())
+    cmd["connection_id"] = cid;
+  c.send_json(cmd);
+  const auto [sent, got] = read_round_trip(c); // fails the test on anything else
+  ASSERT_TRUE(sent.is_object() && got.is_object());
+  EXPECT_EQ(got.value("content", ""), content) << got.dump().substr(0, 300);
+}
+
+// One GET on a connection kept alive between requests; the status, 0 if no answer.
+int status_on(raw_socket &s, const std::string &origin) {
+  if (!s.send("GET /api/websocket/active-connections HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: " +
+              origin + "\r\n\r\n"))
+    return 0;
+  std::string bytes; // the head, and whatever part of the body came with it
+  if (!s.read_until(bytes, "\r\n\r\n", std::chrono::seconds(5)))
+    return 0;
+  const std::size_t head_end = bytes.find("\r\n\r\n") + 4;
+  std::string head = bytes.substr(0, head_end);
+  for (auto &ch : head)
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const auto at = head.find("content-length:");
+  if (at == std::string::npos)
+    return 0;
+  std::string body = bytes.substr(head_end); // the whole body, so the next response starts clean
+  if (!s.read_exactly(body, std::stoul(head.substr(at + 15)), std::chrono::seconds(5)))
+    return 0;
+  return std::stoi(head.substr(head.find(' ') + 1, 3));
+}
+
+int status_of(std::uint16_t port, const std::vector<std::pair<std::string, std::string>> &h = {}) {
+  return http_request(port, "GET", "/api/websocket/active-connections", h).status;
+}
+
+} // namespace
+
+TEST(LiveReload, AddedAccessTokenAppliesToNewRequestsWhileTheOpenSessionGoesOn) {
+  test_upstream echo;
+  reload_host h("");
+  proxy_client c(h.port(), "before-reload");
+  ASSERT_TRUE(c.ok);
+  ASSERT_EQ(open_upstream(c.ws, echo.url())["status"], "connected");
+  expect_round_trip(c.ws, "hello before");
+  EXPECT_EQ(status_of(h.port()), 200);
+
+  h.file.write("security:\n  access_tokens: [\"reload-token-1\"]\n");
+  const reload_outcome r = h.host.server().reload();
+  ASSERT_TRUE(r.applied) << r.error;
+  EXPECT_TRUE(r.restart_needed.empty());
+
+  // New requests need the token now; the session admitted before goes on on the same socket.
+  EXPECT_EQ(status_of(h.port()), 401);
+  EXPECT_EQ(status_of(h.port(), {{"Authorization", "Bearer reload-token-1"}}), 200);
+  ws_client refused;
+  EXPECT_FALSE(refused.connect(h.port(), "/api/websocket/connect/after-reload"));
+  EXPECT_EQ(refused.handshake_status, 401);
+  ws_client admitted;
+  EXPECT_TRUE(admitted.connect(h.port(), "/api/websocket/connect/after-reload",
+                               {{"Authorization", "Bearer reload-token-1"}}))
+      << admitted.handshake_status;
+  expect_round_trip(c.ws, "hello after");
+  EXPECT_FALSE(c.ws.closed());
+  const json active = http_request(h.port(), "GET", "/api/websocket/active-connections",
+                                   {{"Authorization", "Bearer reload-token-1"}})
+                          .json();
+  EXPECT_NE(active.dump().find("before-reload"), std::string::npos) << active.dump();
+
+  EXPECT_EQ(h.host.server().reload_stats().applied, 1u);
+  EXPECT_EQ(h.host.server().reload_stats().failed, 0u);
+  EXPECT_EQ(h.host.server().settings()->generation, 2u);
+  EXPECT_TRUE(h.host.log_contains("configuration reloaded from " + h.file.path()));
+}
+
+TEST(LiveReload, AllowedOriginsChangeForTheNextRequestOnAKeptAliveConnection) {
+  reload_host h("");
+  const std::string origin = "https://app.example";
+  raw_socket kept(h.port());
+  ASSERT_TRUE(kept.connected());
+  EXPECT_EQ(status_on(kept, origin), 403);
+  h.file.write("security:\n  allowed_origins: [\"" + origin + "\"]\n");
+  ASSERT_TRUE(h.host.server().reload().applied);
+  // The connection was already waiting for its next request when the reload came.
+  EXPECT_EQ(status_on(kept, origin), 200);
+  EXPECT_EQ(status_of(h.port(), {{"Origin", origin}}), 200);
+  ws_client page;
+  EXPECT_TRUE(page.connect(h.port(), "/api/websocket/connect/page", {{"Origin", origin}}))
+      << page.handshake_status;
+
+  // Taken away again: new requests are refused, the page's open session stays.
+  h.file.write("security:\n  allow_missing_origin: false\n");
+  ASSERT_TRUE(h.host.server().reload().applied);
+  EXPECT_EQ(status_of(h.port(), {{"Origin", origin}}), 403);
+  EXPECT_EQ(status_of(h.port()), 403); // no Origin at all is refused now
+  EXPECT_FALSE(page.closed());         // the page's open session is not dropped
+}
+
+TEST(LiveReload, TighterEgressDeniesTheNextDialButKeepsOpenUpstreams) {
+  test_upstream echo;
+  reload_host h("");
+  proxy_client c(h.port(), "egress");
+  ASSERT_TRUE(c.ok);
+  ASSERT_EQ(open_upstream(c.ws, echo.url(), {{"connection_id", "old"}})["status"], "connected");
+
+  h.file.write("egress:\n  deny: [\"127.0.0.1\"]\n");
+  ASSERT_TRUE(h.host.server().reload().applied);
+
+  // The same session's next dial sees the rule at once.
+  c.ws.send_json({{"type", "connect_external"},
+                  {"url", echo.url()},
+                  {"connection_id", "new"},
+                  {"request_id", "r-new"}});
+  const json err = c.ws.read_until("connection_error");
+  EXPECT_EQ(err["code"], "DESTINATION_DENIED") << err.dump();
+  EXPECT_EQ(err["connection_id"], "new") << err.dump();
+  // "connecting", then the final status of "new" ("error"): both read, so only the echo follows.
+  EXPECT_EQ(c.ws.read_until("connection_status")["status"], "connecting");
+  EXPECT_EQ(c.ws.read_until("connection_status")["status"], "error");
+  const std::size_t accepted_before = echo.accepted();
+  // So does a test-connection.
+  const http_result t =
+      http_request(h.port(), "POST", "/api/websocket/test-connection",
+                   {{"Content-Type", "application/json"}}, json{{"url", echo.url()}}.dump());
+  EXPECT_EQ(t.json().value("code", ""), "DESTINATION_DENIED") << t.body;
+  EXPECT_EQ(echo.accepted(), accepted_before);
+  // The upstream opened before the reload still carries messages.
+  expect_round_trip(c.ws, "still flowing", "old");
+}
+
+TEST(LiveReload, NewLimitsApplyToNewSessionsWhileOpenOnesKeepTheirs) {
+  test_upstream echo;
+  reload_host h("limits:\n  max_message_size: 64KiB\n");
+  proxy_client old_session(h.port(), "old-limits");
+  ASSERT_TRUE(old_session.ok);
+  ASSERT_EQ(open_upstream(old_session.ws, echo.url())["status"], "connected");
+
+  h.file.write("limits:\n  max_message_size: 16KiB\n");
+  ASSERT_TRUE(h.host.server().reload().applied);
+  EXPECT_EQ(h.host.server().settings()->config.limits.max_message_bytes, 16u * 1024);
+
+  const std::string content(32 * 1024, 'm'); // between the old and the new limit
+  proxy_client new_session(h.port(), "new-limits");
+  ASSERT_TRUE(new_session.ok);
+  ASSERT_EQ(open_upstream(new_session.ws, echo.url())["status"], "connected");
+  new_session.ws.send_json(
+      {{"type", "send_message"}, {"content", content}, {"request_id", "too-big-now"}});
+  const json e = next_event(new_session.ws);
+  EXPECT_EQ(e["type"], "send_error") << e.dump().substr(0, 300);
+  EXPECT_EQ(e["code"], "MESSAGE_TOO_LARGE");
+
+  // The session opened before the reload still has its 64 KiB: the same message goes through.
+  expect_round_trip(old_session.ws, content);
+}
+
+TEST(LiveReload, InvalidFileChangesNothingAndNamesFileLineAndColumn) {
+  test_upstream echo;
+  reload_host h("security:\n  access_tokens: [\"first-token\"]\n");
+  const std::vector<std::pair<std::string, std::string>> auth = {
+      {"Authorization", "Bearer first-token"}};
+  ws_client c;
+  ASSERT_TRUE(c.connect(h.port(), "/api/websocket/connect/kept", auth));
+
+  // Line 3 of the body, column 21: the bad value. The token change before it must not apply.
+  h.file.write("security:\n"
+               "  access_tokens: [\"second-token\"]\n"
+               "limits:\n"
+               "  max_message_size: lots\n");
+  const reload_outcome r = h.host.server().reload();
+  EXPECT_FALSE(r.applied);
+  const std::string where =
+      h.file.path() + ":" + std::to_string(config_file::head_lines() + 4) + ":21:";
+  EXPECT_NE(r.error.find(where), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("limits.max_message_size"), std::string::npos) << r.error;
+  EXPECT_TRUE(h.host.log_contains("configuration not reloaded")) << h.host.log_text();
+  EXPECT_TRUE(h.host.log_contains(where)) << h.host.log_text();
+  EXPECT_EQ(h.host.server().reload_stats().failed, 1u);
+  EXPECT_EQ(h.host.server().reload_stats().applied, 0u);
+  EXPECT_EQ(h.host.server().settings()->generation, 1u);
+
+  // Still the old token, not the new one; the open session is untouched.
+  EXPECT_EQ(status_of(h.port(), auth), 200);
+  EXPECT_EQ(status_of(h.port(), {{"Authorization", "Bearer second-token"}}), 401);
+  c.send_json({{"type", "connect_external"}, {"url", echo.url()}});
+  EXPECT_EQ(c.read_until("connection_status")["status"], "connecting");
+  EXPECT_EQ(c.read_until("connection_status")["status"], "connected");
+
+  // A file that does not exist any more is the same: logged, counted, nothing changes.
+  std::remove(h.file.path().c_str());
+  EXPECT_FALSE(h.host.server().reload().applied);
+  EXPECT_EQ(h.host.server().reload_stats().failed, 2u);
+  EXPECT_EQ(status_of(h.port(), auth), 200);
+}
+
+TEST(LiveReload, RestartOnlySettingsKeepTheirRunningValueAndAreNamed) {
+  reload_host h("");
+  // worker_threads 2 -> 3 and a new plugin need a restart; the limit applies.
+  h.file.write("limits:\n  max_connections_per_client: 3\n"
+               "plugins:\n  - name: test_recorder\n",
+               3);
+  const reload_outcome r = h.host.server().reload();
+  ASSERT_TRUE(r.applied) << r.error;
+  EXPECT_EQ(r.restart_needed, (std::vector<std::string>{"server.worker_threads", "plugins"}));
+  const auto now = h.host.server().settings();
+  EXPECT_EQ(now->config.worker_threads, 2);
+  EXPECT_TRUE(now->config.plugins.empty());
+  EXPECT_EQ(now->config.limits.max_connections_per_client, 3u);
+  EXPECT_TRUE(h.host.log_contains("server.worker_threads changed in " + h.file.path() +
+                                  " but needs a restart"))
+      << h.host.log_text();
+  EXPECT_TRUE(h.host.log_contains("plugins changed in")) << h.host.log_text();
+}

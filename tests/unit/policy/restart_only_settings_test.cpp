@@ -1,0 +1,125 @@
+// Which settings a live reload keeps at their running value (restart_only_settings.hpp), and that
+// every other setting goes through untouched.
+#include "policy/config_error.hpp"
+#include "policy/live_settings.hpp"
+#include "policy/restart_only_settings.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+using namespace apistudio;
+using strings = std::vector<std::string>;
+
+namespace {
+
+host_config running() {
+  host_config c;
+  c.listen.host = "127.0.0.1";
+  c.listen.port = 58123;
+  c.worker_threads = 2;
+  c.plugin_dir = "/usr/lib/apistudio/plugins";
+  plugin_config p;
+  p.name = "rate_limiter";
+  p.settings = {{"limits", nlohmann::json::array()}};
+  p.location = "a.yaml:10:5";
+  c.plugins.push_back(p);
+  return c;
+}
+
+} // namespace
+
+TEST(RestartOnlySettings, NothingChangedNamesNothing) {
+  host_config next = running();
+  next.plugins[0].location = "a.yaml:12:5"; // moved in the file, same meaning
+  EXPECT_TRUE(keep_restart_only_settings(running(), next).empty());
+}
+
+TEST(RestartOnlySettings, ReloadableSettingsPassThrough) {
+  host_config next = running();
+  next.limits.max_message_bytes = 4096;
+  next.keepalive.idle_timeout = std::chrono::seconds(5);
+  next.security.access_tokens = {"t"};
+  next.security.allowed_origins = {"https://app.example"};
+  next.egress.deny.push_back({"10.0.0.0/8", 3});
+  next.tls.allow_insecure_opt_out = true;
+  next.listen.allow_public_without_auth = true;
+  EXPECT_TRUE(keep_restart_only_settings(running(), next).empty());
+  EXPECT_EQ(next.limits.max_message_bytes, 4096u);
+  EXPECT_EQ(next.keepalive.idle_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(next.security.access_tokens, strings{"t"});
+  EXPECT_EQ(next.egress.deny.size(), 1u);
+  EXPECT_TRUE(next.tls.allow_insecure_opt_out);
+  EXPECT_TRUE(next.listen.allow_public_without_auth);
+}
+
+TEST(RestartOnlySettings, EachRestartOnlySettingIsNamedAndKeepsItsRunningValue) {
+  host_config next = running();
+  next.listen.port = 9000;
+  next.worker_threads = 8;
+  next.tls.verify = false;
+  next.tls.ca_file = "/etc/ssl/extra.pem";
+  next.resolver.servers = {{"10.0.0.53", 53}};
+  next.debug = true;
+  next.plugin_dir = "/opt/plugins";
+  next.plugins[0].settings = {{"limits", {{{"messages", 5}}}}};
+  next.limits.max_message_bytes = 1234; // reloadable, alongside
+  EXPECT_EQ(keep_restart_only_settings(running(), next),
+            (strings{"server.listen", "server.worker_threads", "tls.verify", "tls.ca_file",
+                     "resolver", "debug", "plugin_dir", "plugins"}));
+  const host_config r = running();
+  EXPECT_EQ(next.listen.port, r.listen.port);
+  EXPECT_EQ(next.worker_threads, r.worker_threads);
+  EXPECT_EQ(next.tls.verify, r.tls.verify);
+  EXPECT_EQ(next.tls.ca_file, r.tls.ca_file);
+  EXPECT_TRUE(next.resolver.servers.empty());
+  EXPECT_FALSE(next.debug);
+  EXPECT_EQ(next.plugin_dir, r.plugin_dir);
+  EXPECT_EQ(next.plugins[0].settings, r.plugins[0].settings);
+  EXPECT_EQ(next.limits.max_message_bytes, 1234u);
+}
+
+TEST(RestartOnlySettings, PluginsAddedRemovedOrDisabledAreNamed) {
+  host_config added = running();
+  added.plugins.push_back(added.plugins[0]);
+  added.plugins[1].name = "other";
+  EXPECT_EQ(keep_restart_only_settings(running(), added), strings{"plugins"});
+  EXPECT_EQ(added.plugins.size(), 1u);
+
+  host_config removed = running();
+  removed.plugins.clear();
+  EXPECT_EQ(keep_restart_only_settings(running(), removed), strings{"plugins"});
+
+  host_config disabled = running();
+  disabled.plugins[0].enabled = false;
+  EXPECT_EQ(keep_restart_only_settings(running(), disabled), strings{"plugins"});
+  EXPECT_TRUE(disabled.plugins[0].enabled);
+}
+
+TEST(LiveSettings, ReadersKeepTheSnapshotTheyTookAcrossAPublish) {
+  host_config first;
+  first.limits.max_message_bytes = 100;
+  live_settings live(std::make_shared<const settings_snapshot>(first, own_endpoints{}, 1));
+  const auto held = live.current();
+  host_config second;
+  second.limits.max_message_bytes = 200;
+  second.security.access_tokens = {"tok"};
+  live.publish(std::make_shared<const settings_snapshot>(second, own_endpoints{}, 2));
+  EXPECT_EQ(held->config.limits.max_message_bytes, 100u);
+  EXPECT_EQ(held->generation, 1u);
+  EXPECT_EQ(live.current()->config.limits.max_message_bytes, 200u);
+  EXPECT_EQ(live.current()->generation, 2u);
+  // The snapshot's admission policy reads its own configuration's tokens.
+  admission_request req;
+  req.host = "127.0.0.1";
+  req.has_host = true;
+  EXPECT_EQ(held->admission.check(req).status, 0);
+  EXPECT_EQ(live.current()->admission.check(req).status, 401);
+}
+
+TEST(LiveSettings, ABadEgressRuleThrowsBeforeAnythingIsPublished) {
+  host_config bad;
+  bad.egress.deny.push_back({"not a pattern!", 7});
+  EXPECT_THROW(settings_snapshot(bad, own_endpoints{}, 2), config_error);
+}
