@@ -27,7 +27,8 @@ public:
   basic_upstream(session_services &ctx, worker_executor executor, bool verify)
       : ctx_(ctx), dialer_(std::make_shared<basic_upstream_dialer<Stream>>(ctx, executor, verify)),
         keepalive_timer_(executor), stall_timer_(executor), grace_timer_(executor),
-        queue_(ctx.config.limits.max_outbound_queue_bytes) {}
+        queue_(ctx.config.limits.max_outbound_queue_bytes,
+               {&ctx.metrics, metric::queue_bytes_upstream, high_water::queue_bytes_upstream}) {}
 
   void open(dial_request request, upstream_owner *owner, open_handler done) override {
     url = request.url;
@@ -320,6 +321,7 @@ private:
     } else if (++stalled_checks_ == 2) {
       watching_writes_ = false;
       write_stalled_ = true;
+      ctx_.metrics.add(metric::write_stall_closes_upstream);
       // No URL in the log: it may carry credentials (docs/security.md).
       ctx_.log.debug("upstream",
                      "an upstream took nothing for the write stall deadline; closing it");

@@ -71,6 +71,8 @@ struct host_server::parts {
   logger &log;
   system_clock_source system_clock;
   const clock_source &clock;
+  // Before the workers: sessions count into it until their contexts are destroyed.
+  metrics_registry metrics;
   // The workers' contexts go first in destruction (destroyed by hand in ~host_server) so that
   // pending handlers, and the sessions they own, die while everything they use still exists.
   worker_pool workers;
@@ -128,7 +130,7 @@ host_server::host_server(host_config config, host_options options) : config_(std
   raise_descriptor_limit(p.log);
   p.bus = make_local_message_bus(p.directory);
   p.plugins = std::make_unique<plugin_runtime>(config_, p.workers.main(), p.directory, *p.bus,
-                                               p.log, p.clock);
+                                               p.log, p.clock, &p.metrics);
   p.resolver =
       options.resolver ? std::move(options.resolver) : make_cares_resolver(config_.resolver);
   p.admission = std::make_unique<admission_policy>(config_.security, config_.listen);
@@ -137,7 +139,7 @@ host_server::host_server(host_config config, host_options options) : config_(std
   p.egress = std::make_unique<egress_policy>();
   p.ctx = std::unique_ptr<session_services>(new session_services{
       config_, p.log, p.clock, *p.plugins, p.directory, p.clients, *p.egress, *p.admission,
-      *p.resolver, p.tls_verify, p.tls_insecure, std::move(options.on_dial)});
+      *p.resolver, p.tls_verify, p.tls_insecure, p.metrics, std::move(options.on_dial)});
   // The members after on_dial keep their default initialisers: an explicit {} would start
   // next_session_id at 0, the ABI's "no session" (the first session's timers became global).
   try {
