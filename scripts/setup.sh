@@ -10,6 +10,7 @@ packages=(
   nlohmann-json3-dev libyaml-cpp-dev libc-ares-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-websockets
+  prometheus python3-prometheus-client
   clang-format-14 git
 )
 if [[ "${1:-}" == "--with-fuzz" ]]; then

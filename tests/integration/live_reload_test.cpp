@@ -255,6 +255,15 @@ TEST(LiveReload, InvalidFileChangesNothingAndNamesFileLineAndColumn) {
   EXPECT_FALSE(h.host.server().reload().applied);
   EXPECT_EQ(h.host.server().reload_stats().failed, 2u);
   EXPECT_EQ(status_of(h.port(), auth), 200);
+
+  // What an operator's alert watches: both failures, no success, on GET /metrics.
+  const std::string metrics = http_request(h.port(), "GET", "/metrics", auth).body;
+  EXPECT_NE(metrics.find("apistudio_config_reloads_total{result=\"failed\"} 2\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("apistudio_config_reloads_total{result=\"applied\"} 0\n"),
+            std::string::npos)
+      << metrics;
 }
 
 TEST(LiveReload, RestartOnlySettingsKeepTheirRunningValueAndAreNamed) {

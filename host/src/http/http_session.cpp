@@ -81,9 +81,11 @@ void http_session::handle(request req) {
                                      : target.substr(target.find('?') + 1);
 
   const admission_result admitted = settings_->admission.check(admission_request::from(req, query));
-  if (admitted.status != 0)
+  if (admitted.status != 0) {
+    ctx_.metrics.add(keyed::admission_refusals, admitted.code);
     return send(make_json_error(static_cast<http::status>(admitted.status), admitted.code,
                                 admitted.message, v));
+  }
 
   if (ctx_.stopping)
     return send(make_json_error(http::status::service_unavailable, "SHUTTING_DOWN",
@@ -138,6 +140,11 @@ void http_session::handle(request req) {
   if (path == "/api/plugins") {
     if (only(http::verb::get))
       send(list_plugins(ctx_, req));
+    return;
+  }
+  if (path == "/metrics" && settings_->config.metrics.enabled) {
+    if (only(http::verb::get))
+      send(metrics_page(ctx_, req));
     return;
   }
   if (path == "/healthz") {

@@ -1,5 +1,8 @@
 #include "http/rest_api.hpp"
 
+#include "base/metrics_exposition.hpp"
+#include "base/process_stats.hpp"
+
 #include "protocol/upstream_target.hpp"
 #include "proxy/upstream_dialer.hpp"
 
@@ -33,6 +36,15 @@ http_response health(session_services &ctx, const rest_request &req) {
       http::status::ok,
       {{"status", ctx.stopping ? "stopping" : "ok"}, {"version", APISTUDIO_HOST_VERSION}},
       req.version());
+}
+
+http_response metrics_page(session_services &ctx, const rest_request &req) {
+  http_response res{http::status::ok, req.version()};
+  res.set(http::field::content_type, metrics_content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.body() = render_metrics(ctx.metrics.collect(), read_process_stats(), APISTUDIO_HOST_VERSION);
+  res.prepare_payload();
+  return res;
 }
 
 namespace {

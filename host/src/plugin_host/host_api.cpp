@@ -424,6 +424,7 @@ void host_bus_publish(apistudio_plugin_handle *plugin, apistudio_str topic, apis
   if (plugin == nullptr)
     return;
   try {
+    plugin->runtime->metrics.add(metric::bus_publishes);
     plugin->runtime->bus.publish(plugin->topic_prefix + std::string(view(topic)), view(payload));
   } catch (...) {
   }

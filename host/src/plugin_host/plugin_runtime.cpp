@@ -6,6 +6,7 @@
 #include "plugin_host/plugin_runtime_impl.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <unordered_set>
 
@@ -50,6 +51,33 @@ template <class Call> bool guarded_void(Call &&call) noexcept {
 }
 
 apistudio_str to_str(std::string_view s) noexcept { return {s.data(), s.size()}; }
+
+// A hook call, counted; one call in metrics_registry::hook_time_sample_every is also timed (two
+// clock reads per call would cost as much as the no-op chain itself, docs/architecture.md).
+template <class Call>
+apistudio_verdict counted(metrics_registry &m, const apistudio_plugin_handle &p, hook_kind kind,
+                          Call &&call) noexcept {
+  if (!m.hook_called(p.index, kind)) [[likely]] {
+    const apistudio_verdict v = guarded(call);
+    if (v == APISTUDIO_FAIL || !is_known(v))
+      m.hook_failed(p.index, kind);
+    return v;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const apistudio_verdict v = guarded(call);
+  m.hook_timed(p.index, kind, std::chrono::steady_clock::now() - start);
+  if (v == APISTUDIO_FAIL || !is_known(v))
+    m.hook_failed(p.index, kind);
+  return v;
+}
+template <class Call>
+bool counted_void(metrics_registry &m, const apistudio_plugin_handle &p, hook_kind kind,
+                  Call &&call) noexcept {
+  return counted(m, p, kind, [&] {
+           call();
+           return APISTUDIO_CONTINUE;
+         }) == APISTUDIO_CONTINUE;
+}
 
 bool opened(const session_context &ctx, std::size_t index) noexcept {
   return index < ctx.plugin_opened.size() && ctx.plugin_opened[index];
@@ -112,6 +140,7 @@ void plugin_runtime::impl::load(const host_config &config) {
                               (refusal.message.empty() ? "(it gave no reason)" : refusal.message));
     }
     handle->instance = instance;
+    handle->index = plugins.size();
     plugins.push_back(std::move(handle));
     log.info("plugins", "loaded plugin '" + entry.name + "' " + library->descriptor_version() +
                             " (SDK " + format_abi_version(library->abi_version()) + ") from " +
@@ -144,11 +173,15 @@ plugin_runtime::impl::~impl() {
 
 plugin_runtime::plugin_runtime(const host_config &config, boost::asio::io_context &ioc,
                                session_directory &directory, message_bus &bus, logger &log,
-                               const clock_source &clock)
-    : impl_(std::make_unique<impl>(ioc, directory, bus, log, clock)) {
+                               const clock_source &clock, metrics_registry *metrics)
+    : impl_(std::make_unique<impl>(ioc, directory, bus, log, clock, metrics)) {
   // Loading runs after impl_ is fully built: if a later plugin fails, ~impl destroys the ones
   // already created.
   impl_->load(config);
+  std::vector<std::string> names;
+  for (const auto &p : impl_->plugins)
+    names.push_back(p->name);
+  impl_->metrics.name_plugins(std::move(names));
 }
 
 plugin_runtime::~plugin_runtime() = default;
@@ -201,7 +234,7 @@ open_outcome plugin_runtime::session_open(session_context &ctx,
 
     hook_refusal refusal;
     void *state = nullptr;
-    const apistudio_verdict v = guarded([&] {
+    const apistudio_verdict v = counted(impl_->metrics, p, hook_kind::on_session_open, [&] {
       return p.hooks.on_session_open(p.instance, as_session(ctx), &info, &state,
                                      as_refusal(refusal));
     });
@@ -223,6 +256,9 @@ open_outcome plugin_runtime::session_open(session_context &ctx,
       out.message = refusal.message.empty() ? "Refused by plugin '" + p.name + "'"
                                             : std::move(refusal.message);
       out.plugin = p.name;
+      impl_->metrics.add_plugin_refusal(p.name, !out.code.empty() ? std::string_view(out.code)
+                                                : out.http_status == 401 ? "UNAUTHORIZED"
+                                                                         : "REJECTED");
       if (impl_->log.enabled(log_level::debug)) {
         impl_->log.debug(p.log_component, "refused session " + std::to_string(ctx.id) + " with " +
                                               std::to_string(out.http_status) + ": " + out.message);
@@ -246,7 +282,8 @@ void plugin_runtime::session_close(session_context &ctx) {
     apistudio_plugin_handle &p = *plugins[i];
     void *state = i < ctx.plugin_states.size() ? ctx.plugin_states[i] : nullptr;
     if (p.hooks.on_session_close != nullptr &&
-        !guarded_void([&] { p.hooks.on_session_close(p.instance, as_session(ctx), state); })) {
+        !counted_void(impl_->metrics, p, hook_kind::on_session_close,
+                      [&] { p.hooks.on_session_close(p.instance, as_session(ctx), state); })) {
       impl_->log.error(p.log_component, "plugin '" + p.name +
                                             "' threw in on_session_close of session " +
                                             std::to_string(ctx.id));
@@ -302,10 +339,11 @@ chain_outcome stopped_at(plugin_runtime::impl &rt, const apistudio_plugin_handle
 // changing it); the first other verdict ends the chain and is the outcome.
 template <class Hook>
 chain_outcome run_message_chain(plugin_runtime::impl &rt, session_context &ctx, hook_message &msg,
-                                Hook plugin_hooks::*hook, chain_order order, const char *name) {
+                                Hook plugin_hooks::*hook, chain_order order, const char *name,
+                                hook_kind kind) {
   chain_outcome outcome;
   for_each_hooked(rt, ctx, hook, order, [&](apistudio_plugin_handle &p, void *state) {
-    const apistudio_verdict v = guarded([&] {
+    const apistudio_verdict v = counted(rt.metrics, p, kind, [&] {
       return (p.hooks.*hook)(p.instance, as_session(ctx), state, as_message(msg),
                              as_refusal(msg.refusal));
     });
@@ -316,8 +354,12 @@ chain_outcome run_message_chain(plugin_runtime::impl &rt, session_context &ctx, 
       return true;
     }
     outcome = stopped_at(rt, p, v, name, ctx);
-    if (outcome.verdict == APISTUDIO_REFUSE)
+    if (outcome.verdict == APISTUDIO_REFUSE) {
       complete_refusal(msg.refusal, p.name);
+      rt.metrics.add_plugin_refusal(p.name, msg.refusal.code);
+    } else if (outcome.verdict == APISTUDIO_CLOSE) {
+      rt.metrics.add_plugin_close(p.name, msg.close_code);
+    }
     return false;
   });
   return outcome;
@@ -326,9 +368,10 @@ chain_outcome run_message_chain(plugin_runtime::impl &rt, session_context &ctx, 
 // A notification about an upstream: every plugin hears it; one that throws is logged, not obeyed.
 template <class Hook>
 void notify_upstream(plugin_runtime::impl &rt, session_context &ctx, Hook plugin_hooks::*hook,
-                     const apistudio_upstream_info &info, const char *name) {
+                     const apistudio_upstream_info &info, const char *name, hook_kind kind) {
   for_each_hooked(rt, ctx, hook, chain_order::config, [&](apistudio_plugin_handle &p, void *state) {
-    if (!guarded_void([&] { (p.hooks.*hook)(p.instance, as_session(ctx), state, &info); }))
+    if (!counted_void(rt.metrics, p, kind,
+                      [&] { (p.hooks.*hook)(p.instance, as_session(ctx), state, &info); }))
       rt.log.error(p.log_component, "plugin '" + p.name + "' threw in " + name);
     return true;
   });
@@ -365,47 +408,51 @@ apistudio_url upstream_url_parts(const upstream_target &target) noexcept {
 
 chain_outcome plugin_runtime::client_message(session_context &ctx, hook_message &msg) {
   return run_message_chain(*impl_, ctx, msg, &plugin_hooks::on_client_message, chain_order::config,
-                           "on_client_message");
+                           "on_client_message", hook_kind::on_client_message);
 }
 
 chain_outcome plugin_runtime::message_to_upstream(session_context &ctx, hook_message &msg) {
   chain_outcome o = run_message_chain(*impl_, ctx, msg, &plugin_hooks::on_message_to_upstream,
-                                      chain_order::config, "on_message_to_upstream");
+                                      chain_order::config, "on_message_to_upstream",
+                                      hook_kind::on_message_to_upstream);
   // Nothing but the upstream can take a message bound for it: HANDLED and REPLY would leave the
   // client's request_id unanswered, so they are refusals too.
   if (o.verdict == APISTUDIO_HANDLED || o.verdict == APISTUDIO_REPLY) {
     o.verdict = APISTUDIO_REFUSE;
     complete_refusal(msg.refusal, o.plugin);
+    impl_->metrics.add_plugin_refusal(o.plugin, msg.refusal.code);
   }
   return o;
 }
 
 chain_outcome plugin_runtime::message_from_upstream(session_context &ctx, hook_message &msg) {
   return run_message_chain(*impl_, ctx, msg, &plugin_hooks::on_message_from_upstream,
-                           chain_order::reversed, "on_message_from_upstream");
+                           chain_order::reversed, "on_message_from_upstream",
+                           hook_kind::on_message_from_upstream);
 }
 
 chain_outcome plugin_runtime::upstream_connect(session_context &ctx,
                                                upstream_request_data &request) {
   chain_outcome outcome;
-  for_each_hooked(*impl_, ctx, &plugin_hooks::on_upstream_connect, chain_order::config,
-                  [&](apistudio_plugin_handle &p, void *state) {
-                    const apistudio_verdict v = guarded([&] {
-                      return p.hooks.on_upstream_connect(p.instance, as_session(ctx), state,
-                                                         as_request(request),
-                                                         as_refusal(request.refusal));
-                    });
-                    if (v == APISTUDIO_CONTINUE || v == APISTUDIO_REPLACE)
-                      return true;
-                    if (v == APISTUDIO_FAIL || !is_known(v)) {
-                      outcome = stopped_at(*impl_, p, v, "on_upstream_connect", ctx);
-                      return false;
-                    }
-                    // Every other verdict refuses this connection (not the client socket).
-                    complete_refusal(request.refusal, p.name);
-                    outcome = {APISTUDIO_REFUSE, p.name};
-                    return false;
-                  });
+  for_each_hooked(
+      *impl_, ctx, &plugin_hooks::on_upstream_connect, chain_order::config,
+      [&](apistudio_plugin_handle &p, void *state) {
+        const apistudio_verdict v = counted(impl_->metrics, p, hook_kind::on_upstream_connect, [&] {
+          return p.hooks.on_upstream_connect(p.instance, as_session(ctx), state,
+                                             as_request(request), as_refusal(request.refusal));
+        });
+        if (v == APISTUDIO_CONTINUE || v == APISTUDIO_REPLACE)
+          return true;
+        if (v == APISTUDIO_FAIL || !is_known(v)) {
+          outcome = stopped_at(*impl_, p, v, "on_upstream_connect", ctx);
+          return false;
+        }
+        // Every other verdict refuses this connection (not the client socket).
+        complete_refusal(request.refusal, p.name);
+        impl_->metrics.add_plugin_refusal(p.name, request.refusal.code);
+        outcome = {APISTUDIO_REFUSE, p.name};
+        return false;
+      });
   return outcome;
 }
 
@@ -414,7 +461,8 @@ void plugin_runtime::upstream_opened(session_context &ctx, std::string_view conn
                                      std::string_view subprotocol) {
   apistudio_upstream_info info = upstream_info(connection_id, url, target);
   info.subprotocol = to_str(subprotocol);
-  notify_upstream(*impl_, ctx, &plugin_hooks::on_upstream_opened, info, "on_upstream_opened");
+  notify_upstream(*impl_, ctx, &plugin_hooks::on_upstream_opened, info, "on_upstream_opened",
+                  hook_kind::on_upstream_opened);
 }
 
 void plugin_runtime::upstream_closed(session_context &ctx, std::string_view connection_id,
@@ -423,7 +471,8 @@ void plugin_runtime::upstream_closed(session_context &ctx, std::string_view conn
   apistudio_upstream_info info = upstream_info(connection_id, url, target);
   info.close_code = close_code;
   info.close_reason = to_str(reason);
-  notify_upstream(*impl_, ctx, &plugin_hooks::on_upstream_closed, info, "on_upstream_closed");
+  notify_upstream(*impl_, ctx, &plugin_hooks::on_upstream_closed, info, "on_upstream_closed",
+                  hook_kind::on_upstream_closed);
 }
 
 void plugin_runtime::deliver_bus(session_context &ctx,
@@ -444,7 +493,8 @@ void plugin_runtime::deliver_bus(session_context &ctx,
     if (p.hooks.on_bus_message == nullptr || !opened(ctx, i))
       return;
     const delivery_scope in_hand(delivery);
-    if (!guarded_void([&] {
+    impl_->metrics.add(metric::bus_deliveries);
+    if (!counted_void(impl_->metrics, p, hook_kind::on_bus_message, [&] {
           p.hooks.on_bus_message(p.instance, as_session(ctx), ctx.plugin_states[i],
                                  to_str(own_topic), to_str(payload));
         })) {

@@ -16,6 +16,7 @@
 
 #include "base/clock.hpp"
 #include "base/logger.hpp"
+#include "base/metrics.hpp"
 #include "plugin_host/message_bus.hpp"
 #include "plugin_host/plugin_load_error.hpp"
 #include "plugin_host/session_port.hpp"
@@ -106,9 +107,11 @@ apistudio_url upstream_url_parts(const upstream_target &target) noexcept;
 class plugin_runtime {
 public:
   // Loads the plugins; throws plugin_load_error. `ioc` runs timers and global callbacks.
+  // Hook calls, failures, times and refusals are counted into `metrics` (a private registry
+  // when null).
   plugin_runtime(const host_config &config, boost::asio::io_context &ioc,
                  session_directory &directory, message_bus &bus, logger &log,
-                 const clock_source &clock);
+                 const clock_source &clock, metrics_registry *metrics = nullptr);
   ~plugin_runtime();
   plugin_runtime(const plugin_runtime &) = delete;
   plugin_runtime &operator=(const plugin_runtime &) = delete;

@@ -28,6 +28,7 @@ struct apistudio_plugin_handle {
   std::shared_ptr<const apistudio::plugin_library> library;
   apistudio::plugin_hooks hooks; // copied from the library for one less indirection per call
   void *instance = nullptr;      // what on_create returned
+  std::size_t index = 0;         // position in the configuration (its metrics slots)
 };
 
 namespace apistudio {
@@ -67,8 +68,10 @@ inline apistudio_upstream_request *as_request(upstream_request_data &req) noexce
 
 struct plugin_runtime::impl {
   impl(boost::asio::io_context &io, session_directory &sessions, message_bus &pubsub, logger &logs,
-       const clock_source &time)
+       const clock_source &time, metrics_registry *counts)
       : ioc(io), directory(sessions), bus(pubsub), log(logs), clock(time),
+        own_metrics(counts ? nullptr : std::make_unique<metrics_registry>()),
+        metrics(counts ? *counts : *own_metrics),
         timers(plugin_timers::create(io, sessions, logs)) {}
   ~impl();
   impl(const impl &) = delete;
@@ -82,6 +85,8 @@ struct plugin_runtime::impl {
   message_bus &bus;
   logger &log;
   const clock_source &clock;
+  std::unique_ptr<metrics_registry> own_metrics; // when the runtime was given none
+  metrics_registry &metrics;
   std::shared_ptr<plugin_timers> timers;
   std::vector<std::unique_ptr<apistudio_plugin_handle>> plugins; // config order
   bool stopped = false;

@@ -33,6 +33,7 @@ private:
   void read_keepalive(const located &section);
   void read_tls(const located &section);
   void read_egress(const located &section);
+  void read_metrics(const located &section);
   void read_resolver(const located &section);
   void read_security(const located &section);
   void read_plugins(const located &list);
@@ -49,6 +50,7 @@ void section_reader::read_top_level(const YAML::Node &root) {
                          {"server", [this](const located &v) { read_server(v); }},
                          {"limits", [this](const located &v) { read_limits(v); }},
                          {"keepalive", [this](const located &v) { read_keepalive(v); }},
+                         {"metrics", [this](const located &v) { read_metrics(v); }},
                          {"tls", [this](const located &v) { read_tls(v); }},
                          {"egress", [this](const located &v) { read_egress(v); }},
                          {"resolver", [this](const located &v) { read_resolver(v); }},
@@ -145,6 +147,14 @@ void section_reader::read_keepalive(const located &section) {
                                      config_.keepalive.idle_timeout = yaml_.duration(v, 24h);
                                    }},
                               });
+}
+
+void section_reader::read_metrics(const located &section) {
+  yaml_.read_mapping(
+      section,
+      {
+          {"enabled", [&](const located &v) { config_.metrics.enabled = yaml_.boolean(v); }},
+      });
 }
 
 void section_reader::read_tls(const located &section) {

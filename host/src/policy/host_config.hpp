@@ -45,6 +45,11 @@ struct keepalive_config {
   std::chrono::milliseconds idle_timeout = 60s;
 };
 
+struct metrics_config {
+  // GET /metrics on the main port (under the same admission as every endpoint); false: 404.
+  bool enabled = true;
+};
+
 struct tls_config {
   bool verify = true;                  // verify upstream certificates against the system store
   std::string ca_file;                 // extra CA bundle (PEM), added to the system store
@@ -122,6 +127,7 @@ struct host_config {
   int worker_threads = 0; // 0: number of cores
   limits_config limits;
   keepalive_config keepalive;
+  metrics_config metrics;
   tls_config tls;
   egress_config egress;
   resolver_config resolver;

@@ -19,8 +19,9 @@ client_session::client_session(session_services &ctx,
                                std::string remote_address)
     : ctx_(ctx), settings_(std::move(settings)), ws_(std::move(socket)), slot_(std::move(slot)),
       client_registered_(client_registered),
-      out_(settings_->config.limits.max_outbound_queue_bytes), stall_timer_(ws_.get_executor()),
-      keepalive_timer_(ws_.get_executor()) {
+      out_(settings_->config.limits.max_outbound_queue_bytes,
+           {&ctx.metrics, metric::queue_bytes_client, high_water::queue_bytes_client}),
+      stall_timer_(ws_.get_executor()), keepalive_timer_(ws_.get_executor()) {
   if (proxy_protocol)
     upstreams_.emplace(*this, ctx, flow_, ws_.get_executor());
   sctx_.id = ctx.next_session_id.fetch_add(1);
@@ -99,6 +100,8 @@ void client_session::on_accept(beast::error_code ec) {
     return finish();
   }
   accepted_ = true;
+  ctx_.metrics.add(upstreams_ ? metric::sessions_opened_proxy : metric::sessions_opened_ws);
+  ctx_.metrics.add(upstreams_ ? metric::sessions_open_proxy : metric::sessions_open_ws);
   if (closing_)
     return do_close(); // closed (plugin, shutdown) while the upgrade was under way
   if (ctx_.stopping)
@@ -165,6 +168,8 @@ void client_session::on_read(beast::error_code ec) {
     return finish();
   }
   const auto data = read_buf_.cdata();
+  ctx_.metrics.add(metric::client_frames_received);
+  ctx_.metrics.add(metric::client_frame_bytes_received, static_cast<std::int64_t>(data.size()));
   handle_client_frame(std::string_view(static_cast<const char *>(data.data()), data.size()),
                       !ws_.got_text());
   read_buf_.consume(read_buf_.size());
@@ -236,6 +241,7 @@ void client_session::commit_frame() {
 
 void client_session::send_error(std::string_view message, std::string_view code,
                                 std::string_view request_id) {
+  ctx_.metrics.add(keyed::error_events, code);
   outbound_frame &f = begin_frame();
   encode_error(f.owned, message, code, {{}, request_id}, ctx_.clock.unix_ms());
   commit_frame();
@@ -258,6 +264,8 @@ void client_session::do_write() {
       // this error and on_write ends the session.
       break;
     }
+    ctx_.metrics.add(metric::client_frames_sent);
+    ctx_.metrics.add(metric::client_frame_bytes_sent, static_cast<std::int64_t>(f.bytes().size()));
     out_.pop();
   }
   if (out_.empty())
@@ -280,6 +288,7 @@ void client_session::arm_write_stall() {
       return;
     self->ctx_.log.warn("session", "client " + std::to_string(self->sctx_.id) +
                                        " stopped reading; closing (write stall timeout)");
+    self->ctx_.metrics.add(metric::write_stall_closes_client);
     beast::error_code ignored;
     beast::get_lowest_layer(self->ws_).close(ignored); // the wait fails; on_write finishes
   });
@@ -322,6 +331,7 @@ void client_session::drop_slow_consumer() {
   out_.shrink();
   slow_consumer_ = true;
   const std::uint64_t total = ctx_.slow_consumer_closes.fetch_add(1) + 1;
+  ctx_.metrics.add(metric::slow_consumer_closes);
   ctx_.log.warn("session", "client " + std::to_string(sctx_.id) +
                                " is a slow consumer: " + std::to_string(queued) +
                                " bytes queued and more coming, limits.max_outbound_queue is " +
@@ -366,11 +376,26 @@ void client_session::do_close() {
   ws_.async_close(r, [self = shared_from_this()](beast::error_code) { self->finish(); });
 }
 
+// The code of the closing handshake: ours when the host closed, the client's when it did, 1006
+// when the connection ended without one (reset, dead peer, failed write).
+void client_session::count_closed() {
+  int code = 1006;
+  if (close_sent_)
+    code = close_code_;
+  else if (ws_.reason().code != websocket::close_code::none)
+    code = ws_.reason().code;
+  ctx_.metrics.add(upstreams_ ? metric::sessions_open_proxy : metric::sessions_open_ws, -1);
+  ctx_.metrics.add_code(upstreams_ ? keyed::sessions_closed_proxy : keyed::sessions_closed_ws,
+                        code);
+}
+
 void client_session::finish() {
   if (finished_)
     return;
   finished_ = true;
   closing_ = true;
+  if (accepted_)
+    count_closed();
   stall_timer_.cancel();
   keepalive_timer_.cancel();
   if (upstreams_)

@@ -89,6 +89,7 @@ private:
   void on_write(boost::beast::error_code ec);
   void do_close();
   void drop_slow_consumer();
+  void count_closed();
   void finish();
 
   session_services &ctx_;

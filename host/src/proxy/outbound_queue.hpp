@@ -16,7 +16,11 @@
 // Strings of popped frames are kept for reuse so that a steady stream of messages allocates
 // nothing. A frame is bytes only: what the protocol owes once it is written (a message_sent) is
 // remembered on the protocol's side (pending_acks.hpp).
+// The queue reports its bytes to the metrics (apistudio_queue_bytes and its high-water mark) when
+// given a registry; the counts are per thread (base/metrics.hpp), so this stays lock-free.
 #pragma once
+
+#include "base/metrics.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -48,10 +52,20 @@ struct outbound_frame {
   }
 };
 
+// Where a queue counts its bytes: none, or a registry and the peer's gauge and high-water mark.
+struct queue_metrics {
+  metrics_registry *registry = nullptr;
+  metric bytes = metric::queue_bytes_client;
+  high_water peak = high_water::queue_bytes_client;
+};
+
 class outbound_queue {
 public:
-  explicit outbound_queue(std::size_t limit = 4 << 20)
-      : limit_(limit), high_(limit / 2), low_(limit / 4) {}
+  explicit outbound_queue(std::size_t limit = 4 << 20, queue_metrics metrics = {})
+      : limit_(limit), high_(limit / 2), low_(limit / 4), metrics_(metrics) {}
+  ~outbound_queue() { counted(-static_cast<std::int64_t>(bytes_)); }
+  outbound_queue(const outbound_queue &) = delete;
+  outbound_queue &operator=(const outbound_queue &) = delete;
 
   bool empty() const noexcept { return count_ == 0; }
   std::size_t size() const noexcept { return count_; }
@@ -72,8 +86,13 @@ public:
   }
   // Makes the frame returned by emplace() part of the queue (after it was filled).
   void commit() {
-    bytes_ += slot().bytes().size();
+    const std::size_t n = slot().bytes().size();
+    bytes_ += n;
     ++count_;
+    if (metrics_.registry != nullptr) {
+      metrics_.registry->add(metrics_.bytes, static_cast<std::int64_t>(n));
+      metrics_.registry->raise(metrics_.peak, static_cast<std::int64_t>(bytes_));
+    }
   }
   // commit(), unless the frame would take a queue that already holds something past the limit:
   // then the frame is dropped (discard()) and the answer is false.
@@ -98,6 +117,7 @@ public:
   void pop() {
     outbound_frame &f = ring_[head_];
     bytes_ -= f.bytes().size();
+    counted(-static_cast<std::int64_t>(f.bytes().size()));
     f.release_shared();
     // Keep ordinary buffers; let a rare huge one go so an idle session stays small.
     if (f.owned.capacity() > kept_capacity)
@@ -116,6 +136,7 @@ public:
     while (count_ > 1) {
       const std::size_t last = (head_ + count_ - 1) % ring_.size();
       bytes_ -= ring_[last].bytes().size();
+      counted(-static_cast<std::int64_t>(ring_[last].bytes().size()));
       ring_[last].release_shared();
       --count_;
     }
@@ -131,6 +152,11 @@ public:
 
 private:
   static constexpr std::size_t kept_capacity = 64 * 1024;
+
+  void counted(std::int64_t delta) noexcept {
+    if (metrics_.registry != nullptr && delta != 0)
+      metrics_.registry->add(metrics_.bytes, delta);
+  }
 
   outbound_frame &slot() noexcept { return ring_[(head_ + count_) % ring_.size()]; }
 
@@ -149,6 +175,7 @@ private:
   std::size_t limit_;
   std::size_t high_;
   std::size_t low_;
+  queue_metrics metrics_;
 };
 
 } // namespace apistudio

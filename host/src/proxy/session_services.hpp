@@ -4,6 +4,7 @@
 
 #include "base/clock.hpp"
 #include "base/logger.hpp"
+#include "base/metrics.hpp"
 #include "plugin_host/plugin_runtime.hpp"
 #include "plugin_host/session_port.hpp"
 #include "policy/live_settings.hpp"
@@ -35,6 +36,7 @@ struct session_services {
   name_resolver &resolver;
   boost::asio::ssl::context &upstream_tls;          // verifying context
   boost::asio::ssl::context &upstream_tls_insecure; // for the allowed per-connection opt-out
+  metrics_registry &metrics; // counted per thread (base/metrics.hpp), read by GET /metrics
   dial_observer on_dial;
 
   // (Every member after on_dial has a default initialiser, so host_server's aggregate

@@ -29,7 +29,8 @@ public:
       : ctx_(ctx), settings_(std::move(settings)),
         dialer_(std::make_shared<basic_upstream_dialer<Stream>>(ctx, executor, verify)),
         keepalive_timer_(executor), stall_timer_(executor), grace_timer_(executor),
-        queue_(settings_->config.limits.max_outbound_queue_bytes) {}
+        queue_(settings_->config.limits.max_outbound_queue_bytes,
+               {&ctx.metrics, metric::queue_bytes_upstream, high_water::queue_bytes_upstream}) {}
 
   void open(dial_request request, upstream_owner *owner, open_handler done) override {
     url = request.url;
@@ -322,6 +323,7 @@ private:
     } else if (++stalled_checks_ == 2) {
       watching_writes_ = false;
       write_stalled_ = true;
+      ctx_.metrics.add(metric::write_stall_closes_upstream);
       // No URL in the log: it may carry credentials (docs/security.md).
       ctx_.log.debug("upstream",
                      "an upstream took nothing for the write stall deadline; closing it");

@@ -144,8 +144,10 @@ void basic_upstream_dialer<Stream>::on_resolve(beast::error_code ec, name_resolv
   const auto settings = ctx_.settings.current();
   for (const auto &ep : eps) {
     const auto d = settings->egress.check(req_.target.host, ep.address(), ep.port());
-    if (!d.allowed)
+    if (!d.allowed) {
+      ctx_.metrics.add(metric::egress_denials);
       return fail({"DESTINATION_DENIED", "Destination denied: " + d.reason, 0});
+    }
   }
   if (ctx_.on_dial)
     for (const auto &ep : eps)

@@ -38,6 +38,7 @@ void upstream_set::do_send_message() {
   const bool closing =
       u != nullptr && (u->disconnect_requested || (u->open && !u->connection->is_open()));
   if (u == nullptr || closing) {
+    ctx_.metrics.add(keyed::send_error_events, "NOT_CONNECTED");
     outbound_frame &f = session_.begin_frame();
     encode_send_error(f.owned,
                       closing ? "Not connected: the connection is closing"
@@ -48,6 +49,7 @@ void upstream_set::do_send_message() {
   std::string *bytes = &cmd_.content;
   if (cmd_.binary) {
     if (!decode_base64(cmd_.content, decoded_)) {
+      ctx_.metrics.add(keyed::send_error_events, "INVALID_FORMAT");
       outbound_frame &e = session_.begin_frame();
       encode_send_error(e.owned, "Invalid message format: binary content must be base64",
                         "INVALID_FORMAT", {cid, rid}, ctx_.clock.unix_ms());
@@ -56,6 +58,7 @@ void upstream_set::do_send_message() {
     bytes = &decoded_;
   }
   if (bytes->size() > session_.config().limits.max_message_bytes) {
+    ctx_.metrics.add(keyed::send_error_events, "MESSAGE_TOO_LARGE");
     outbound_frame &e = session_.begin_frame();
     encode_send_error(e.owned,
                       "Message exceeds the " +
@@ -67,6 +70,9 @@ void upstream_set::do_send_message() {
   if (!ctx_.plugins.empty() && !pass_to_upstream_hooks(bytes, cid, rid))
     return;
   u->acks.push(rid);
+  ctx_.metrics.add(metric::messages_client_to_upstream);
+  ctx_.metrics.add(metric::message_bytes_client_to_upstream,
+                   static_cast<std::int64_t>(bytes->size()));
   // The upstream takes the bytes; `bytes` keeps a spare buffer for the next message.
   if (u->connection->send(*bytes, cmd_.binary))
     flow_.upstream_over_high();
@@ -81,6 +87,7 @@ bool upstream_set::pass_to_upstream_hooks(std::string *&bytes, std::string_view 
   msg_.request_id = rid;
   const chain_outcome o = ctx_.plugins.message_to_upstream(session_.context(), msg_);
   if (o.verdict == APISTUDIO_REFUSE) {
+    ctx_.metrics.add(keyed::send_error_events, msg_.refusal.code);
     outbound_frame &f = session_.begin_frame();
     encode_send_error(f.owned, msg_.refusal.message, msg_.refusal.code, {cid, rid},
                       ctx_.clock.unix_ms());
@@ -102,10 +109,13 @@ void upstream_set::answer_refused_frame(std::string_view frame, const hook_refus
   const std::string_view cid = cmd.connection_id ? std::string_view(*cmd.connection_id) : "";
   const std::string_view rid = cmd.request_id ? std::string_view(*cmd.request_id) : "";
   outbound_frame &f = session_.begin_frame();
-  if (cmd.kind == command_kind::send_message)
+  if (cmd.kind == command_kind::send_message) {
+    ctx_.metrics.add(keyed::send_error_events, refusal.code);
     encode_send_error(f.owned, refusal.message, refusal.code, {cid, rid}, ctx_.clock.unix_ms());
-  else
+  } else {
+    ctx_.metrics.add(keyed::error_events, refusal.code);
     encode_error(f.owned, refusal.message, refusal.code, {cid, rid}, ctx_.clock.unix_ms());
+  }
   session_.commit_frame();
 }
 
@@ -113,6 +123,7 @@ void upstream_set::do_connect_external() {
   const std::string cid = cmd_.connection_id.value_or(std::string());
   const std::string rid = cmd_.request_id.value_or(std::string());
   if (find(cid) != nullptr) {
+    ctx_.metrics.add(keyed::error_events, "ALREADY_CONNECTED");
     outbound_frame &f = session_.begin_frame();
     encode_error(f.owned,
                  cid.empty() ? "Already connected; send disconnect_external first"
@@ -175,6 +186,7 @@ void upstream_set::do_connect_external() {
 
   // Echoed without credentials: events may end up in logs and screenshots (docs/security.md).
   send_status("connecting", {redacted_url(d.url), {}, 0, {}}, cid, rid);
+  ctx_.metrics.add(metric::upstream_connect_attempts);
   d.client = sctx.id;
   auto conn =
       upstream_connection::create(ctx_, session_.settings(), executor_, d.target.tls, d.tls_verify);
@@ -203,6 +215,7 @@ void upstream_set::on_upstream_open(const std::string &cid, const dial_error *er
     pending_acks held = std::move(u->acks);
     const auto conn = u->connection; // alive until its own callback returns
     erase(*conn);
+    ctx_.metrics.add(keyed::upstream_connect_failures, error->code);
     // The connect came first, so its answer does too. Then each message sent while it was
     // connecting gets an answer, in order: never silently lost.
     send_connection_error(*error, cid, rid);
@@ -214,6 +227,7 @@ void upstream_set::on_upstream_open(const std::string &cid, const dial_error *er
     return;
   }
   u->open = true;
+  ctx_.metrics.add(metric::upstreams_open);
   ctx_.clients.mark_upstream_open(sctx.client_id);
   send_status("connected", {redacted_url(u->connection->url), u->connection->subprotocol, 0, {}},
               cid, rid);
@@ -259,6 +273,7 @@ void upstream_set::do_disconnect_external() {
 void upstream_set::answer_held_messages(std::string_view cid, pending_acks &held,
                                         std::string_view why) {
   for (; !held.empty(); held.pop()) {
+    ctx_.metrics.add(keyed::send_error_events, "NOT_CONNECTED");
     outbound_frame &f = session_.begin_frame();
     encode_send_error(f.owned, why, "NOT_CONNECTED", {cid, held.front()}, ctx_.clock.unix_ms());
     session_.commit_frame();
@@ -282,6 +297,10 @@ void upstream_set::close_all() {
   for (auto &u : upstreams_) {
     u.connection->detach(1001);
     ctx_.clients.release_upstream(client_id, u.open);
+    if (u.open) {
+      ctx_.metrics.add(metric::upstreams_open, -1);
+      ctx_.metrics.add_code(keyed::upstream_closes, 1001);
+    }
   }
   upstreams_.clear();
   flow_.upstreams_gone();
@@ -300,6 +319,7 @@ void upstream_set::upstream_message(upstream_connection &u, std::string_view pay
     const chain_outcome o = ctx_.plugins.message_from_upstream(session_.context(), msg_);
     if (o.verdict == APISTUDIO_REFUSE) {
       // The client is told that a message was withheld, and why; never what it said.
+      ctx_.metrics.add(keyed::error_events, msg_.refusal.code);
       outbound_frame &f = session_.begin_frame();
       encode_error(f.owned, msg_.refusal.message, msg_.refusal.code, {u.connection_id, {}},
                    ctx_.clock.unix_ms());
@@ -309,6 +329,9 @@ void upstream_set::upstream_message(upstream_connection &u, std::string_view pay
       return;
     payload = msg_.payload;
   }
+  ctx_.metrics.add(metric::messages_upstream_to_client);
+  ctx_.metrics.add(metric::message_bytes_upstream_to_client,
+                   static_cast<std::int64_t>(payload.size()));
   outbound_frame &f = session_.begin_frame();
   encode_message_received(f.owned, payload, binary, {u.connection_id, {}}, ctx_.clock.unix_ms());
   session_.commit_frame();
@@ -348,6 +371,10 @@ void upstream_set::upstream_closed(upstream_connection &u, int code, std::string
   const upstream_target target = e->target;
   session_context &sctx = session_.context();
   ctx_.clients.release_upstream(sctx.client_id, true);
+  if (e->open) {
+    ctx_.metrics.add(metric::upstreams_open, -1);
+    ctx_.metrics.add_code(keyed::upstream_closes, code);
+  }
   if (!ctx_.plugins.empty())
     ctx_.plugins.upstream_closed(sctx, cid, url, target, code, reason);
   if (error != nullptr)
@@ -395,6 +422,7 @@ void upstream_set::send_status(std::string_view status, const status_details &de
 
 void upstream_set::send_connection_error(const dial_error &e, std::string_view cid,
                                          std::string_view request_id) {
+  ctx_.metrics.add(keyed::connection_error_events, e.code);
   outbound_frame &f = session_.begin_frame();
   encode_connection_error(f.owned, e.message, e.code, e.http_status, {cid, request_id},
                           ctx_.clock.unix_ms());

@@ -86,6 +86,8 @@ struct host_server::parts {
   logger &log;
   system_clock_source system_clock;
   const clock_source &clock;
+  // Before the workers: sessions count into it until their contexts are destroyed.
+  metrics_registry metrics;
   // The workers' contexts go first in destruction (destroyed by hand in ~host_server) so that
   // pending handlers, and the sessions they own, die while everything they use still exists.
   worker_pool workers;
@@ -142,16 +144,16 @@ host_server::host_server(host_config config, host_options options) : config_(std
   raise_descriptor_limit(p.log);
   p.bus = make_local_message_bus(p.directory);
   p.plugins = std::make_unique<plugin_runtime>(config_, p.workers.main(), p.directory, *p.bus,
-                                               p.log, p.clock);
+                                               p.log, p.clock, &p.metrics);
   p.resolver =
       options.resolver ? std::move(options.resolver) : make_cares_resolver(config_.resolver);
   // The egress policy needs the real port (port 0 in tests), so the first snapshot is published
   // again after binding; the listener only starts accepting in start(), after that.
   p.settings = std::make_unique<live_settings>(
       std::make_shared<const settings_snapshot>(config_, own_endpoints{}, 1));
-  p.ctx = std::unique_ptr<session_services>(
-      new session_services{*p.settings, p.log, p.clock, *p.plugins, p.directory, p.clients,
-                           *p.resolver, p.tls_verify, p.tls_insecure, std::move(options.on_dial)});
+  p.ctx = std::unique_ptr<session_services>(new session_services{
+      *p.settings, p.log, p.clock, *p.plugins, p.directory, p.clients, *p.resolver, p.tls_verify,
+      p.tls_insecure, p.metrics, std::move(options.on_dial)});
   // The members after on_dial keep their default initialisers: an explicit {} would start
   // next_session_id at 0, the ABI's "no session" (the first session's timers became global).
   try {
@@ -237,12 +239,14 @@ reload_outcome host_server::reload() {
         std::make_shared<const settings_snapshot>(std::move(next), p.own, generation));
     out.applied = true;
     p.reloads_applied.fetch_add(1);
+    p.metrics.add(metric::config_reloads_applied);
     p.log.info("reload", "configuration reloaded from " + source + " (generation " +
                              std::to_string(generation) + ")");
   } catch (const std::exception &e) {
     out.error = e.what();
     out.restart_needed.clear();
     p.reloads_failed.fetch_add(1);
+    p.metrics.add(metric::config_reloads_failed);
     p.log.error("reload",
                 "configuration not reloaded, the running one stays in force: " + out.error);
     return out;

@@ -398,6 +398,15 @@ TEST(ConfigLoader, KeepaliveHasOneSettingTheIdleTimeout) {
               StartsWith("test.yaml:2:3: keepalive.ping_interval: unknown key"));
 }
 
+TEST(ConfigLoader, MetricsEndpointIsOnUnlessSwitchedOff) {
+  EXPECT_TRUE(load("").metrics.enabled);
+  EXPECT_FALSE(load("metrics: {enabled: false}").metrics.enabled);
+  EXPECT_THAT(error_of("metrics:\n  enabled: maybe\n"),
+              StartsWith("test.yaml:2:12: metrics.enabled: invalid boolean \"maybe\""));
+  EXPECT_THAT(error_of("metrics:\n  listen: 9090\n"),
+              StartsWith("test.yaml:2:3: metrics.listen: unknown key 'listen'"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Types, keys, structure
 

@@ -1,0 +1,280 @@
+// metrics.hpp — the host's counters, gauges and hook-time histograms, counted without locks
+// and without shared cache lines (docs/architecture.md, "Metrics").
+//
+// Every thread that counts gets its own block of slots (in practice: one per worker, since a
+// session, its upstreams and its plugin hooks all run on one worker), allocated the first time
+// it counts and found again through a thread_local. Only that thread writes its block: an
+// increment is a relaxed load, an add and a relaxed store, no locked instruction and no cache
+// line any other writer touches. A scrape (metrics_registry::collect, any thread) sums every
+// block with relaxed loads, so it may see a block mid-update of other slots but never a torn
+// value. Gauges are signed deltas summed the same way: what one thread adds (a session opened)
+// the same thread takes away (it closed), so the sum is the live count.
+//
+// Label values that are not known at compile time (error codes, close codes, plugin names with
+// their refusal codes) are "keyed" slots: the first use of a value on a thread looks it up in
+// the registry under its mutex and remembers the slot in that thread's block; later uses are a
+// hash lookup in the thread's own map. Each keyed family holds at most max_keys_per_family
+// values; further values are counted under "other", so a peer choosing codes cannot grow memory.
+//
+// Counting compiles away when APISTUDIO_METRICS is 0 (the benchmark's baseline,
+// docs/performance.md); the registry and the endpoint stay, reporting zeros.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#ifndef APISTUDIO_METRICS
+#define APISTUDIO_METRICS 1
+#endif
+
+namespace apistudio {
+
+inline constexpr bool metrics_counting = APISTUDIO_METRICS != 0;
+
+// Counters and gauges whose labels are fixed. The exposition (metrics_exposition.cpp) gives
+// each its name, type and labels; keep the two lists in the same order.
+enum class metric : std::uint16_t {
+  // client sessions, per endpoint
+  sessions_open_proxy,   // gauge
+  sessions_open_ws,      // gauge
+  sessions_opened_proxy, // upgrades completed
+  sessions_opened_ws,
+  slow_consumer_closes,
+  write_stall_closes_client,
+  write_stall_closes_upstream,
+  // upstreams
+  upstreams_open, // gauge
+  upstream_connect_attempts,
+  // relayed proxy messages and their payload bytes
+  messages_client_to_upstream,
+  messages_upstream_to_client,
+  message_bytes_client_to_upstream,
+  message_bytes_upstream_to_client,
+  // WebSocket frames on client sockets (both endpoints, events included)
+  client_frames_received,
+  client_frames_sent,
+  client_frame_bytes_received,
+  client_frame_bytes_sent,
+  // outbound queues (gauges: bytes waiting)
+  queue_bytes_client,
+  queue_bytes_upstream,
+  egress_denials,
+  // the bus
+  bus_publishes,
+  bus_deliveries,
+  // SIGHUP reloads of the configuration file
+  config_reloads_applied,
+  config_reloads_failed,
+  count_
+};
+
+// Highest value one queue reached; per thread a maximum, the scrape takes the maximum of those.
+enum class high_water : std::uint8_t { queue_bytes_client, queue_bytes_upstream, count_ };
+
+// Counters labelled by a value known only at run time.
+enum class keyed : std::uint8_t {
+  sessions_closed_proxy, // key: close code
+  sessions_closed_ws,
+  upstream_connect_failures, // key: dial error code
+  upstream_closes,           // key: close code
+  send_error_events,         // key: error code
+  error_events,
+  connection_error_events,
+  admission_refusals, // key: code (ORIGIN_DENIED, HOST_DENIED, UNAUTHORIZED, ...)
+  plugin_refusals,    // key: plugin name, '\n', code
+  plugin_closes,      // key: plugin name, '\n', close code (the rate limiter's 1008)
+  count_
+};
+
+// The hooks a plugin may implement, for its call counts and times.
+enum class hook_kind : std::uint8_t {
+  on_session_open,
+  on_session_close,
+  on_client_message,
+  on_message_to_upstream,
+  on_message_from_upstream,
+  on_upstream_connect,
+  on_upstream_opened,
+  on_upstream_closed,
+  on_bus_message,
+  count_
+};
+
+std::string_view hook_kind_name(hook_kind hook) noexcept;
+
+class metrics_registry {
+public:
+  static constexpr std::size_t metric_count = static_cast<std::size_t>(metric::count_);
+  static constexpr std::size_t high_water_count = static_cast<std::size_t>(high_water::count_);
+  static constexpr std::size_t keyed_families = static_cast<std::size_t>(keyed::count_);
+  static constexpr std::size_t max_keys_per_family = 64; // the 64th is "other"
+  static constexpr std::size_t max_plugins = 16;         // plugins past this are not counted
+  static constexpr std::size_t hook_count = static_cast<std::size_t>(hook_kind::count_);
+  // Upper bounds of the hook-time histogram, in seconds (and the +Inf bucket after them).
+  static constexpr std::array<double, 12> hook_buckets = {1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4,
+                                                          1e-3, 5e-3, 1e-2, 5e-2, 1e-1, 1.0};
+  // One hook call in this many per thread is timed (two steady_clock reads cost about as much
+  // as the whole no-op chain; docs/architecture.md, "Metrics").
+  static constexpr std::uint32_t hook_time_sample_every = 64;
+
+  metrics_registry();
+  ~metrics_registry();
+  metrics_registry(const metrics_registry &) = delete;
+  metrics_registry &operator=(const metrics_registry &) = delete;
+
+  void add(metric m, std::int64_t n = 1) noexcept {
+    if constexpr (metrics_counting)
+      bump(local().values[static_cast<std::size_t>(m)], n);
+  }
+  void raise(high_water h, std::int64_t value) noexcept {
+    if constexpr (metrics_counting) {
+      auto &slot = local().high_waters[static_cast<std::size_t>(h)];
+      if (value > slot.load(std::memory_order_relaxed))
+        slot.store(value, std::memory_order_relaxed);
+    }
+  }
+  void add(keyed family, std::string_view key, std::int64_t n = 1) {
+    if constexpr (metrics_counting)
+      bump(local().keyed_values[slot_of(family, key)], n);
+  }
+  void add_code(keyed family, int code) {
+    if constexpr (metrics_counting) {
+      char text[16];
+      add(family, format_code(text, code));
+    }
+  }
+  void add_plugin_refusal(std::string_view plugin, std::string_view code) {
+    add_pair(keyed::plugin_refusals, plugin, code);
+  }
+  void add_plugin_close(std::string_view plugin, int code) {
+    char text[16];
+    add_pair(keyed::plugin_closes, plugin, format_code(text, code));
+  }
+  void add_pair(keyed family, std::string_view first, std::string_view second);
+
+  // Plugins, by their index in the configuration (plugin_runtime names them once loaded).
+  void name_plugins(std::vector<std::string> names);
+  // Counts one call of `hook` in plugin `plugin`; true when this call is to be timed.
+  bool hook_called(std::size_t plugin, hook_kind hook) noexcept {
+    if constexpr (metrics_counting) {
+      if (plugin >= max_plugins)
+        return false;
+      block &b = local();
+      bump(b.hooks[plugin][static_cast<std::size_t>(hook)].calls, 1);
+      return ++b.hook_sample_tick % hook_time_sample_every == 0;
+    }
+    return false;
+  }
+  void hook_failed(std::size_t plugin, hook_kind hook) noexcept {
+    if constexpr (metrics_counting)
+      if (plugin < max_plugins)
+        bump(local().hooks[plugin][static_cast<std::size_t>(hook)].failures, 1);
+  }
+  void hook_timed(std::size_t plugin, hook_kind hook, std::chrono::nanoseconds took) noexcept;
+
+  // ---- the scrape ----
+  struct keyed_value {
+    keyed family;
+    std::string key;
+    std::int64_t value;
+  };
+  struct hook_stats {
+    std::string plugin;
+    hook_kind hook;
+    std::int64_t calls = 0, failures = 0;
+    std::array<std::int64_t, hook_buckets.size() + 1> buckets{}; // not cumulative; last: +Inf
+    std::int64_t timed = 0;
+    double seconds = 0;
+  };
+  struct snapshot {
+    std::array<std::int64_t, metric_count> values{};
+    std::array<std::int64_t, high_water_count> high_waters{};
+    std::vector<keyed_value> keyed; // in first-use order
+    std::vector<hook_stats> hooks;  // plugins with at least one call of that hook
+  };
+  snapshot collect() const;
+
+private:
+  struct hook_slots {
+    std::atomic<std::int64_t> calls{0}, failures{0}, timed{0}, nanoseconds{0};
+    std::array<std::atomic<std::int64_t>, hook_buckets.size() + 1> buckets{};
+  };
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  // One thread's slots. Cache-line aligned so that no two threads' slots share a line.
+  struct alignas(64) block {
+    std::array<std::atomic<std::int64_t>, metric_count> values{};
+    std::array<std::atomic<std::int64_t>, high_water_count> high_waters{};
+    std::array<std::atomic<std::int64_t>, keyed_families * max_keys_per_family> keyed_values{};
+    std::array<std::array<hook_slots, hook_count>, max_plugins> hooks{};
+    std::uint32_t hook_sample_tick = 0;
+    // This thread's memory of keyed slots (only the owner reads or writes it).
+    std::array<std::unordered_map<std::string, std::uint16_t, string_hash, std::equal_to<>>,
+               keyed_families>
+        slots;
+  };
+
+  static void bump(std::atomic<std::int64_t> &slot, std::int64_t n) noexcept {
+    // One writer per slot: no read-modify-write instruction needed.
+    slot.store(slot.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  static std::string_view format_code(char (&text)[16], int code) noexcept;
+
+  block &local() noexcept;
+  block &attach_this_thread();
+  std::size_t slot_of(keyed family, std::string_view key);
+  // The slot of `key` in `family`, and whether it is the key's own (false: "other").
+  std::pair<std::size_t, bool> intern(keyed family, std::string_view key);
+
+  const std::uint64_t generation_; // tells this registry from an earlier one at the same address
+  mutable std::mutex mutex_;       // blocks_, owners_, keys_, plugin_names_: never on the count
+  std::vector<std::unique_ptr<block>> blocks_;
+  std::unordered_map<std::thread::id, block *> owners_;
+  std::array<std::vector<std::string>, keyed_families> keys_; // slot index within the family
+  std::vector<std::string> plugin_names_;
+};
+
+// What a thread remembers of the registry it counts into (one at a time; a thread that counts
+// into another registry looks its block up again).
+struct metrics_thread_cache {
+  std::uint64_t generation = 0;
+  void *block = nullptr;
+};
+extern constinit thread_local metrics_thread_cache metrics_this_thread
+    __attribute__((tls_model("initial-exec")));
+
+inline metrics_registry::block &metrics_registry::local() noexcept {
+  metrics_thread_cache &c = metrics_this_thread;
+  if (c.generation == generation_) [[likely]]
+    return *static_cast<block *>(c.block);
+  return attach_this_thread();
+}
+
+inline std::size_t metrics_registry::slot_of(keyed family, std::string_view key) {
+  const auto f = static_cast<std::size_t>(family);
+  auto &known = local().slots[f];
+  if (auto it = known.find(key); it != known.end())
+    return it->second;
+  const auto [slot, own] = intern(family, key);
+  if (own) // a value counted under "other" is not remembered: the map stays bounded too
+    known.emplace(std::string(key), static_cast<std::uint16_t>(slot));
+  return slot;
+}
+
+} // namespace apistudio

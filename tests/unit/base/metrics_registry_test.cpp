@@ -1,0 +1,101 @@
+// metrics_registry: per-thread blocks summed at the scrape, keyed values bounded by "other",
+// a new registry never sees an old one's counts, and the exposition's escaping and histogram.
+#include "base/metrics.hpp"
+#include "base/metrics_exposition.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace apistudio;
+
+namespace {
+std::int64_t value(const metrics_registry &m, metric which) {
+  return m.collect().values[static_cast<std::size_t>(which)];
+}
+} // namespace
+
+TEST(MetricsRegistry, CountsOfEveryThreadAreSummed) {
+  metrics_registry m;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10000; ++i)
+        m.add(metric::messages_client_to_upstream);
+      m.add(metric::sessions_open_proxy, 2);
+      m.add(metric::sessions_open_proxy, -1);
+      m.add(keyed::send_error_events, "NOT_CONNECTED");
+      m.raise(high_water::queue_bytes_client, 100);
+    });
+  for (auto &t : threads)
+    t.join();
+  m.raise(high_water::queue_bytes_client, 50);
+  const auto s = m.collect();
+  EXPECT_EQ(s.values[static_cast<std::size_t>(metric::messages_client_to_upstream)], 40000);
+  EXPECT_EQ(s.values[static_cast<std::size_t>(metric::sessions_open_proxy)], 4);
+  EXPECT_EQ(s.high_waters[static_cast<std::size_t>(high_water::queue_bytes_client)], 100);
+  ASSERT_EQ(s.keyed.size(), 1u);
+  EXPECT_EQ(s.keyed[0].key, "NOT_CONNECTED");
+  EXPECT_EQ(s.keyed[0].value, 4);
+}
+
+TEST(MetricsRegistry, AFreshRegistryStartsAtZeroOnAThreadThatCountedBefore) {
+  auto first = std::make_unique<metrics_registry>();
+  first->add(metric::bus_publishes, 7);
+  EXPECT_EQ(value(*first, metric::bus_publishes), 7);
+  first.reset();
+  metrics_registry second; // may reuse the address: the generation tells them apart
+  EXPECT_EQ(value(second, metric::bus_publishes), 0);
+  second.add(metric::bus_publishes);
+  EXPECT_EQ(value(second, metric::bus_publishes), 1);
+}
+
+TEST(MetricsRegistry, KeyedValuesPastTheBoundAreCountedAsOther) {
+  metrics_registry m;
+  for (int i = 0; i < 200; ++i)
+    m.add(keyed::error_events, "CODE_" + std::to_string(i));
+  m.add(keyed::error_events, "CODE_0");
+  const auto s = m.collect();
+  ASSERT_EQ(s.keyed.size(), metrics_registry::max_keys_per_family);
+  EXPECT_EQ(s.keyed.front().key, "CODE_0");
+  EXPECT_EQ(s.keyed.front().value, 2);
+  EXPECT_EQ(s.keyed.back().key, "other");
+  EXPECT_EQ(s.keyed.back().value, 200 - (metrics_registry::max_keys_per_family - 1));
+}
+
+TEST(MetricsExposition, EscapesLabelValuesAndWritesCumulativeBuckets) {
+  metrics_registry m;
+  m.name_plugins({"quote\"back\\slash"});
+  m.add_plugin_refusal("quote\"back\\slash", "NO\nPE");
+  m.hook_called(0, hook_kind::on_client_message);
+  m.hook_timed(0, hook_kind::on_client_message, std::chrono::microseconds(3));
+  m.hook_timed(0, hook_kind::on_client_message, std::chrono::seconds(2));
+  const std::string text = render_metrics(m.collect(), {}, "9.9.9");
+  EXPECT_NE(
+      text.find(R"(apistudio_plugin_refusals_total{plugin="quote\"back\\slash",code="NO\nPE"} 1)"),
+      std::string::npos)
+      << text;
+  const std::string series = R"({plugin="quote\"back\\slash",hook="on_client_message")";
+  EXPECT_NE(
+      text.find("apistudio_plugin_hook_duration_seconds_bucket" + series + R"(,le="1e-06"} 0)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("apistudio_plugin_hook_duration_seconds_bucket" + series + R"(,le="5e-06"} 1)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("apistudio_plugin_hook_duration_seconds_bucket" + series + R"(,le="1"} 1)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("apistudio_plugin_hook_duration_seconds_bucket" + series + R"(,le="+Inf"} 2)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("apistudio_plugin_hook_duration_seconds_count" + series + "} 2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("apistudio_build_info{version=\"9.9.9\"} 1"), std::string::npos);
+  EXPECT_EQ(text.find("process_"), std::string::npos); // no process figures given
+}
