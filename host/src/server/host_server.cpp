@@ -89,6 +89,18 @@ struct host_server::parts {
   std::atomic<bool> shutting_down{false};
   std::unique_ptr<net::steady_timer> drain_timer;
   std::chrono::steady_clock::time_point drain_deadline;
+  std::unique_ptr<net::steady_timer> repeat_timer;
+
+  // Repeat summaries (log.repeat_window) appear within a second of their window's end, also
+  // when nothing else is logged after a flood.
+  void repeat_tick() {
+    log.write_closed_repeats();
+    repeat_timer->expires_after(std::chrono::seconds(1));
+    repeat_timer->async_wait([this](boost::system::error_code ec) {
+      if (!ec)
+        repeat_tick();
+    });
+  }
 
   // Polls until every session is gone or the grace period ends, then lets the threads return.
   void drain_tick() {
@@ -123,8 +135,9 @@ host_server::host_server(host_config config, host_options options) : config_(std
     throw std::runtime_error("refusing to listen on non-loopback address " + config_.listen.host +
                              " without security.access_tokens; set "
                              "server.allow_public_without_auth: true to do it anyway");
-  if (config_.debug && p.log.enabled(log_level::info))
-    p.log.set_threshold(log_level::debug);
+  p.log.set_format(config_.log.format);
+  p.log.set_threshold(config_.debug ? log_level::debug : config_.log.level);
+  p.log.set_repeat_window(config_.log.repeat_window);
   raise_descriptor_limit(p.log);
   p.bus = make_local_message_bus(p.directory);
   p.plugins = std::make_unique<plugin_runtime>(config_, p.workers.main(), p.directory, *p.bus,
@@ -159,10 +172,12 @@ host_server::~host_server() {
     parts_->plugins->stop();
     parts_->signals.reset();
     parts_->drain_timer.reset();
+    parts_->repeat_timer.reset();
     parts_->accept.reset();
     parts_->workers.stop();
     parts_->workers.join();
     parts_->workers.destroy_contexts(); // pending handlers (and the sessions they hold) first
+    parts_->log.flush_repeats();        // the counts of floods still inside their window
   }
 }
 
@@ -172,6 +187,10 @@ session_services &host_server::context() { return *parts_->ctx; }
 void host_server::start() {
   auto &p = *parts_;
   p.accept->run();
+  if (config_.log.repeat_window.count() > 0) {
+    p.repeat_timer = std::make_unique<net::steady_timer>(p.workers.main());
+    p.repeat_tick();
+  }
   p.workers.start();
   started_ = true;
   p.log.info("host", "listening on " + config_.listen.host + ":" + std::to_string(port()) +
