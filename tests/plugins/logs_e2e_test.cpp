@@ -132,7 +132,7 @@ TEST(Logs, TextLinesKeepTheirFormatAndShowTheContextAfterTheMessage) {
                       std::to_string(closed) + " remote_address=127.0.0.1\n"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("[plugin:R] R on_upstream_opened c1 " + echo.url("/feed") + "  plugin=R\n"),
+  EXPECT_NE(text.find("[plugin:R] R on_upstream_opened c1 " + echo.url("/feed") + " \n"),
             std::string::npos)
       << text;
 }

@@ -170,6 +170,11 @@ bool ends_value(char c, char separator) noexcept {
 // returns where the text goes on.
 std::size_t append_hidden_value(std::string &out, std::string_view text, std::size_t from,
                                 char separator) {
+  // Already hidden by the URL pass ("token=[REDACTED]"): keep it as it is.
+  if (text.substr(from, redacted_marker.size()) == redacted_marker) {
+    out.append(redacted_marker);
+    return from + redacted_marker.size();
+  }
   if (from < text.size() && (text[from] == '"' || text[from] == '\'')) {
     const char quote = text[from];
     std::size_t end = from + 1;

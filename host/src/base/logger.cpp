@@ -148,7 +148,11 @@ std::string format_line(log_format format, log_level level, std::string_view com
       append_text_field(line, "connection_id", ctx.connection_id);
     if (!ctx.upstream_host.empty())
       append_text_field(line, "upstream_host", ctx.upstream_host);
-    if (!ctx.plugin.empty())
+    // "[plugin:<name>]" already says it: a plugin's own lines stay as they were.
+    const bool named_by_component = component.size() == 7 + ctx.plugin.size() &&
+                                    component.substr(0, 7) == "plugin:" &&
+                                    component.substr(7) == ctx.plugin;
+    if (!ctx.plugin.empty() && !named_by_component)
       append_text_field(line, "plugin", ctx.plugin);
     if (!ctx.remote_address.empty())
       append_text_field(line, "remote_address", ctx.remote_address);
