@@ -108,9 +108,8 @@ TEST_P(LogSecrets, NoCanaryReachesAnyLogLine) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BothFormats, LogSecrets,
-                         ::testing::Values(log_format::text, log_format::json),
-                         [](const auto &info) {
-                           return info.param == log_format::json ? "json" : "text";
+                         ::testing::Values(log_format::text, log_format::json), [](const auto &p) {
+                           return p.param == log_format::json ? "json" : "text";
                          });
 
 } // namespace
