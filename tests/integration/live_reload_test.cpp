@@ -284,3 +284,21 @@ TEST(LiveReload, RestartOnlySettingsKeepTheirRunningValueAndAreNamed) {
       << h.host.log_text();
   EXPECT_TRUE(h.host.log_contains("plugins changed in")) << h.host.log_text();
 }
+
+TEST(LiveReload, LogSettingsApplyToTheNextLine) {
+  reload_host h("log:\n  format: text\n");
+  // Switched to JSON: the reload's own report is already written in the new format.
+  h.file.write("log:\n  format: json\n  level: info\n");
+  ASSERT_TRUE(h.host.server().reload().applied);
+  EXPECT_TRUE(h.host.log_contains("\"message\":\"configuration reloaded from "))
+      << h.host.log_text();
+  // Raised to error: a refused request (a warning) is no longer written.
+  h.file.write("log:\n  format: json\n  level: error\n");
+  ASSERT_TRUE(h.host.server().reload().applied);
+  EXPECT_EQ(status_of(h.port(), {{"Origin", "https://not-allowed.example"}}), 403);
+  EXPECT_FALSE(h.host.log_contains("refused a request with 403")) << h.host.log_text();
+  h.file.write("log:\n  format: json\n  level: warn\n");
+  ASSERT_TRUE(h.host.server().reload().applied);
+  EXPECT_EQ(status_of(h.port(), {{"Origin", "https://not-allowed.example"}}), 403);
+  EXPECT_TRUE(h.host.log_contains("refused a request with 403")) << h.host.log_text();
+}

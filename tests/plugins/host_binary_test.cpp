@@ -4,6 +4,8 @@
 #include "child_process.hpp"
 #include "plugin_e2e.hpp"
 
+#include <boost/asio/ip/tcp.hpp>
+
 #include <csignal>
 
 using namespace apistudio;
@@ -268,4 +270,85 @@ TEST(HostBinary, SigtermWithPluginsLoadedExitsZero) {
   EXPECT_EQ(c.wait_closed(5s), 1001);
   EXPECT_EQ(host.wait_exit(5s), std::optional<int>(0)) << host.err();
   EXPECT_NE(host.err().find("ticker destroyed"), std::string::npos) << host.err();
+}
+
+// log.format: json from the YAML file, through the real binary: every line on stderr is one JSON
+// object with time, level, component and message; a failed connect carries its session, client,
+// connection and upstream host; a plugin's line names the plugin; no canary appears; and a wrong
+// token refused again and again is one line plus, at shutdown, its count.
+TEST(HostBinary, JsonLogFromTheConfigFileCarriesFieldsAndNoSecrets) {
+  test_upstream echo;
+  const std::string yaml = "plugin_dir: \"" + plugin_dir +
+                           "\"\n"
+                           "log:\n  format: json\n  level: debug\n"
+                           "security:\n  access_tokens: [\"CANARYtoken1\"]\n"
+                           "plugins:\n  - name: R\n    path: libtest_recorder.so\n"
+                           "    settings: {tag: R}\n";
+  const std::string config = temp_file("jsonlog.yaml", yaml);
+  child_process host({host_binary, "--config", config, "--listen", "127.0.0.1:0"},
+                     {{"WEBSOCKET_DEBUG", std::nullopt}});
+  const std::uint16_t port = host.wait_for_listen_port(10s);
+  ASSERT_NE(port, 0) << host.err();
+
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(http_request(port, "GET", "/api/plugins", {{"Authorization", "Bearer CANARYwrong2"}})
+                  .status,
+              401);
+  ws_client c;
+  ASSERT_TRUE(open_proxy(
+      c, port, "bin-client?token=CANARYtoken1", echo.url("/x?api_key=CANARY3"),
+      {{"connection_id", "c1"}, {"headers", {{"Authorization", "Bearer CANARYheader4"}}}}));
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const std::uint16_t closed = probe.local_endpoint().port();
+  probe.close();
+  c.send_json({{"type", "connect_external"},
+               {"connection_id", "c2"},
+               {"url", "ws://127.0.0.1:" + std::to_string(closed) + "/?token=CANARY5"}});
+  EXPECT_EQ(c.read_until("connection_error").value("code", ""), "CONNECTION_REFUSED");
+  c.close();
+  host.send_signal(SIGTERM);
+  ASSERT_EQ(host.wait_exit(5s), std::optional<int>(0)) << host.err();
+
+  const std::string err = host.err();
+  for (const char *canary : {"CANARYtoken1", "CANARYwrong2", "CANARY3", "CANARYheader4", "CANARY5"})
+    EXPECT_EQ(err.find(canary), std::string::npos) << canary << "\n" << err;
+  std::vector<json> lines;
+  std::size_t start = 0;
+  while (start < err.size()) {
+    const auto end = err.find('\n', start);
+    ASSERT_NE(end, std::string::npos) << "unterminated line: " << err.substr(start);
+    const json j = json::parse(err.substr(start, end - start), nullptr, false);
+    ASSERT_TRUE(j.is_object()) << err.substr(start, end - start);
+    for (const char *field : {"time", "level", "component", "message"})
+      EXPECT_TRUE(j.contains(field) && j[field].is_string()) << field << " in " << j.dump();
+    lines.push_back(j);
+    start = end + 1;
+  }
+  auto find = [&](const std::string &component, const std::string &prefix) -> const json * {
+    for (const auto &j : lines)
+      if (j.value("component", "") == component && j.value("message", "").rfind(prefix, 0) == 0)
+        return &j;
+    return nullptr;
+  };
+  const json *failed = find("upstream", "connect failed: CONNECTION_REFUSED");
+  ASSERT_NE(failed, nullptr) << err;
+  EXPECT_EQ(failed->value("level", ""), "warn");
+  EXPECT_GT(failed->value("session_id", 0), 0);
+  EXPECT_EQ(failed->value("client_id", ""), "bin-client");
+  EXPECT_EQ(failed->value("connection_id", ""), "c2");
+  EXPECT_EQ(failed->value("upstream_host", ""), "127.0.0.1:" + std::to_string(closed));
+  const json *plugin_line = find("plugin:R", "R on_upstream_opened c1 ");
+  ASSERT_NE(plugin_line, nullptr) << err;
+  EXPECT_EQ(plugin_line->value("plugin", ""), "R");
+  EXPECT_NE(plugin_line->value("message", "").find("api_key=[REDACTED]"), std::string::npos)
+      << plugin_line->dump();
+  const json *refused = find("http", "refused a request with 401 UNAUTHORIZED");
+  ASSERT_NE(refused, nullptr) << err;
+  // Five refusals: the first line, and the other four as a count written at shutdown.
+  const json *summary =
+      find("http", "refused a request with 401 UNAUTHORIZED (repeated 4 more times in the last");
+  ASSERT_NE(summary, nullptr) << err;
+  EXPECT_EQ(summary->value("repeated", 0), 4);
+  EXPECT_NE(find("host", "received SIGTERM"), nullptr) << err;
 }

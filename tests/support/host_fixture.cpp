@@ -11,6 +11,7 @@ host_config test_config() {
   c.worker_threads = 2;
   c.tls.ca_file = test_data_dir() + "/tls/ca.pem";
   c.plugin_dir = APISTUDIO_PLUGIN_DIR;
+  c.log.level = log_level::debug; // tests read every line the host writes
   return c;
 }
 

@@ -83,6 +83,14 @@ void http_session::handle(request req) {
   const admission_result admitted = settings_->admission.check(admission_request::from(req, query));
   if (admitted.status != 0) {
     ctx_.metrics.add(keyed::admission_refusals, admitted.code);
+    // Nothing the peer chose goes into the message (the query may carry the token being
+    // refused, and a varying path would make every line look new): repeats from a misconfigured
+    // page or a scanner are then counted, not written (log.repeat_window).
+    log_context fields;
+    fields.remote_address = remote_address_;
+    ctx_.log.warn("http",
+                  "refused a request with " + std::to_string(admitted.status) + " " + admitted.code,
+                  fields);
     return send(make_json_error(static_cast<http::status>(admitted.status), admitted.code,
                                 admitted.message, v));
   }

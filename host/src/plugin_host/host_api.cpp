@@ -101,7 +101,7 @@ void host_log(apistudio_plugin_handle *plugin, apistudio_log_level level, apistu
   if (!plugin->log->enabled(l))
     return;
   try {
-    plugin->log->log(l, plugin->log_component, view(message));
+    plugin->log->log(l, plugin->log_component, view(message), plugin_log_fields(*plugin));
   } catch (...) {
   }
 }

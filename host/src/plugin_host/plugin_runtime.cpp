@@ -164,7 +164,7 @@ plugin_runtime::impl::~impl() {
     if (p.hooks.on_destroy == nullptr || p.instance == nullptr)
       continue;
     if (!guarded_void([&] { p.hooks.on_destroy(p.instance); })) {
-      log.error(p.log_component, "on_destroy threw an exception");
+      log.error(p.log_component, "on_destroy threw an exception", plugin_log_fields(p));
     }
     p.instance = nullptr;
   }
@@ -241,9 +241,10 @@ open_outcome plugin_runtime::session_open(session_context &ctx,
     ctx.plugin_states[i] = state;
 
     if (v == APISTUDIO_FAIL || !is_known(v)) {
-      impl_->log.error(p.log_component, "plugin '" + p.name +
-                                            "' failed in on_session_open; refusing session " +
-                                            std::to_string(ctx.id) + " with 500");
+      impl_->log.error(p.log_component,
+                       "plugin '" + p.name + "' failed in on_session_open; refusing session " +
+                           std::to_string(ctx.id) + " with 500",
+                       plugin_log_fields(p, &ctx));
       return {0, {}, {}, true, p.name};
     }
     if (v != APISTUDIO_CONTINUE && v != APISTUDIO_REPLACE) {
@@ -260,8 +261,10 @@ open_outcome plugin_runtime::session_open(session_context &ctx,
                                                 : out.http_status == 401 ? "UNAUTHORIZED"
                                                                          : "REJECTED");
       if (impl_->log.enabled(log_level::debug)) {
-        impl_->log.debug(p.log_component, "refused session " + std::to_string(ctx.id) + " with " +
-                                              std::to_string(out.http_status) + ": " + out.message);
+        impl_->log.debug(p.log_component,
+                         "refused session " + std::to_string(ctx.id) + " with " +
+                             std::to_string(out.http_status) + ": " + out.message,
+                         plugin_log_fields(p, &ctx));
       }
       return out;
     }
@@ -284,9 +287,10 @@ void plugin_runtime::session_close(session_context &ctx) {
     if (p.hooks.on_session_close != nullptr &&
         !counted_void(impl_->metrics, p, hook_kind::on_session_close,
                       [&] { p.hooks.on_session_close(p.instance, as_session(ctx), state); })) {
-      impl_->log.error(p.log_component, "plugin '" + p.name +
-                                            "' threw in on_session_close of session " +
-                                            std::to_string(ctx.id));
+      impl_->log.error(p.log_component,
+                       "plugin '" + p.name + "' threw in on_session_close of session " +
+                           std::to_string(ctx.id),
+                       plugin_log_fields(p, &ctx));
     }
     ctx.plugin_opened[i] = false;
     if (i < ctx.plugin_states.size())
@@ -329,7 +333,8 @@ chain_outcome stopped_at(plugin_runtime::impl &rt, const apistudio_plugin_handle
     if (v != APISTUDIO_FAIL)
       why += " (it returned unknown verdict " + std::to_string(v) + ")";
     rt.log.error(p.log_component,
-                 why + "; closing session " + std::to_string(ctx.id) + " with 1011");
+                 why + "; closing session " + std::to_string(ctx.id) + " with 1011",
+                 plugin_log_fields(p, &ctx));
     return {APISTUDIO_FAIL, p.name};
   }
   return {v, p.name};
@@ -372,7 +377,8 @@ void notify_upstream(plugin_runtime::impl &rt, session_context &ctx, Hook plugin
   for_each_hooked(rt, ctx, hook, chain_order::config, [&](apistudio_plugin_handle &p, void *state) {
     if (!counted_void(rt.metrics, p, kind,
                       [&] { (p.hooks.*hook)(p.instance, as_session(ctx), state, &info); }))
-      rt.log.error(p.log_component, "plugin '" + p.name + "' threw in " + name);
+      rt.log.error(p.log_component, "plugin '" + p.name + "' threw in " + name,
+                   plugin_log_fields(p, &ctx));
     return true;
   });
 }
@@ -498,7 +504,8 @@ void plugin_runtime::deliver_bus(session_context &ctx,
           p.hooks.on_bus_message(p.instance, as_session(ctx), ctx.plugin_states[i],
                                  to_str(own_topic), to_str(payload));
         })) {
-      impl_->log.error(p.log_component, "plugin '" + p.name + "' threw in on_bus_message");
+      impl_->log.error(p.log_component, "plugin '" + p.name + "' threw in on_bus_message",
+                       plugin_log_fields(p, &ctx));
     }
     return;
   }

@@ -56,6 +56,19 @@ private:
   const std::shared_ptr<const bus_delivery> *previous_;
 };
 
+// The fields of a line from or about plugin `p`, in session `ctx` when there is one.
+inline log_context plugin_log_fields(const apistudio_plugin_handle &p,
+                                     const session_context *ctx = nullptr) noexcept {
+  log_context fields;
+  fields.plugin = p.name;
+  if (ctx != nullptr) {
+    fields.session_id = ctx->id;
+    fields.client_id = ctx->client_id;
+    fields.remote_address = ctx->remote_address;
+  }
+  return fields;
+}
+
 inline apistudio_session *as_session(session_context &ctx) noexcept {
   return reinterpret_cast<apistudio_session *>(&ctx);
 }

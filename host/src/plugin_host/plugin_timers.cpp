@@ -135,9 +135,16 @@ void plugin_timers::fire(const std::shared_ptr<entry> &e, bool aborted) {
       e->fn(e->user_data);
     } catch (const std::exception &ex) {
       // A C++ plugin calling host code through a plain function pointer may still throw.
-      log_.error("plugin:" + e->plugin_name, std::string("timer callback threw: ") + ex.what());
+      log_context fields;
+      fields.plugin = e->plugin_name;
+      fields.session_id = e->session;
+      log_.error("plugin:" + e->plugin_name, std::string("timer callback threw: ") + ex.what(),
+                 fields);
     } catch (...) {
-      log_.error("plugin:" + e->plugin_name, "timer callback threw an unknown exception");
+      log_context fields;
+      fields.plugin = e->plugin_name;
+      fields.session_id = e->session;
+      log_.error("plugin:" + e->plugin_name, "timer callback threw an unknown exception", fields);
     }
   }
   leave();

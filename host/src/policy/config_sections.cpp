@@ -36,6 +36,7 @@ private:
   void read_metrics(const located &section);
   void read_resolver(const located &section);
   void read_security(const located &section);
+  void read_log(const located &section);
   void read_plugins(const located &list);
   std::vector<egress_rule> read_rules(const located &list) const;
 
@@ -55,6 +56,7 @@ void section_reader::read_top_level(const YAML::Node &root) {
                          {"egress", [this](const located &v) { read_egress(v); }},
                          {"resolver", [this](const located &v) { read_resolver(v); }},
                          {"security", [this](const located &v) { read_security(v); }},
+                         {"log", [this](const located &v) { read_log(v); }},
                          {"debug", [this](const located &v) { config_.debug = yaml_.boolean(v); }},
                          {"plugin_dir",
                           [this](const located &v) {
@@ -155,6 +157,45 @@ void section_reader::read_metrics(const located &section) {
       {
           {"enabled", [&](const located &v) { config_.metrics.enabled = yaml_.boolean(v); }},
       });
+}
+
+void section_reader::read_log(const located &section) {
+  yaml_.read_mapping(
+      section, {
+                   {"format",
+                    [this](const located &v) {
+                      const std::string word = yaml_.text(v, "text or json");
+                      if (word == "text")
+                        config_.log.format = log_format::text;
+                      else if (word == "json")
+                        config_.log.format = log_format::json;
+                      else
+                        yaml_.fail(v.mark(), v.path,
+                                   "unknown format " + shown(word) + " (expected text or json)");
+                    }},
+                   {"level",
+                    [this](const located &v) {
+                      const std::string word = yaml_.text(v, "a log level");
+                      if (word == "debug")
+                        config_.log.level = log_level::debug;
+                      else if (word == "info")
+                        config_.log.level = log_level::info;
+                      else if (word == "warn")
+                        config_.log.level = log_level::warn;
+                      else if (word == "error")
+                        config_.log.level = log_level::error;
+                      else
+                        yaml_.fail(v.mark(), v.path,
+                                   "unknown level " + shown(word) +
+                                       " (expected debug, info, warn or error)");
+                    }},
+                   {"repeat_window",
+                    [this](const located &v) {
+                      // "off" writes every repeat; a duration is checked like every other one.
+                      const std::string word = yaml_.text(v, "a duration or off");
+                      config_.log.repeat_window = word == "off" ? 0ms : yaml_.duration(v, 1h);
+                    }},
+               });
 }
 
 void section_reader::read_tls(const located &section) {

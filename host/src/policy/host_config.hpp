@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/log_context.hpp"
+
 namespace apistudio {
 
 using namespace std::chrono_literals;
@@ -94,6 +96,14 @@ struct security_config {
   std::vector<std::string> allowed_hosts;
 };
 
+// How the host logs (docs/operations.md, "Logs").
+struct log_config {
+  log_format format = log_format::text;
+  log_level level = log_level::info; // WEBSOCKET_DEBUG / `debug: true` still force debug
+  // Repeated warnings and errors within this window are counted, not written (0: off).
+  std::chrono::milliseconds repeat_window = 10s;
+};
+
 struct plugin_config {
   std::string name; // as written; also the default file name (lib<name>.so)
   std::string path; // explicit file, relative to plugin_dir unless absolute
@@ -132,6 +142,7 @@ struct host_config {
   egress_config egress;
   resolver_config resolver;
   security_config security;
+  log_config log;
   bool debug = false; // also turned on by WEBSOCKET_DEBUG=true|1|yes
   std::string plugin_dir = "build/plugins";
   std::vector<plugin_config> plugins;

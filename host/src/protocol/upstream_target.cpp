@@ -5,6 +5,8 @@
 // that may be secrets (userinfo, header values, subprotocols) into a message.
 #include "protocol/upstream_target.hpp"
 
+#include "base/log_redaction.hpp"
+
 #include <boost/url.hpp>
 
 #include <algorithm>
@@ -312,7 +314,8 @@ namespace {
 
 constexpr std::string_view redacted = "[REDACTED]";
 
-// Names of parameters whose values are hidden (the same list as the debug_logger plugin's).
+// Names of parameters whose values are hidden: the logger's list (base/log_redaction.hpp), which
+// is the debug_logger plugin's.
 bool is_sensitive_parameter(std::string_view raw_name) {
   std::string name;
   for (std::size_t i = 0; i < raw_name.size(); ++i) {
@@ -327,11 +330,7 @@ bool is_sensitive_parameter(std::string_view raw_name) {
     }
     name += to_lower_ascii(c);
   }
-  static constexpr std::array<std::string_view, 11> markers = {
-      "token",   "key", "secret", "pass",       "pwd", "auth",
-      "session", "sig", "jwt",    "credential", "code"};
-  return std::any_of(markers.begin(), markers.end(),
-                     [&](std::string_view m) { return name.find(m) != std::string::npos; });
+  return is_secret_parameter_name(name);
 }
 
 // "a=1&token=x" -> "a=1&token=[REDACTED]".

@@ -96,12 +96,13 @@ void client_session::refuse(int status, std::string code, std::string message, r
 
 void client_session::on_accept(beast::error_code ec) {
   if (ec) {
-    ctx_.log.debug("session", "upgrade failed: " + ec.message());
+    ctx_.log.debug("session", "upgrade failed: " + ec.message(), log_fields());
     return finish();
   }
   accepted_ = true;
   ctx_.metrics.add(upstreams_ ? metric::sessions_opened_proxy : metric::sessions_opened_ws);
   ctx_.metrics.add(upstreams_ ? metric::sessions_open_proxy : metric::sessions_open_ws);
+  ctx_.log.debug("session", "opened " + sctx_.path, log_fields());
   if (closing_)
     return do_close(); // closed (plugin, shutdown) while the upgrade was under way
   if (ctx_.stopping)
@@ -136,10 +137,12 @@ void client_session::keep_tick() {
         {}, [self = shared_from_this()](beast::error_code) { self->keepalive_.ping_finished(); });
     break;
   case keepalive_state::action::dead:
-    ctx_.log.debug("session", "client " + std::to_string(sctx_.id) +
-                                  (hung_up ? ": connection closed while its reads were paused"
-                                           : ": no frame or pong within the idle timeout") +
-                                  "; dropping it");
+    ctx_.log.debug("session",
+                   "client " + std::to_string(sctx_.id) +
+                       (hung_up ? ": connection closed while its reads were paused"
+                                : ": no frame or pong within the idle timeout") +
+                       "; dropping it",
+                   log_fields());
     // No read may be pending to fail: finish here (a pending read or write then ends as aborted).
     return finish();
   }
@@ -164,7 +167,8 @@ void client_session::on_read(beast::error_code ec) {
     // closed: the client said goodbye; others (reset, eof, timeout of a dead peer, 1009 / 1007
     // protocol failures Beast already answered with a close frame) end the session too.
     if (ec != websocket::error::closed && ec != net::error::operation_aborted)
-      ctx_.log.debug("session", "client " + std::to_string(sctx_.id) + " read: " + ec.message());
+      ctx_.log.debug("session", "client " + std::to_string(sctx_.id) + " read: " + ec.message(),
+                     log_fields());
     return finish();
   }
   const auto data = read_buf_.cdata();
@@ -259,7 +263,8 @@ void client_session::do_write() {
   while (!out_.empty() && socket.has_room()) {
     const outbound_frame &f = out_.front();
     if (const auto ec = socket.write_server_message(f.binary, f.bytes())) {
-      ctx_.log.debug("session", "client " + std::to_string(sctx_.id) + " write: " + ec.message());
+      ctx_.log.debug("session", "client " + std::to_string(sctx_.id) + " write: " + ec.message(),
+                     log_fields());
       // Reads may be paused, so no read is there to fail: the wait below completes at once with
       // this error and on_write ends the session.
       break;
@@ -286,8 +291,10 @@ void client_session::arm_write_stall() {
     if (ec || !self || !self->writing_ ||
         self->stall_timer_.expiry() > worker_timer::clock_type::now())
       return;
-    self->ctx_.log.warn("session", "client " + std::to_string(self->sctx_.id) +
-                                       " stopped reading; closing (write stall timeout)");
+    self->ctx_.log.warn("session",
+                        "client " + std::to_string(self->sctx_.id) +
+                            " stopped reading; closing (write stall timeout)",
+                        self->log_fields());
     self->ctx_.metrics.add(metric::write_stall_closes_client);
     beast::error_code ignored;
     beast::get_lowest_layer(self->ws_).close(ignored); // the wait fails; on_write finishes
@@ -332,11 +339,13 @@ void client_session::drop_slow_consumer() {
   slow_consumer_ = true;
   const std::uint64_t total = ctx_.slow_consumer_closes.fetch_add(1) + 1;
   ctx_.metrics.add(metric::slow_consumer_closes);
-  ctx_.log.warn("session", "client " + std::to_string(sctx_.id) +
-                               " is a slow consumer: " + std::to_string(queued) +
-                               " bytes queued and more coming, limits.max_outbound_queue is " +
-                               std::to_string(out_.limit()) + "; closing it with 1013 (" +
-                               std::to_string(total) + " slow consumers closed so far)");
+  ctx_.log.warn("session",
+                "client " + std::to_string(sctx_.id) +
+                    " is a slow consumer: " + std::to_string(queued) +
+                    " bytes queued and more coming, limits.max_outbound_queue is " +
+                    std::to_string(out_.limit()) + "; closing it with 1013 (" +
+                    std::to_string(total) + " slow consumers closed so far)",
+                log_fields());
   // Posted: commit_frame runs inside upstream callbacks and plugin hooks, under the feet of
   // close_client's close_all().
   net::post(ws_.get_executor(), [self = shared_from_this()] {
@@ -396,6 +405,7 @@ void client_session::finish() {
   closing_ = true;
   if (accepted_)
     count_closed();
+  ctx_.log.debug("session", "closed", log_fields());
   stall_timer_.cancel();
   keepalive_timer_.cancel();
   if (upstreams_)

@@ -75,6 +75,14 @@ public:
   // After the flow state changed: resumes what may be read again.
   void update_flow();
   bool closing() const noexcept { return closing_; }
+  // Who this session is, for its log lines (valid while the session lives).
+  log_context log_fields() const noexcept {
+    log_context c;
+    c.session_id = sctx_.id;
+    c.client_id = sctx_.client_id;
+    c.remote_address = sctx_.remote_address;
+    return c;
+  }
 
 private:
   void refuse(int status, std::string code, std::string message, request &req);

@@ -136,6 +136,7 @@ void upstream_set::do_connect_external() {
   d.url = cmd_.url;
   std::string why;
   if (!parse_upstream_url(cmd_.url, d.target, why)) {
+    log_upstream(log_level::debug, "connect_external refused: INVALID_URL: " + why, cid, nullptr);
     send_connection_error({"INVALID_URL", why, 0}, cid, rid);
     return send_status("error", {}, cid, rid);
   }
@@ -184,6 +185,8 @@ void upstream_set::do_connect_external() {
     d.protocols = std::move(r.protocols);
   }
 
+  if (ctx_.log.enabled(log_level::debug))
+    log_upstream(log_level::debug, "connecting to " + redacted_url(d.url), cid, &d.target);
   // Echoed without credentials: events may end up in logs and screenshots (docs/security.md).
   send_status("connecting", {redacted_url(d.url), {}, 0, {}}, cid, rid);
   ctx_.metrics.add(metric::upstream_connect_attempts);
@@ -209,6 +212,10 @@ void upstream_set::on_upstream_open(const std::string &cid, const dial_error *er
   const std::string rid = u->connect_request_id;
   session_context &sctx = session_.context();
   if (error != nullptr) {
+    // A warning: the client is told too, but an operator sees a dead or refusing upstream, or
+    // an egress rule at work. Repeats are counted, not written (log.repeat_window).
+    log_upstream(log_level::warn, "connect failed: " + error->code + ": " + error->message, cid,
+                 &u->target);
     ctx_.clients.release_upstream(sctx.client_id, false);
     const bool answer_disconnect = u->disconnect_requested;
     const std::string disconnect_rid = u->disconnect_request_id;
@@ -228,6 +235,7 @@ void upstream_set::on_upstream_open(const std::string &cid, const dial_error *er
   }
   u->open = true;
   ctx_.metrics.add(metric::upstreams_open);
+  log_upstream(log_level::debug, "connected", cid, &u->target);
   ctx_.clients.mark_upstream_open(sctx.client_id);
   send_status("connected", {redacted_url(u->connection->url), u->connection->subprotocol, 0, {}},
               cid, rid);
@@ -370,6 +378,11 @@ void upstream_set::upstream_closed(upstream_connection &u, int code, std::string
   const std::string url = u.url;
   const upstream_target target = e->target;
   session_context &sctx = session_.context();
+  if (error != nullptr)
+    log_upstream(log_level::warn, "connection lost: " + error->code + ": " + error->message, cid,
+                 &target);
+  else
+    log_upstream(log_level::debug, "closed with " + std::to_string(code), cid, &target);
   ctx_.clients.release_upstream(sctx.client_id, true);
   if (e->open) {
     ctx_.metrics.add(metric::upstreams_open, -1);
@@ -418,6 +431,22 @@ void upstream_set::send_status(std::string_view status, const status_details &de
   outbound_frame &f = session_.begin_frame();
   encode_connection_status(f.owned, status, details, {cid, request_id}, ctx_.clock.unix_ms());
   session_.commit_frame();
+}
+
+void upstream_set::log_upstream(log_level level, std::string_view message, std::string_view cid,
+                                const upstream_target *target) {
+  if (!ctx_.log.enabled(level))
+    return;
+  log_context fields = session_.log_fields();
+  fields.connection_id = cid;
+  std::string host;
+  if (target != nullptr) {
+    host = target->host.find(':') != std::string::npos ? "[" + target->host + "]" : target->host;
+    host += ':';
+    host += std::to_string(target->port);
+    fields.upstream_host = host;
+  }
+  ctx_.log.log(level, "upstream", message, fields);
 }
 
 void upstream_set::send_connection_error(const dial_error &e, std::string_view cid,

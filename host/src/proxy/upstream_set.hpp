@@ -88,6 +88,10 @@ private:
 
   void send_status(std::string_view status, const status_details &details, std::string_view cid,
                    std::string_view request_id);
+  // A line about one upstream: the session's fields, the connection id and host:port (never the
+  // URL, which may carry credentials).
+  void log_upstream(log_level level, std::string_view message, std::string_view cid,
+                    const upstream_target *target);
   void send_connection_error(const dial_error &e, std::string_view cid,
                              std::string_view request_id);
 

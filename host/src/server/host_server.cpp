@@ -110,6 +110,18 @@ struct host_server::parts {
   std::atomic<bool> shutting_down{false};
   std::unique_ptr<net::steady_timer> drain_timer;
   std::chrono::steady_clock::time_point drain_deadline;
+  std::unique_ptr<net::steady_timer> repeat_timer;
+
+  // Repeat summaries (log.repeat_window) appear within a second of their window's end, also
+  // when nothing else is logged after a flood.
+  void repeat_tick() {
+    log.write_closed_repeats();
+    repeat_timer->expires_after(std::chrono::seconds(1));
+    repeat_timer->async_wait([this](boost::system::error_code ec) {
+      if (!ec)
+        repeat_tick();
+    });
+  }
 
   // Polls until every session is gone or the grace period ends, then lets the threads return.
   void drain_tick() {
@@ -139,8 +151,9 @@ host_server::host_server(host_config config, host_options options) : config_(std
   auto &p = *parts_;
   require_tokens_when_public(config_);
   p.reload_source = std::move(options.reload_source);
-  if (config_.debug && p.log.enabled(log_level::info))
-    p.log.set_threshold(log_level::debug);
+  p.log.set_format(config_.log.format);
+  p.log.set_threshold(config_.debug ? log_level::debug : config_.log.level);
+  p.log.set_repeat_window(config_.log.repeat_window);
   raise_descriptor_limit(p.log);
   p.bus = make_local_message_bus(p.directory);
   p.plugins = std::make_unique<plugin_runtime>(config_, p.workers.main(), p.directory, *p.bus,
@@ -176,10 +189,12 @@ host_server::~host_server() {
     parts_->plugins->stop();
     parts_->signals.reset();
     parts_->drain_timer.reset();
+    parts_->repeat_timer.reset();
     parts_->accept.reset();
     parts_->workers.stop();
     parts_->workers.join();
     parts_->workers.destroy_contexts(); // pending handlers (and the sessions they hold) first
+    parts_->log.flush_repeats();        // the counts of floods still inside their window
   }
 }
 
@@ -192,6 +207,10 @@ std::shared_ptr<const settings_snapshot> host_server::settings() const {
 void host_server::start() {
   auto &p = *parts_;
   p.accept->run();
+  if (config_.log.repeat_window.count() > 0) {
+    p.repeat_timer = std::make_unique<net::steady_timer>(p.workers.main());
+    p.repeat_tick();
+  }
   p.workers.start();
   started_ = true;
   p.log.info("host", "listening on " + config_.listen.host + ":" + std::to_string(port()) +
@@ -237,6 +256,11 @@ reload_outcome host_server::reload() {
     // Built completely (egress rules compiled) before anyone can see it; a throw publishes nothing.
     p.settings->publish(
         std::make_shared<const settings_snapshot>(std::move(next), p.own, generation));
+    // The log settings apply to the next line (nginx re-reads its error_log level the same way).
+    const log_config logs = p.settings->current()->config.log;
+    p.log.set_format(logs.format);
+    p.log.set_threshold(config_.debug ? log_level::debug : logs.level);
+    p.log.set_repeat_window(logs.repeat_window);
     out.applied = true;
     p.reloads_applied.fetch_add(1);
     p.metrics.add(metric::config_reloads_applied);

@@ -2,6 +2,7 @@
 #include "base/logger.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <string>
@@ -111,6 +112,85 @@ TEST(logger, the_sink_is_never_entered_twice_at_once) {
     t.join();
   EXPECT_EQ(count.load(), 800);
   EXPECT_FALSE(overlapped.load());
+}
+
+TEST(logger, text_lines_show_the_context_after_the_message) {
+  logger log;
+  captured out;
+  out.attach(log);
+  log_context c;
+  c.session_id = 7;
+  c.client_id = "tab-1";
+  c.connection_id = "c 1";
+  c.upstream_host = "example.com:443";
+  log.warn("upstream", "connect failed", c);
+  ASSERT_EQ(out.lines.size(), 1u);
+  EXPECT_EQ(out.lines[0].substr(24),
+            " WARN  [upstream] connect failed session_id=7 client_id=tab-1 "
+            "connection_id=\"c 1\" upstream_host=example.com:443\n");
+}
+
+TEST(logger, json_lines_are_one_object_with_the_fields) {
+  logger log(log_level::debug);
+  log.set_format(log_format::json);
+  captured out;
+  out.attach(log);
+  log_context c;
+  c.session_id = 3;
+  c.client_id = "abc";
+  c.connection_id = "c1";
+  c.upstream_host = "[::1]:9000";
+  c.plugin = "debug_logger";
+  c.remote_address = "127.0.0.1";
+  log.info("plugin:debug_logger", "hello \"quoted\"\nnext", c);
+  log.debug("host", "plain");
+  ASSERT_EQ(out.lines.size(), 2u);
+  ASSERT_EQ(out.lines[0].find('\n'), out.lines[0].size() - 1);
+  const auto j = nlohmann::json::parse(out.lines[0]);
+  EXPECT_TRUE(is_timestamp(j["time"].get<std::string>())) << j.dump();
+  EXPECT_EQ(j["level"], "info");
+  EXPECT_EQ(j["component"], "plugin:debug_logger");
+  EXPECT_EQ(j["message"], "hello \"quoted\"\nnext");
+  EXPECT_EQ(j["session_id"], 3);
+  EXPECT_EQ(j["client_id"], "abc");
+  EXPECT_EQ(j["connection_id"], "c1");
+  EXPECT_EQ(j["upstream_host"], "[::1]:9000");
+  EXPECT_EQ(j["plugin"], "debug_logger");
+  EXPECT_EQ(j["remote_address"], "127.0.0.1");
+  const auto plain = nlohmann::json::parse(out.lines[1]);
+  EXPECT_EQ(plain["level"], "debug");
+  EXPECT_FALSE(plain.contains("session_id")); // unknown fields are left out
+  EXPECT_FALSE(plain.contains("plugin"));
+}
+
+TEST(logger, json_survives_invalid_utf8_and_control_bytes) {
+  logger log;
+  log.set_format(log_format::json);
+  captured out;
+  out.attach(log);
+  log_context c;
+  c.connection_id = "\xff\xfe";
+  log.warn("session", std::string("bad \xc3\x28 bytes \x01\x1b[2J"), c);
+  ASSERT_EQ(out.lines.size(), 1u);
+  const auto j = nlohmann::json::parse(out.lines[0]); // throws on an invalid line
+  EXPECT_EQ(j["message"], "bad \xEF\xBF\xBD( bytes \x01\x1b[2J");
+  EXPECT_EQ(j["connection_id"], "\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(out.lines[0].find('\x1b'), std::string::npos); // escaped as \u001b
+}
+
+TEST(logger, every_message_is_redacted_in_both_formats) {
+  for (const log_format format : {log_format::text, log_format::json}) {
+    logger log;
+    log.set_format(format);
+    captured out;
+    out.attach(log);
+    log.info("plugin:p", "url=wss://u:CANARY1@h/?token=CANARY2 Authorization: Bearer CANARY3");
+    ASSERT_EQ(out.lines.size(), 1u);
+    for (const char *canary : {"CANARY1", "CANARY2", "CANARY3"})
+      EXPECT_EQ(out.lines[0].find(canary), std::string::npos) << out.lines[0];
+    EXPECT_NE(out.lines[0].find("wss://[REDACTED]@h/?token=[REDACTED]"), std::string::npos)
+        << out.lines[0];
+  }
 }
 
 } // namespace

@@ -268,6 +268,9 @@ TEST(ConfigLoader, ShippedConfigLoads) {
   EXPECT_EQ(c.security.allow_missing_origin, defaults.security.allow_missing_origin);
   EXPECT_TRUE(c.security.access_tokens.empty());
   EXPECT_EQ(c.debug, defaults.debug);
+  EXPECT_EQ(c.log.format, defaults.log.format);
+  EXPECT_EQ(c.log.level, defaults.log.level);
+  EXPECT_EQ(c.log.repeat_window, defaults.log.repeat_window);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -405,6 +408,28 @@ TEST(ConfigLoader, MetricsEndpointIsOnUnlessSwitchedOff) {
               StartsWith("test.yaml:2:12: metrics.enabled: invalid boolean \"maybe\""));
   EXPECT_THAT(error_of("metrics:\n  listen: 9090\n"),
               StartsWith("test.yaml:2:3: metrics.listen: unknown key 'listen'"));
+}
+
+TEST(ConfigLoader, LogSectionFormatLevelAndRepeatWindow) {
+  const host_config defaults;
+  EXPECT_EQ(defaults.log.format, log_format::text);
+  EXPECT_EQ(defaults.log.level, log_level::info);
+  EXPECT_EQ(defaults.log.repeat_window, 10s);
+  const host_config c = load("log:\n  format: json\n  level: warn\n  repeat_window: 1m\n");
+  EXPECT_EQ(c.log.format, log_format::json);
+  EXPECT_EQ(c.log.level, log_level::warn);
+  EXPECT_EQ(c.log.repeat_window, 1min);
+  EXPECT_EQ(load("log: {level: debug, format: text}").log.level, log_level::debug);
+  EXPECT_EQ(load("log: {repeat_window: off}").log.repeat_window, 0ms);
+  EXPECT_THAT(error_of("log:\n  format: xml\n"),
+              StartsWith("test.yaml:2:11: log.format: unknown format \"xml\" (expected text or "
+                         "json)"));
+  EXPECT_THAT(error_of("log:\n  level: verbose\n"),
+              StartsWith("test.yaml:2:10: log.level: unknown level \"verbose\""));
+  EXPECT_THAT(error_of("log: {repeat_window: 2h}"),
+              StartsWith("test.yaml:1:22: log.repeat_window"));
+  EXPECT_THAT(error_of("log:\n  colour: yes\n"),
+              StartsWith("test.yaml:2:3: log.colour: unknown key"));
 }
 
 // ---------------------------------------------------------------------------------------------
