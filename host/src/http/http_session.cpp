@@ -81,6 +81,17 @@ void http_session::handle(request req) {
     return send(make_json_error(static_cast<http::status>(admitted.status), admitted.code,
                                 admitted.message, v));
 
+  // Probes are answered while draining too: that is when a load balancer needs /readyz most.
+  if (path == "/healthz" || path == "/readyz") {
+    if (req.method() != http::verb::get) {
+      auto res =
+          make_json_error(http::status::method_not_allowed, "METHOD_NOT_ALLOWED", "Use GET", v);
+      res.set(http::field::allow, "GET");
+      return send(std::move(res));
+    }
+    return send(path == "/healthz" ? health(ctx_, req) : readiness(ctx_, req));
+  }
+
   if (ctx_.stopping)
     return send(make_json_error(http::status::service_unavailable, "SHUTTING_DOWN",
                                 "The host is shutting down", v));
@@ -134,11 +145,6 @@ void http_session::handle(request req) {
   if (path == "/api/plugins") {
     if (only(http::verb::get))
       send(list_plugins(ctx_, req));
-    return;
-  }
-  if (path == "/healthz") {
-    if (only(http::verb::get))
-      send(health(ctx_, req));
     return;
   }
   if (path == "/api/websocket/test-connection") {

@@ -31,6 +31,7 @@ private:
   void read_server(const located &section);
   void read_limits(const located &section);
   void read_keepalive(const located &section);
+  void read_shutdown(const located &section);
   void read_tls(const located &section);
   void read_egress(const located &section);
   void read_resolver(const located &section);
@@ -49,6 +50,7 @@ void section_reader::read_top_level(const YAML::Node &root) {
                          {"server", [this](const located &v) { read_server(v); }},
                          {"limits", [this](const located &v) { read_limits(v); }},
                          {"keepalive", [this](const located &v) { read_keepalive(v); }},
+                         {"shutdown", [this](const located &v) { read_shutdown(v); }},
                          {"tls", [this](const located &v) { read_tls(v); }},
                          {"egress", [this](const located &v) { read_egress(v); }},
                          {"resolver", [this](const located &v) { read_resolver(v); }},
@@ -143,6 +145,16 @@ void section_reader::read_keepalive(const located &section) {
                                   {"idle_timeout",
                                    [&](const located &v) {
                                      config_.keepalive.idle_timeout = yaml_.duration(v, 24h);
+                                   }},
+                              });
+}
+
+void section_reader::read_shutdown(const located &section) {
+  yaml_.read_mapping(section, {
+                                  {"drain_timeout",
+                                   [&](const located &v) {
+                                     config_.shutdown.drain_timeout =
+                                         yaml_.duration(v, 10min, /*zero_allowed=*/true);
                                    }},
                               });
 }
