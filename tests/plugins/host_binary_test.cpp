@@ -232,7 +232,8 @@ TEST(HostBinary, VersionHelpAndBadFlags) {
 
 TEST(HostBinary, SigtermClosesClientsWith1001AndExitsZero) {
   test_upstream echo;
-  const std::string config = temp_file("sig.yaml", "plugins: []\n");
+  // No drain: the close itself is what this test is about (drain_and_readiness_test does drains).
+  const std::string config = temp_file("sig.yaml", "plugins: []\nshutdown:\n  drain_timeout: 0s\n");
   child_process host({host_binary, "--config", config, "--listen", "127.0.0.1:0"});
   const std::uint16_t port = host.wait_for_listen_port(10s);
   ASSERT_NE(port, 0) << host.err();
@@ -258,7 +259,8 @@ TEST(HostBinary, SigtermWithPluginsLoadedExitsZero) {
       "\"\nplugins:\n"
       "  - name: ticker\n    path: libtest_recorder.so\n"
       "    settings: {tag: ticker, global_timer_ms: 5, global_timer_interval_ms: 5,"
-      " timer_ms: 5, timer_interval_ms: 5}\n";
+      " timer_ms: 5, timer_interval_ms: 5}\n"
+      "shutdown:\n  drain_timeout: 0s\n";
   const std::string config = temp_file("sigplugins.yaml", yaml);
   child_process host({host_binary, "--config", config, "--listen", "127.0.0.1:0"});
   const std::uint16_t port = host.wait_for_listen_port(10s);

@@ -204,7 +204,8 @@ TEST(Process, AcceptLoopSurvivesRunningOutOfDescriptorsAndRecovers) {
 
 TEST(Process, SigtermUnderLoadClosesEveryClientWith1001AndExitsZeroWithinFiveSeconds) {
   test_upstream echo;
-  host_process host(base_config());
+  // A 1 s drain, then the close: both phases under load, within the 5 s.
+  host_process host(base_config("shutdown:\n  drain_timeout: 1s\n"));
   ASSERT_NE(host.port(), 0) << host.log();
   std::vector<std::unique_ptr<ws_client>> clients;
   for (int i = 0; i < 10; ++i) {

@@ -262,6 +262,8 @@ void test_upstream::serve(int fd) {
             return;
         }
       }
+      if (b_.echo_delay_ms > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(b_.echo_delay_ms));
       ws.text(ws.got_text());
       ws.write(in.data(), ec);
       if (ec)

@@ -40,6 +40,7 @@ struct upstream_behaviour {
   std::string close_reason = "bye";
   std::size_t push_bytes = 0;
   std::vector<std::string> binary_on_open; // sent as binary frames right after the handshake
+  int echo_delay_ms = 0; // echo: each frame is echoed this long after it arrived (a slow server)
   bool tls = false;
   std::string certificate = "server"; // server | wrong_name | untrusted (tests/data/tls)
 };

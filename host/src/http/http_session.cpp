@@ -95,6 +95,21 @@ void http_session::handle(request req) {
                                 admitted.message, v));
   }
 
+  // Probes and the scrape are answered while draining too: that is when a load balancer needs
+  // /readyz most, and the last scrape shows how the drain went.
+  const bool metrics_page_on = path == "/metrics" && settings_->config.metrics.enabled;
+  if (path == "/healthz" || path == "/readyz" || metrics_page_on) {
+    if (req.method() != http::verb::get) {
+      auto res =
+          make_json_error(http::status::method_not_allowed, "METHOD_NOT_ALLOWED", "Use GET", v);
+      res.set(http::field::allow, "GET");
+      return send(std::move(res));
+    }
+    if (metrics_page_on)
+      return send(metrics_page(ctx_, req));
+    return send(path == "/healthz" ? health(ctx_, req) : readiness(ctx_, req));
+  }
+
   if (ctx_.stopping)
     return send(make_json_error(http::status::service_unavailable, "SHUTTING_DOWN",
                                 "The host is shutting down", v));
@@ -148,16 +163,6 @@ void http_session::handle(request req) {
   if (path == "/api/plugins") {
     if (only(http::verb::get))
       send(list_plugins(ctx_, req));
-    return;
-  }
-  if (path == "/metrics" && settings_->config.metrics.enabled) {
-    if (only(http::verb::get))
-      send(metrics_page(ctx_, req));
-    return;
-  }
-  if (path == "/healthz") {
-    if (only(http::verb::get))
-      send(health(ctx_, req));
     return;
   }
   if (path == "/api/websocket/test-connection") {

@@ -47,6 +47,17 @@ http_response metrics_page(session_services &ctx, const rest_request &req) {
   return res;
 }
 
+http_response readiness(session_services &ctx, const rest_request &req) {
+  // The plugins are loaded before the listener accepts (host_server's constructor), so a host
+  // that answers at all has them; cluster mode will add its engine here.
+  if (ctx.stopping)
+    return make_json_error(http::status::service_unavailable, "SHUTTING_DOWN",
+                           "The host is draining and takes no new sessions", req.version());
+  return make_json_response(http::status::ok,
+                            {{"status", "ready"}, {"plugins", ctx.plugins.plugins().size()}},
+                            req.version());
+}
+
 namespace {
 
 json diagnostics_json(const dial_diagnostics &d) {

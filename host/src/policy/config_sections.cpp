@@ -31,6 +31,7 @@ private:
   void read_server(const located &section);
   void read_limits(const located &section);
   void read_keepalive(const located &section);
+  void read_shutdown(const located &section);
   void read_tls(const located &section);
   void read_egress(const located &section);
   void read_metrics(const located &section);
@@ -52,6 +53,7 @@ void section_reader::read_top_level(const YAML::Node &root) {
                          {"limits", [this](const located &v) { read_limits(v); }},
                          {"keepalive", [this](const located &v) { read_keepalive(v); }},
                          {"metrics", [this](const located &v) { read_metrics(v); }},
+                         {"shutdown", [this](const located &v) { read_shutdown(v); }},
                          {"tls", [this](const located &v) { read_tls(v); }},
                          {"egress", [this](const located &v) { read_egress(v); }},
                          {"resolver", [this](const located &v) { read_resolver(v); }},
@@ -196,6 +198,16 @@ void section_reader::read_log(const located &section) {
                       config_.log.repeat_window = word == "off" ? 0ms : yaml_.duration(v, 1h);
                     }},
                });
+}
+
+void section_reader::read_shutdown(const located &section) {
+  yaml_.read_mapping(section, {
+                                  {"drain_timeout",
+                                   [&](const located &v) {
+                                     config_.shutdown.drain_timeout =
+                                         yaml_.duration(v, 10min, /*zero_allowed=*/true);
+                                   }},
+                              });
 }
 
 void section_reader::read_tls(const located &section) {

@@ -52,6 +52,13 @@ struct metrics_config {
   bool enabled = true;
 };
 
+// What SIGTERM does (server/host_server.hpp, drain()). SIGINT and a second signal skip the drain.
+struct shutdown_config {
+  // Stop accepting at once; open sessions go on (messages in flight arrive) until every client
+  // has gone or this ran out; then every client and upstream is closed with 1001. 0: at once.
+  std::chrono::milliseconds drain_timeout = 5s;
+};
+
 struct tls_config {
   bool verify = true;                  // verify upstream certificates against the system store
   std::string ca_file;                 // extra CA bundle (PEM), added to the system store
@@ -138,6 +145,7 @@ struct host_config {
   limits_config limits;
   keepalive_config keepalive;
   metrics_config metrics;
+  shutdown_config shutdown;
   tls_config tls;
   egress_config egress;
   resolver_config resolver;

@@ -287,7 +287,8 @@ long long yaml_reader::integer(const located &value, long long min, long long ma
   return number;
 }
 
-milliseconds yaml_reader::duration(const located &value, milliseconds max) const {
+milliseconds yaml_reader::duration(const located &value, milliseconds max,
+                                   bool zero_allowed) const {
   const std::string word = text(value, "a duration such as 30s");
   milliseconds result{};
   try {
@@ -296,10 +297,11 @@ milliseconds yaml_reader::duration(const located &value, milliseconds max) const
     fail(value.mark(), value.path,
          "invalid duration " + shown(word) + ": " + e.what() + " (use e.g. 30s, 500ms, 2m)");
   }
-  if (result <= milliseconds::zero() || result > max)
+  if ((zero_allowed ? result < milliseconds::zero() : result <= milliseconds::zero()) ||
+      result > max)
     fail(value.mark(), value.path,
-         shown(word) + " is out of range (expected more than 0 and at most " +
-             format_duration(max) + ")");
+         shown(word) + " is out of range (expected " + (zero_allowed ? "0" : "more than 0") +
+             " and at most " + format_duration(max) + ")");
   return result;
 }
 

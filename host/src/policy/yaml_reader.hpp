@@ -85,7 +85,9 @@ public:
   std::string text(const located &value, const char *expected) const;
   bool boolean(const located &value) const;
   long long integer(const located &value, long long min, long long max) const;
-  std::chrono::milliseconds duration(const located &value, std::chrono::milliseconds max) const;
+  // More than 0 unless `zero_allowed` (for "0s: do not wait"), at most `max`.
+  std::chrono::milliseconds duration(const located &value, std::chrono::milliseconds max,
+                                     bool zero_allowed = false) const;
   std::size_t size(const located &value, std::size_t min, std::size_t max) const;
   std::string path_text(const located &value) const;
   std::filesystem::path resolve(const std::string &path) const;

@@ -107,9 +107,11 @@ struct host_server::parts {
   std::unique_ptr<session_services> ctx;
   std::shared_ptr<listener> accept;
   std::unique_ptr<net::signal_set> signals;
+  std::atomic<bool> draining{false};
   std::atomic<bool> shutting_down{false};
-  std::unique_ptr<net::steady_timer> drain_timer;
-  std::chrono::steady_clock::time_point drain_deadline;
+  // The drain's or the close's: polls every 10 ms until every session is gone or the deadline.
+  std::unique_ptr<net::steady_timer> phase_timer;
+  std::chrono::steady_clock::time_point phase_deadline;
   std::unique_ptr<net::steady_timer> repeat_timer;
 
   // Repeat summaries (log.repeat_window) appear within a second of their window's end, also
@@ -123,17 +125,18 @@ struct host_server::parts {
     });
   }
 
-  // Polls until every session is gone or the grace period ends, then lets the threads return.
-  void drain_tick() {
-    if (directory.size() == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
+  // Polls until every closed session is gone or the grace period ends, then lets the threads
+  // return.
+  void close_tick() {
+    if (directory.size() == 0 || std::chrono::steady_clock::now() >= phase_deadline) {
       plugins->stop();
       workers.stop();
       return;
     }
-    drain_timer->expires_after(std::chrono::milliseconds(10));
-    drain_timer->async_wait([this](boost::system::error_code ec) {
+    phase_timer->expires_after(std::chrono::milliseconds(10));
+    phase_timer->async_wait([this](boost::system::error_code ec) {
       if (!ec)
-        drain_tick();
+        close_tick();
     });
   }
 
@@ -188,7 +191,7 @@ host_server::~host_server() {
   if (parts_) {
     parts_->plugins->stop();
     parts_->signals.reset();
-    parts_->drain_timer.reset();
+    parts_->phase_timer.reset();
     parts_->repeat_timer.reset();
     parts_->accept.reset();
     parts_->workers.stop();
@@ -224,6 +227,8 @@ void host_server::watch_signals() {
   await_signal();
 }
 
+// Re-armed after every signal: a second one (an operator who will not wait for the drain) cuts
+// the drain short.
 void host_server::await_signal() {
   parts_->signals->async_wait([this](boost::system::error_code ec, int sig) {
     if (ec)
@@ -233,9 +238,55 @@ void host_server::await_signal() {
       reload(); // logs its outcome
       return await_signal();
     }
-    parts_->log.info("host", std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-                                 "; shutting down");
+    auto &p = *parts_;
+    const bool again = p.draining.load() || p.shutting_down.load();
+    const std::string name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    if (sig == SIGTERM && !again) {
+      // The file's value as last reloaded: a drain is often preceded by a reload.
+      const auto timeout = p.settings->current()->config.shutdown.drain_timeout;
+      p.log.info("host",
+                 "received SIGTERM; draining for up to " + std::to_string(timeout.count()) + " ms");
+      drain(timeout);
+    } else {
+      p.log.info("host", "received " + name + "; shutting down" +
+                             (p.draining.load() ? " without waiting for the drain" : ""));
+      shutdown();
+    }
+    await_signal();
+  });
+}
+
+void host_server::drain(std::chrono::milliseconds timeout) {
+  auto &p = *parts_;
+  if (p.shutting_down.load() || p.draining.exchange(true))
+    return;
+  net::post(p.workers.main(), [this, timeout] {
+    auto &q = *parts_;
+    if (q.shutting_down.load())
+      return;
+    q.ctx->stopping = true;
+    q.accept->stop();
+    q.log.info("host", "draining: no new sessions; " + std::to_string(q.directory.size()) +
+                           " open session(s) go on for up to " + std::to_string(timeout.count()) +
+                           " ms");
+    q.phase_deadline = std::chrono::steady_clock::now() + timeout;
+    q.phase_timer = std::make_unique<net::steady_timer>(q.workers.main());
+    wait_for_drain();
+  });
+}
+
+void host_server::wait_for_drain() {
+  auto &p = *parts_;
+  if (p.shutting_down.load())
+    return; // shutdown() took over (a second signal)
+  if (p.directory.size() == 0 || std::chrono::steady_clock::now() >= p.phase_deadline) {
     shutdown();
+    return;
+  }
+  p.phase_timer->expires_after(std::chrono::milliseconds(10));
+  p.phase_timer->async_wait([this](boost::system::error_code ec) {
+    if (!ec)
+      wait_for_drain();
   });
 }
 
@@ -297,9 +348,10 @@ void host_server::shutdown(std::chrono::milliseconds grace) {
     // One still upgrading closes as soon as its upgrade completes.
     for (auto &s : q.directory.live())
       net::post(s->executor(), [s] { s->post_close(1001, "server shutting down"); });
-    q.drain_deadline = std::chrono::steady_clock::now() + grace;
-    q.drain_timer = std::make_unique<net::steady_timer>(q.workers.main());
-    q.drain_tick();
+    q.phase_deadline = std::chrono::steady_clock::now() + grace;
+    // A new timer: one a drain left waiting is cancelled by its destruction, on this thread.
+    q.phase_timer = std::make_unique<net::steady_timer>(q.workers.main());
+    q.close_tick();
   });
 }
 

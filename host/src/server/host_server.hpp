@@ -2,9 +2,11 @@
 //
 // Construction loads plugins and binds the listener (throwing plugin_load_error or
 // std::runtime_error with a message fit for the operator); start() runs the worker threads.
-// shutdown() stops accepting, closes every client and upstream with 1001 and stops once every
-// session is gone or the grace period ran out. reload() (also SIGHUP) re-reads the configuration
-// and applies it without dropping a session (docs/operations.md, "Live reload"). Tests build one
+// drain() (SIGTERM) stops accepting and lets open sessions go on for shutdown.drain_timeout, then
+// shuts down; shutdown() (SIGINT, a second signal) closes every client and upstream with 1001 at
+// once and stops once every session is gone or the grace period ran out. reload() (also SIGHUP)
+// re-reads the configuration and applies it without dropping a session (docs/operations.md,
+// "Live reload"). Tests build one
 // in-process on port 0.
 #pragma once
 
@@ -66,7 +68,12 @@ public:
   std::shared_ptr<const settings_snapshot> settings() const;
 
   void start();
-  // Any thread; returns at once. Also triggered by SIGINT/SIGTERM when watch_signals() was called.
+  // Any thread; returns at once. Stops accepting (new sockets are refused, requests already read
+  // get 503 SHUTTING_DOWN, /readyz says 503) while open sessions go on working, so messages in
+  // flight arrive; once every client has gone or `timeout` ran out, shutdown(). SIGTERM.
+  void drain(std::chrono::milliseconds timeout);
+  // Any thread; returns at once. Closes everything with 1001 now, even in the middle of a drain.
+  // SIGINT, and a second SIGINT/SIGTERM during a drain.
   void shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(4000));
   // SIGINT/SIGTERM: shutdown(). SIGHUP: reload().
   void watch_signals();
@@ -82,6 +89,7 @@ public:
 
 private:
   void await_signal();
+  void wait_for_drain();
 
   struct parts;
   host_config config_;
