@@ -12,6 +12,7 @@ packages=(
   python3 python3-websockets
   prometheus python3-prometheus-client
   clang-format-14 git
+  dpkg-dev systemd init-system-helpers procps   # the .deb test: dpkg-shlibdeps, systemd-analyze, deb-systemd-helper, kill
 )
 if [[ "${1:-}" == "--with-fuzz" ]]; then
   packages+=(clang-14 libclang-rt-14-dev)
