@@ -1,4 +1,4 @@
-#!/ usr / bin / python3
+#!/usr/bin/python3
 """The spec's own Python client example, run against the real host binary.
 
 Starts a local echo server (websockets.serve on 127.0.0.1:0), writes a temporary configuration
@@ -35,8 +35,8 @@ except ImportError:  # a pyenv/venv interpreter first on PATH: use the system on
     print("python3-websockets is not installed (apt-get install python3-websockets)", file=sys.stderr)
     sys.exit(1)
 
-#The example exactly as the spec prints it("Python Client Example"); only the two URLs are
-#replaced by the test(HOST_URI and UPSTREAM_URL below).
+# The example exactly as the spec prints it ("Python Client Example"); only the two URLs are
+# replaced by the test (HOST_URI and UPSTREAM_URL below).
 SPEC_EXAMPLE = '''
 import asyncio
 import websockets
@@ -46,24 +46,24 @@ async def websocket_client():
     uri = "ws://localhost:58123/api/websocket/connect/client123"
     
     async with websockets.connect(uri) as websocket:
-#Connect to external WebSocket
+        # Connect to external WebSocket
         await websocket.send(json.dumps({
             "type": "connect_external",
             "url": "wss://echo.websocket.org"
         }))
-
-#Send a message
+        
+        # Send a message
         await websocket.send(json.dumps({
             "type": "send_message",
             "content": "Hello from Python!"
         }))
-
-#Listen for responses
+        
+        # Listen for responses
         async for message in websocket:
             data = json.loads(message)
             print(f"Received: {data}")
 
-#Run the client
+# Run the client
 asyncio.run(websocket_client())
 '''
 
@@ -192,11 +192,10 @@ def run_spec_python_example(host, echo, workdir):
 
     reader = threading.Thread(target=read_lines, daemon=True)
     reader.start()
-    wanted = {
-    ("connection_status", "connecting"), ("connection_status", "connected"),
-        ("message_sent", "Hello from Python!"), ("message_received", "Hello from Python!")
-  } try:
-    while time.monotonic() < deadline:
+    wanted = {("connection_status", "connecting"), ("connection_status", "connected"),
+              ("message_sent", "Hello from Python!"), ("message_received", "Hello from Python!")}
+    try:
+        while time.monotonic() < deadline:
             events = [ast.literal_eval(l[len("Received: "):]) for l in list(lines)
                       if l.startswith("Received: ")]
             got = {(e.get("type"), e.get("status", e.get("content"))) for e in events}
@@ -261,14 +260,19 @@ def main():
         nonlocal passed, failed
         try:
             fn()
-            passed
-        += 1 print("PASS", name) except Exception
-            : failed += 1 print("FAIL", name) traceback
-                            .print_exc()
+            passed += 1
+            print("PASS", name)
+        except Exception:
+            failed += 1
+            print("FAIL", name)
+            traceback.print_exc()
 
-                                with tempfile.TemporaryDirectory() as workdir : echo =
-                  EchoServer() host = Host(args.host_binary, args.plugin_dir, workdir) example =
-                      None try : def spec_example():
+    with tempfile.TemporaryDirectory() as workdir:
+        echo = EchoServer()
+        host = Host(args.host_binary, args.plugin_dir, workdir)
+        example = None
+        try:
+            def spec_example():
                 nonlocal example
                 example = run_spec_python_example(host, echo, workdir)
 
@@ -276,27 +280,33 @@ def main():
             record("spec JavaScript example flow", lambda: run_js_like_flow(host, echo))
 
             def shutdown():
-#The example is still connected(client and upstream) : SIGTERM must drain(1 s
-#here), then close both with 1001 and exit 0, within 5 s in all.
+                # The example is still connected (client and upstream): SIGTERM must drain (1 s
+                # here), then close both with 1001 and exit 0, within 5 s in all.
                 rc, took = host.terminate()
                 check(rc == 0, "exit code %s after SIGTERM; host output:\n%s" % (rc, host.output()))
                 check(took < SHUTDOWN_LIMIT_S, "took %.1fs to exit" % took)
                 if example is not None:
                     try:
-                        example_rc
-= example.wait(SHUTDOWN_LIMIT_S) except subprocess.TimeoutExpired
-    : example
-          .kill() raise AssertionError("the example did not see the host close its socket")
-#Its `async for` ends quietly on a 1001 close(ConnectionClosedOK).
-              check(example_rc == 0, "example exit %s: %s" % (example_rc, example.stderr.read()))
+                        example_rc = example.wait(SHUTDOWN_LIMIT_S)
+                    except subprocess.TimeoutExpired:
+                        example.kill()
+                        raise AssertionError("the example did not see the host close its socket")
+                    # Its `async for` ends quietly on a 1001 close (ConnectionClosedOK).
+                    check(example_rc == 0, "example exit %s: %s" % (example_rc, example.stderr.read()))
 
-                  record("SIGTERM stops the host with exit 0 within 5 s", shutdown) finally
-    : if host.process.poll() is None : host.process.kill()
-                                           host.process.wait() if example is not None and
-  example.poll() is None
-    : example.kill() example.wait() echo.stop()
+            record("SIGTERM stops the host with exit 0 within 5 s", shutdown)
+        finally:
+            if host.process.poll() is None:
+                host.process.kill()
+                host.process.wait()
+            if example is not None and example.poll() is None:
+                example.kill()
+                example.wait()
+            echo.stop()
 
-          print("%d passed, %d failed" % (passed, failed)) return 0 if failed ==
-      0 else 1
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
 
-      if __name__ == "__main__" : sys.exit(main())
+
+if __name__ == "__main__":
+    sys.exit(main())
