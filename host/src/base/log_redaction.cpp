@@ -197,6 +197,47 @@ std::size_t append_hidden_value(std::string &out, std::string_view text, std::si
   return end;
 }
 
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+// ":LINE:COLUMN" (or ":LINE") starting at `at`: a file location, as in "FILE:12:7: key: what".
+std::size_t location_end(std::string_view text, std::size_t at) noexcept {
+  std::size_t k = at;
+  for (int part = 0; part < 2 && k + 1 < text.size() && text[k] == ':' && is_digit(text[k + 1]);
+       ++part) {
+    ++k;
+    while (k < text.size() && is_digit(text[k]))
+      ++k;
+  }
+  return k;
+}
+
+// "apistudio.yaml", "/etc/x/session.yml": a name ending in a file extension of letters.
+bool names_a_file(std::string_view name) noexcept {
+  const auto dot = name.rfind('.');
+  if (dot == std::string_view::npos || dot + 1 == name.size())
+    return false;
+  return std::all_of(name.begin() + static_cast<std::ptrdiff_t>(dot) + 1, name.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); });
+}
+
+// The configuration's own errors read "FILE:LINE:COLUMN: key.path: what is wrong". Neither the
+// file name (".../session.yaml:3:1") nor a key path after a location ("security.access_tokens:
+// must be a list") is a secret's name, and the configuration's messages never repeat a value
+// (docs/security.md): hiding them would hide where the operator has to look.
+bool follows_location(std::string_view text, std::size_t name_start) noexcept {
+  // The key path may hold list indexes before this name: "plugins[0].settings.tokens".
+  while (name_start > 0 && (is_name_char(text[name_start - 1]) || text[name_start - 1] == '[' ||
+                            text[name_start - 1] == ']'))
+    --name_start;
+  if (name_start < 2 || text.substr(name_start - 2, 2) != ": ")
+    return false;
+  std::size_t k = name_start - 2; // the ':' after the location
+  const std::size_t digits_end = k;
+  while (k > 0 && is_digit(text[k - 1]))
+    --k;
+  return k < digits_end && k > 0 && text[k - 1] == ':';
+}
+
 std::string redact_pairs(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 16);
@@ -220,8 +261,13 @@ std::string redact_pairs(std::string_view text) {
       i = append_hidden_value(out, text, end + 1, '=');
       continue;
     }
-    if (!is_secret_pair_name(name)) {
+    if (!is_secret_pair_name(name) || follows_location(text, i)) {
       i = end;
+      continue;
+    }
+    if (const std::size_t after = location_end(text, end); after > end && names_a_file(name)) {
+      out.append(text.substr(end, after - end)); // "name.yaml:4:17": a file and a place in it
+      i = after;
       continue;
     }
     // name=value, name: value, "name": "value"

@@ -50,6 +50,19 @@ TEST(log_redaction, leaves_ordinary_text_alone) {
   }
 }
 
+TEST(log_redaction, configuration_errors_keep_their_file_location_and_key) {
+  // File names and key paths that contain a secret word are places, not secrets.
+  for (const std::string text :
+       {"/tmp/apistudio_sighup_1.yaml:4:17: keepalive.idle_timeout: invalid duration \"soon\"",
+        "/etc/keys.yaml:3:5: security.access_tokens: expected a list",
+        "config.yaml:9: plugins[0].settings.tokens: a token must not be empty"}) {
+    EXPECT_EQ(redact_secrets(text), text);
+  }
+  // Without a location in front, the pair rule still applies.
+  EXPECT_EQ(redact_secrets("access_token: abc, more"), "access_token: [REDACTED], more");
+  EXPECT_EQ(redact_secrets("api_key:12345"), "api_key:[REDACTED]");
+}
+
 TEST(log_redaction, names_shared_with_the_debug_logger) {
   EXPECT_TRUE(is_secret_header_name("Proxy-Authorization"));
   EXPECT_TRUE(is_secret_header_name("x-session-id"));
