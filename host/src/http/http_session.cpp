@@ -23,8 +23,9 @@ namespace {
 constexpr std::string_view proxy_prefix = "/api/websocket/connect/";
 }
 
-http_session::http_session(session_services &ctx, worker_socket &&socket, connection_slot slot)
-    : ctx_(ctx), stream_(std::move(socket)), slot_(std::move(slot)) {
+http_session::http_session(session_services &ctx, worker_socket &&socket, connection_slot slot,
+                           endpoint_set endpoints)
+    : ctx_(ctx), endpoints_(endpoints), stream_(std::move(socket)), slot_(std::move(slot)) {
   beast::error_code ec;
   const auto ep = stream_.socket().remote_endpoint(ec);
   if (!ec)
@@ -79,6 +80,9 @@ void http_session::handle(request req) {
   const std::string_view query = target.find('?') == std::string_view::npos
                                      ? std::string_view{}
                                      : target.substr(target.find('?') + 1);
+
+  if (endpoints_ == endpoint_set::admin)
+    return handle_admin(req, path);
 
   const admission_result admitted = settings_->admission.check(admission_request::from(req, query));
   if (admitted.status != 0) {
@@ -190,6 +194,60 @@ void http_session::upgrade(request req, bool proxy, std::string client_id) {
   // Bytes already read past the request belong to the WebSocket; a client must wait for 101
   // before sending frames (RFC 6455 4.1), so there are none to carry over.
   session->start(std::move(req));
+}
+
+void http_session::handle_admin(const request &req, std::string_view path) {
+  const auto v = req.version();
+  const admission_result admitted =
+      settings_->admission.check_admin(admission_request::from(req, {}));
+  if (admitted.status != 0) {
+    ctx_.metrics.add(keyed::admission_refusals, admitted.code);
+    log_context fields;
+    fields.remote_address = remote_address_;
+    ctx_.log.warn("admin",
+                  "refused a request with " + std::to_string(admitted.status) + " " + admitted.code,
+                  fields);
+    return send(make_json_error(static_cast<http::status>(admitted.status), admitted.code,
+                                admitted.message, v));
+  }
+  const bool reload = path == "/api/admin/reload";
+  const bool metrics_page_on = path == "/metrics" && settings_->config.metrics.enabled;
+  if (!reload && !metrics_page_on && path != "/healthz" && path != "/readyz")
+    return send(make_json_error(http::status::not_found, "NOT_FOUND",
+                                "No such admin endpoint (/metrics, /healthz, /readyz, "
+                                "POST /api/admin/reload)",
+                                v));
+  const http::verb allowed = reload ? http::verb::post : http::verb::get;
+  if (req.method() != allowed) {
+    auto res = make_json_error(http::status::method_not_allowed, "METHOD_NOT_ALLOWED",
+                               std::string("Use ") + std::string(http::to_string(allowed)), v);
+    res.set(http::field::allow, http::to_string(allowed));
+    return send(std::move(res));
+  }
+  if (reload)
+    return reload_configuration(req);
+  if (metrics_page_on)
+    return send(metrics_page(ctx_, req));
+  send(path == "/healthz" ? health(ctx_, req) : readiness(ctx_, req));
+}
+
+// Runs on this worker: reading and checking the file takes milliseconds, like a SIGHUP's reload.
+void http_session::reload_configuration(const request &req) {
+  const auto v = req.version();
+  if (!ctx_.reload_configuration)
+    return send(make_json_error(http::status::service_unavailable, "RELOAD_UNAVAILABLE",
+                                "This host cannot reload", v));
+  ctx_.log.info("admin", "POST /api/admin/reload; reloading the configuration");
+  const reload_outcome outcome = ctx_.reload_configuration();
+  if (!outcome.applied)
+    return send(make_json_error(
+        http::status::unprocessable_entity, "CONFIG_INVALID",
+        "Configuration not reloaded, the running one stays in force: " + outcome.error, v));
+  send(make_json_response(http::status::ok,
+                          {{"status", "reloaded"},
+                           {"generation", outcome.generation},
+                           {"restart_needed", outcome.restart_needed}},
+                          v));
 }
 
 void http_session::start_test(const request &req) {

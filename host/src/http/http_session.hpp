@@ -19,18 +19,25 @@ namespace apistudio {
 
 class upstream_dialer;
 
+// Which endpoints a listener's connections reach: the clients' (the proxy, /ws, the REST API,
+// probes and metrics), or the admin listener's (probes, metrics, reload; docs/operations.md).
+enum class endpoint_set { client, admin };
+
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
   using request = boost::beast::http::request<boost::beast::http::string_body>;
   using response = boost::beast::http::response<boost::beast::http::string_body>;
 
-  http_session(session_services &ctx, worker_socket &&socket, connection_slot slot);
+  http_session(session_services &ctx, worker_socket &&socket, connection_slot slot,
+               endpoint_set endpoints = endpoint_set::client);
   void run();
 
 private:
   void do_read();
   void on_read(boost::beast::error_code ec);
   void handle(request req);
+  void handle_admin(const request &req, std::string_view path);
+  void reload_configuration(const request &req);
   void upgrade(request req, bool proxy, std::string client_id);
   void start_test(const request &req);
   void test_answered(response res);
@@ -41,6 +48,7 @@ private:
   void on_write(bool keep_alive, boost::beast::error_code ec);
 
   session_services &ctx_;
+  endpoint_set endpoints_;
   // The settings this request is read with (its limits) and then admitted with (taken again
   // once it arrived): a reload applies to the next request on a kept-alive connection.
   std::shared_ptr<const settings_snapshot> settings_;

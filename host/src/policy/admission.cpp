@@ -173,6 +173,19 @@ admission_result admission_policy::check(const admission_request &r) const {
   return {};
 }
 
+admission_result admission_policy::check_admin(const admission_request &r) const {
+  if (!r.has_host || r.host.empty())
+    return {400, "MISSING_HOST", "The request has no Host header"};
+  if (r.has_origin && (r.origin == "null" || !is_loopback_origin(r.origin)))
+    return {403, "ORIGIN_DENIED",
+            "The admin endpoints take no request from a browser page of "
+            "another origin"};
+  if (!is_loopback_host(r.host))
+    return {403, "HOST_DENIED",
+            "Host header not allowed (DNS rebinding protection); use localhost or 127.0.0.1"};
+  return {};
+}
+
 bool is_valid_client_id(std::string_view id) {
   if (id.empty() || id.size() > 128)
     return false;

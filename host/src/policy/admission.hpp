@@ -40,6 +40,10 @@ class admission_policy {
 public:
   admission_policy(const security_config &security, const listen_config &listen);
   admission_result check(const admission_request &request) const;
+  // The admin listener's door: no token (it is bound to loopback, as Envoy's admin), but the
+  // Host header must name loopback (DNS rebinding) and a browser page of another origin is
+  // refused (a cross-site POST /api/admin/reload).
+  admission_result check_admin(const admission_request &request) const;
 
   static bool is_loopback_origin(std::string_view origin);
   static bool is_loopback_host(std::string_view host_header);

@@ -5,6 +5,8 @@
 #include "policy/config_values.hpp"
 #include "policy/yaml_to_json.hpp"
 
+#include <boost/asio/ip/address.hpp>
+
 #include <algorithm>
 #include <filesystem>
 #include <functional>
@@ -29,6 +31,7 @@ public:
 
 private:
   void read_server(const located &section);
+  void read_admin(const located &section);
   void read_limits(const located &section);
   void read_keepalive(const located &section);
   void read_shutdown(const located &section);
@@ -50,6 +53,7 @@ void section_reader::read_top_level(const YAML::Node &root) {
   yaml_.read_mapping(top,
                      {
                          {"server", [this](const located &v) { read_server(v); }},
+                         {"admin", [this](const located &v) { read_admin(v); }},
                          {"limits", [this](const located &v) { read_limits(v); }},
                          {"keepalive", [this](const located &v) { read_keepalive(v); }},
                          {"metrics", [this](const located &v) { read_metrics(v); }},
@@ -99,6 +103,35 @@ void section_reader::read_server(const located &section) {
                             config_.listen.allow_public_without_auth = yaml_.boolean(v);
                           }},
                      });
+}
+
+void section_reader::read_admin(const located &section) {
+  yaml_.read_mapping(
+      section,
+      {
+          {"listen",
+           [this](const located &v) {
+             const std::string word = yaml_.text(v, "HOST:PORT");
+             host_port parsed;
+             try {
+               parsed = parse_listen(word);
+             } catch (const std::invalid_argument &e) {
+               yaml_.fail(v.mark(), v.path,
+                          "invalid address " + shown(word) + ": " + e.what() +
+                              " (expected HOST:PORT, e.g. 127.0.0.1:9901 or [::1]:9901)");
+             }
+             // It answers without a token: only this machine may reach it.
+             boost::system::error_code ec;
+             const auto address = boost::asio::ip::make_address(parsed.host, ec);
+             if (parsed.host != "localhost" && (ec || !address.is_loopback()))
+               yaml_.fail(v.mark(), v.path,
+                          "the admin listener must be a loopback address (127.0.0.1, [::1]); " +
+                              shown(word) +
+                              " is not: it serves metrics and reload without a token");
+             config_.admin.host = parsed.host == "localhost" ? "127.0.0.1" : parsed.host;
+             config_.admin.port = parsed.port;
+           }},
+      });
 }
 
 void section_reader::read_limits(const located &section) {

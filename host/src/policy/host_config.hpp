@@ -27,6 +27,14 @@ struct listen_config {
   bool allow_public_without_auth = false;
 };
 
+// The admin listener (docs/operations.md, "Admin listener"): metrics, probes and reload on a
+// loopback port of their own, without the access token, as Envoy's admin and Kong's Admin API.
+struct admin_config {
+  std::string host; // empty: no admin listener
+  std::uint16_t port = 0;
+  bool enabled() const noexcept { return !host.empty(); }
+};
+
 struct limits_config {
   std::chrono::milliseconds connect_timeout = 30s;        // spec: 30 seconds
   std::size_t max_message_bytes = 1024 * 1024;            // spec: 1 MiB of payload
@@ -141,6 +149,7 @@ struct plugin_config {
 struct host_config {
   std::string source_file; // where this came from ("" for defaults)
   listen_config listen;
+  admin_config admin;
   int worker_threads = 0; // 0: number of cores
   limits_config limits;
   keepalive_config keepalive;

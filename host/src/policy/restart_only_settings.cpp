@@ -44,6 +44,10 @@ std::vector<std::string> keep_restart_only_settings(const host_config &running, 
     next.listen.port = running.listen.port;
     changed.emplace_back("server.listen");
   }
+  if (running.admin.host != next.admin.host || running.admin.port != next.admin.port) {
+    next.admin = running.admin;
+    changed.emplace_back("admin.listen");
+  }
   keep("server.worker_threads", running.worker_threads, next.worker_threads,
        running.worker_threads == next.worker_threads, changed);
   keep("tls.verify", running.tls.verify, next.tls.verify, running.tls.verify == next.tls.verify,

@@ -8,6 +8,7 @@
 #include "plugin_host/plugin_runtime.hpp"
 #include "plugin_host/session_port.hpp"
 #include "policy/live_settings.hpp"
+#include "policy/reload_outcome.hpp"
 #include "proxy/client_registry.hpp"
 #include "proxy/connection_slot.hpp"
 #include "proxy/name_resolver.hpp"
@@ -49,6 +50,8 @@ struct session_services {
   // Clients closed because their queue reached limits.max_outbound_queue (each is also a warning
   // in the log).
   std::atomic<std::uint64_t> slow_consumer_closes{0};
+  // host_server::reload, for the admin listener's POST /api/admin/reload (set by host_server).
+  std::function<reload_outcome()> reload_configuration{};
 };
 
 } // namespace apistudio

@@ -106,6 +106,7 @@ struct host_server::parts {
   ssl::context tls_insecure;
   std::unique_ptr<session_services> ctx;
   std::shared_ptr<listener> accept;
+  std::shared_ptr<listener> admin; // admin.listen, when set
   std::unique_ptr<net::signal_set> signals;
   std::atomic<bool> draining{false};
   std::atomic<bool> shutting_down{false};
@@ -180,6 +181,22 @@ host_server::host_server(host_config config, host_options options) : config_(std
   }
   const auto bound = p.accept->local_endpoint();
   p.own = {{bound.address(), bound.port()}};
+  if (config_.admin.enabled()) {
+    const listen_config admin_address{config_.admin.host, config_.admin.port, false};
+    try {
+      p.admin = std::make_shared<listener>(p.workers, *p.ctx, listen_endpoint(admin_address),
+                                           endpoint_set::admin);
+    } catch (const boost::system::system_error &e) {
+      throw std::runtime_error("cannot listen on " + config_.admin.host + ":" +
+                               std::to_string(config_.admin.port) +
+                               " (admin.listen): " + e.code().message());
+    }
+    // The egress rules keep clients from dialling it: a proxied POST /api/admin/reload would
+    // come from loopback.
+    const auto admin_bound = p.admin->local_endpoint();
+    p.own.emplace_back(admin_bound.address(), admin_bound.port());
+  }
+  p.ctx->reload_configuration = [this] { return reload(); };
   p.settings->publish(std::make_shared<const settings_snapshot>(config_, p.own, 1));
 }
 
@@ -194,6 +211,7 @@ host_server::~host_server() {
     parts_->phase_timer.reset();
     parts_->repeat_timer.reset();
     parts_->accept.reset();
+    parts_->admin.reset();
     parts_->workers.stop();
     parts_->workers.join();
     parts_->workers.destroy_contexts(); // pending handlers (and the sessions they hold) first
@@ -202,6 +220,11 @@ host_server::~host_server() {
 }
 
 tcp::endpoint host_server::endpoint() const { return parts_->accept->local_endpoint(); }
+std::optional<tcp::endpoint> host_server::admin_endpoint() const {
+  if (!parts_->admin)
+    return std::nullopt;
+  return parts_->admin->local_endpoint();
+}
 session_services &host_server::context() { return *parts_->ctx; }
 std::shared_ptr<const settings_snapshot> host_server::settings() const {
   return parts_->settings->current();
@@ -210,6 +233,8 @@ std::shared_ptr<const settings_snapshot> host_server::settings() const {
 void host_server::start() {
   auto &p = *parts_;
   p.accept->run();
+  if (p.admin)
+    p.admin->run();
   if (config_.log.repeat_window.count() > 0) {
     p.repeat_timer = std::make_unique<net::steady_timer>(p.workers.main());
     p.repeat_tick();
@@ -219,6 +244,9 @@ void host_server::start() {
   p.log.info("host", "listening on " + config_.listen.host + ":" + std::to_string(port()) +
                          " with " + std::to_string(p.workers.size()) + " worker thread(s), " +
                          std::to_string(p.plugins->plugins().size()) + " plugin(s)");
+  if (p.admin)
+    p.log.info("host", "admin endpoints (metrics, probes, reload) on " + config_.admin.host + ":" +
+                           std::to_string(p.admin->local_endpoint().port()));
 }
 
 void host_server::watch_signals() {
@@ -313,12 +341,14 @@ reload_outcome host_server::reload() {
     p.log.set_threshold(config_.debug ? log_level::debug : logs.level);
     p.log.set_repeat_window(logs.repeat_window);
     out.applied = true;
+    out.generation = generation;
     p.reloads_applied.fetch_add(1);
     p.metrics.add(metric::config_reloads_applied);
     p.log.info("reload", "configuration reloaded from " + source + " (generation " +
                              std::to_string(generation) + ")");
   } catch (const std::exception &e) {
     out.error = e.what();
+    out.generation = p.settings->current()->generation;
     out.restart_needed.clear();
     p.reloads_failed.fetch_add(1);
     p.metrics.add(metric::config_reloads_failed);
@@ -344,6 +374,8 @@ void host_server::shutdown(std::chrono::milliseconds grace) {
     auto &q = *parts_;
     q.ctx->stopping = true;
     q.accept->stop();
+    if (q.admin)
+      q.admin->stop();
     // Posted, not dispatched: a session on this worker closes after this loop, like the others.
     // One still upgrading closes as soon as its upgrade completes.
     for (auto &s : q.directory.live())

@@ -13,6 +13,7 @@
 #include "base/clock.hpp"
 #include "base/logger.hpp"
 #include "policy/host_config.hpp"
+#include "policy/reload_outcome.hpp"
 #include "proxy/name_resolver.hpp"
 #include "proxy/session_services.hpp"
 
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,14 +38,6 @@ struct host_options {
   // applied as at startup. Throws config_error (or another std::exception) for a bad file. Empty:
   // the host has no file to re-read, and every reload fails saying so.
   std::function<host_config()> reload_source;
-};
-
-// What one reload did (also logged).
-struct reload_outcome {
-  bool applied = false;
-  std::string error; // why nothing changed, when not applied ("FILE:LINE:COLUMN: ..." for a file)
-  // Settings that changed in the file but only take effect after a restart (restart_only_settings).
-  std::vector<std::string> restart_needed;
 };
 
 // Reloads since start, for operators' metrics.
@@ -61,6 +55,8 @@ public:
 
   boost::asio::ip::tcp::endpoint endpoint() const;
   std::uint16_t port() const { return endpoint().port(); }
+  // Where the admin listener listens (admin.listen), if configured.
+  std::optional<boost::asio::ip::tcp::endpoint> admin_endpoint() const;
   session_services &context();
   // The configuration the host started with; restart-only settings keep these values.
   const host_config &config() const { return config_; }

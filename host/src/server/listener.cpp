@@ -12,9 +12,10 @@ namespace apistudio {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-listener::listener(worker_pool &pool, session_services &ctx, tcp::endpoint ep)
-    : pool_(pool), ctx_(ctx), strand_(net::make_strand(pool.main())), acceptor_(strand_),
-      backoff_(strand_) {
+listener::listener(worker_pool &pool, session_services &ctx, tcp::endpoint ep,
+                   endpoint_set endpoints)
+    : pool_(pool), ctx_(ctx), endpoints_(endpoints), strand_(net::make_strand(pool.main())),
+      acceptor_(strand_), backoff_(strand_) {
   acceptor_.open(ep.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   if (ep.address().is_v6())
@@ -86,9 +87,9 @@ void listener::on_accept(boost::system::error_code ec, worker_socket socket) {
   }
   if (!ec)
     warn_if_descriptors_short(socket.native_handle());
-  if (!ec && !ctx_.stopping)
+  if (!ec && (!ctx_.stopping || endpoints_ == endpoint_set::admin))
     std::make_shared<http_session>(ctx_, std::move(socket),
-                                   connection_slot(ctx_.live_client_sockets))
+                                   connection_slot(ctx_.live_client_sockets), endpoints_)
         ->run();
   do_accept();
 }

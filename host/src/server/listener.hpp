@@ -5,6 +5,7 @@
 #pragma once
 
 #include "base/worker_types.hpp"
+#include "http/http_session.hpp"
 #include "proxy/session_services.hpp"
 #include "server/worker_pool.hpp"
 
@@ -22,7 +23,10 @@ class listener : public std::enable_shared_from_this<listener> {
 public:
   // Binds and listens at once; throws boost::system::system_error naming the address.
   // Runs on the pool's main context; accepted sockets belong to pool.next().
-  listener(worker_pool &pool, session_services &ctx, boost::asio::ip::tcp::endpoint ep);
+  // `endpoints`: the admin listener's connections reach only the admin endpoints, and are still
+  // accepted while the host drains (its probes and metrics say how the drain goes).
+  listener(worker_pool &pool, session_services &ctx, boost::asio::ip::tcp::endpoint ep,
+           endpoint_set endpoints = endpoint_set::client);
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   void run();
   void stop(); // any thread
@@ -36,6 +40,7 @@ private:
 
   worker_pool &pool_;
   session_services &ctx_;
+  endpoint_set endpoints_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer backoff_;

@@ -123,3 +123,11 @@ TEST(LiveSettings, ABadEgressRuleThrowsBeforeAnythingIsPublished) {
   bad.egress.deny.push_back({"not a pattern!", 7});
   EXPECT_THROW(settings_snapshot(bad, own_endpoints{}, 2), config_error);
 }
+
+TEST(RestartOnlySettings, AdminListenIsNamedAndKeepsItsRunningValue) {
+  host_config next = running();
+  next.admin.host = "127.0.0.1";
+  next.admin.port = 9901;
+  EXPECT_EQ(keep_restart_only_settings(running(), next), strings{"admin.listen"});
+  EXPECT_FALSE(next.admin.enabled());
+}
