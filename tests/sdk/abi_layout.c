@@ -59,7 +59,7 @@ AT(apistudio_reason, code, 8);
 AT(apistudio_reason, message, 24);
 AT(apistudio_reason, setting, 40);
 
-SIZE(apistudio_host_api, 248);
+SIZE(apistudio_host_api, 272);
 AT(apistudio_host_api, struct_size, 0);
 AT(apistudio_host_api, abi_version, 4);
 AT(apistudio_host_api, log, 8);
@@ -92,6 +92,9 @@ AT(apistudio_host_api, bus_subscribe, 216);
 AT(apistudio_host_api, bus_unsubscribe, 224);
 AT(apistudio_host_api, bus_publish, 232);
 AT(apistudio_host_api, now_ms, 240);
+AT(apistudio_host_api, metric_register, 248);
+AT(apistudio_host_api, metric_add, 256);
+AT(apistudio_host_api, metric_set, 264);
 
 SIZE(apistudio_plugin_descriptor, 128);
 AT(apistudio_plugin_descriptor, struct_size, 0);
