@@ -460,7 +460,7 @@ std::uint32_t host_metric_register(apistudio_plugin_handle *plugin, apistudio_me
 int host_metric_add(apistudio_plugin_handle *plugin, std::uint32_t metric,
                     apistudio_str label_value, std::int64_t delta) {
   return plugin != nullptr && plugin->runtime->metrics.plugin_defined().add(
-                                  plugin, metric, view(label_value), delta)
+                                  plugin->name, metric, view(label_value), delta)
              ? 1
              : 0;
 }
@@ -468,7 +468,7 @@ int host_metric_add(apistudio_plugin_handle *plugin, std::uint32_t metric,
 int host_metric_set(apistudio_plugin_handle *plugin, std::uint32_t metric,
                     apistudio_str label_value, std::int64_t value) {
   return plugin != nullptr && plugin->runtime->metrics.plugin_defined().set(
-                                  plugin, metric, view(label_value), value)
+                                  plugin->name, metric, view(label_value), value)
              ? 1
              : 0;
 }
