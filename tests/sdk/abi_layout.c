@@ -119,6 +119,7 @@ SIZE(apistudio_log_level, 4);
 SIZE(apistudio_session_attr, 4);
 SIZE(apistudio_frame_kind, 4);
 SIZE(apistudio_header_mode, 4);
+SIZE(apistudio_metric_kind, 4);
 _Static_assert(APISTUDIO_CONTINUE == 0 && APISTUDIO_HANDLED == 1 && APISTUDIO_REPLACE == 2 &&
                    APISTUDIO_REPLY == 3 && APISTUDIO_CLOSE == 4 && APISTUDIO_FAIL == 5 &&
                    APISTUDIO_REFUSE == 6,
@@ -131,6 +132,8 @@ _Static_assert(APISTUDIO_ATTR_CLIENT_ID == 0 && APISTUDIO_ATTR_PATH == 1 &&
                    APISTUDIO_ATTR_QUERY == 4,
                "session attribute numbers changed");
 _Static_assert(APISTUDIO_FRAME_TEXT == 0 && APISTUDIO_FRAME_BINARY == 1, "frame kinds changed");
+_Static_assert(APISTUDIO_METRIC_COUNTER == 0 && APISTUDIO_METRIC_GAUGE == 1,
+               "metric kinds changed");
 _Static_assert(APISTUDIO_HEADER_OVERWRITE == 0 && APISTUDIO_HEADER_APPEND == 1 &&
                    APISTUDIO_HEADER_IF_ABSENT == 2,
                "header modes changed");
