@@ -27,7 +27,10 @@ struct connection_state {
 class rate_limiter_plugin final : public sdk::plugin<connection_state> {
 public:
   rate_limiter_plugin(sdk::host h, std::string_view settings_json)
-      : plugin(h), settings_(parse_settings(settings_json)), store_(settings_.limits) {}
+      : plugin(h), settings_(parse_settings(settings_json)), store_(settings_.limits),
+        limited_(h, "sessions_limited_total",
+                 "Client sessions closed for exceeding a rate limit, by the limit that was full.",
+                 "limit") {}
 
   sdk::outcome on_session_open(sdk::session &, const sdk::session_info &info,
                                std::unique_ptr<connection_state> &state) override {
@@ -63,6 +66,8 @@ public:
 
     st->limited = true;
     const auto &limit = settings_.limits[*full];
+    // Bounded: one label value per configured limit.
+    limited_.add(limit.describe());
     // A reply and a close cannot both be the verdict: queue the error frame first; the host
     // writes queued frames before the close frame.
     host().send(session.id(), rate_limited_event(limit, common::iso8601_now()));
@@ -81,6 +86,7 @@ private:
 
   const settings settings_;
   in_memory_counter_store store_;
+  const sdk::counter limited_; // apistudio_plugin_<name>_sessions_limited_total{limit}
 };
 
 } // namespace

@@ -274,3 +274,60 @@ print(len(families), "families")
   }
   EXPECT_GT(plotted, 20);
 }
+
+// A plugin's own counter (registered through the SDK by the shipped rate_limiter loaded from its
+// .so) shows exactly the sessions it limited, by limit, and the exposition still parses.
+TEST(Metrics, APluginsOwnCounterShowsExactlyItsCounts) {
+  host_config c = test_config();
+  c.plugins.push_back(make_plugin(
+      "rate_limiter", {{"limits", json::array({json{{"messages", 2}, {"window", "1m"}},
+                                               json{{"messages", 50}, {"window", "1h"}}})}}));
+  host_instance host(c);
+  const std::string family = "apistudio_plugin_rate_limiter_sessions_limited_total";
+
+  // Registered at load: the family is there, with no series yet.
+  http_result r = scrape(host.port());
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("# TYPE " + family + " counter\n"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(family + "{"), std::string::npos) << r.body;
+
+  for (int session = 0; session < 3; ++session) {
+    proxy_client a(host.port(), "plugin-metric-" + std::to_string(session));
+    ASSERT_TRUE(a.ok);
+    // Three frames: the third is past "2 messages per 60s"; the limiter answers and closes.
+    for (int i = 0; i < 3; ++i)
+      a.ws.send_json(send_message("m" + std::to_string(i)));
+    // The two admitted ones are answered NOT_CONNECTED (no upstream), then RATE_LIMITED.
+    std::string code;
+    for (int i = 0; i < 3 && code != "RATE_LIMITED"; ++i)
+      code = a.ws.read_json().value("code", "");
+    EXPECT_EQ(code, "RATE_LIMITED");
+    EXPECT_EQ(a.ws.wait_closed(), 1008);
+  }
+  ASSERT_TRUE(eventually([&] {
+    r = scrape(host.port());
+    return r.body.find(
+               R"(apistudio_client_sessions_closed_total{endpoint="/api/websocket/connect",code="1008"} 3)") !=
+           std::string::npos;
+  })) << r.body;
+  const auto samples = parse_samples(r.body);
+  EXPECT_EQ(value_of(samples, family + R"({limit="2 messages per 60s"})"), 3) << r.body;
+  // The other limit never filled: no series for it.
+  EXPECT_EQ(r.body.find("50 messages per"), std::string::npos) << r.body;
+
+  const auto [promtool_status, promtool_output] = run_with_input("promtool check metrics", r.body);
+  EXPECT_EQ(promtool_status, 0) << promtool_output << "\n" << r.body;
+  const std::string python = R"(/usr/bin/python3 -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+families = {f.name: f for f in text_string_to_metric_families(sys.stdin.read())}
+f = families["apistudio_plugin_rate_limiter_sessions_limited"]
+assert f.type == "counter", f
+values = {s.labels["limit"]: s.value for s in f.samples if s.name.endswith("_total")}
+assert values == {"2 messages per 60s": 3.0}, values
+print("plugin counter ok")
+')";
+  const auto [python_status, python_output] = run_with_input(python, r.body);
+  EXPECT_EQ(python_status, 0) << python_output;
+  EXPECT_NE(python_output.find("plugin counter ok"), std::string::npos) << python_output;
+}

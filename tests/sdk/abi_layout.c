@@ -59,7 +59,7 @@ AT(apistudio_reason, code, 8);
 AT(apistudio_reason, message, 24);
 AT(apistudio_reason, setting, 40);
 
-SIZE(apistudio_host_api, 248);
+SIZE(apistudio_host_api, 272);
 AT(apistudio_host_api, struct_size, 0);
 AT(apistudio_host_api, abi_version, 4);
 AT(apistudio_host_api, log, 8);
@@ -92,6 +92,9 @@ AT(apistudio_host_api, bus_subscribe, 216);
 AT(apistudio_host_api, bus_unsubscribe, 224);
 AT(apistudio_host_api, bus_publish, 232);
 AT(apistudio_host_api, now_ms, 240);
+AT(apistudio_host_api, metric_register, 248);
+AT(apistudio_host_api, metric_add, 256);
+AT(apistudio_host_api, metric_set, 264);
 
 SIZE(apistudio_plugin_descriptor, 128);
 AT(apistudio_plugin_descriptor, struct_size, 0);
@@ -116,6 +119,7 @@ SIZE(apistudio_log_level, 4);
 SIZE(apistudio_session_attr, 4);
 SIZE(apistudio_frame_kind, 4);
 SIZE(apistudio_header_mode, 4);
+SIZE(apistudio_metric_kind, 4);
 _Static_assert(APISTUDIO_CONTINUE == 0 && APISTUDIO_HANDLED == 1 && APISTUDIO_REPLACE == 2 &&
                    APISTUDIO_REPLY == 3 && APISTUDIO_CLOSE == 4 && APISTUDIO_FAIL == 5 &&
                    APISTUDIO_REFUSE == 6,
@@ -128,6 +132,8 @@ _Static_assert(APISTUDIO_ATTR_CLIENT_ID == 0 && APISTUDIO_ATTR_PATH == 1 &&
                    APISTUDIO_ATTR_QUERY == 4,
                "session attribute numbers changed");
 _Static_assert(APISTUDIO_FRAME_TEXT == 0 && APISTUDIO_FRAME_BINARY == 1, "frame kinds changed");
+_Static_assert(APISTUDIO_METRIC_COUNTER == 0 && APISTUDIO_METRIC_GAUGE == 1,
+               "metric kinds changed");
 _Static_assert(APISTUDIO_HEADER_OVERWRITE == 0 && APISTUDIO_HEADER_APPEND == 1 &&
                    APISTUDIO_HEADER_IF_ABSENT == 2,
                "header modes changed");

@@ -146,6 +146,7 @@ metrics_registry::snapshot metrics_registry::collect() const {
         s.hooks.push_back(std::move(stats));
     }
   }
+  s.plugin_families = plugin_defined_.collect();
   return s;
 }
 

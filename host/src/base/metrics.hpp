@@ -20,6 +20,8 @@
 // docs/performance.md); the registry and the endpoint stay, reporting zeros.
 #pragma once
 
+#include "base/plugin_metrics.hpp"
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -203,8 +205,12 @@ public:
     std::array<std::int64_t, high_water_count> high_waters{};
     std::vector<keyed_value> keyed; // in first-use order
     std::vector<hook_stats> hooks;  // plugins with at least one call of that hook
+    std::vector<plugin_metrics::family> plugin_families; // registered by plugins
   };
   snapshot collect() const;
+
+  // Counters and gauges plugins register through the SDK (their own storage: plugin_metrics.hpp).
+  plugin_metrics &plugin_defined() noexcept { return plugin_defined_; }
 
 private:
   struct hook_slots {
@@ -248,6 +254,7 @@ private:
   std::unordered_map<std::thread::id, block *> owners_;
   std::array<std::vector<std::string>, keyed_families> keys_; // slot index within the family
   std::vector<std::string> plugin_names_;
+  plugin_metrics plugin_defined_;
 };
 
 // What a thread remembers of the registry it counts into (one at a time; a thread that counts

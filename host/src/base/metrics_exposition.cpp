@@ -295,6 +295,17 @@ std::string render_metrics(const metrics_registry::snapshot &m, const process_st
              h.timed);
   }
 
+  // Registered by plugins (plugin_metrics.hpp): names, help and label names were validated then.
+  for (const auto &f : m.plugin_families) {
+    w.family(f.name, f.kind == plugin_metric_kind::gauge ? "gauge" : "counter", f.help);
+    for (const auto &v : f.values) {
+      if (f.label_name.empty())
+        w.sample(f.name, {}, v.value);
+      else
+        w.sample(f.name, {{f.label_name, v.label_value}}, v.value);
+    }
+  }
+
   w.family("apistudio_build_info", "gauge", "Always 1; the version label says which build runs.");
   w.sample("apistudio_build_info", {{"version", version}}, std::int64_t{1});
 

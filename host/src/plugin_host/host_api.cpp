@@ -434,6 +434,45 @@ std::uint64_t host_now_ms(apistudio_plugin_handle *plugin) {
   return plugin == nullptr ? 0 : plugin->runtime->clock.steady_ms();
 }
 
+// ---- metrics of the plugin's own ---------------------------------------------------------------
+
+std::uint32_t host_metric_register(apistudio_plugin_handle *plugin, apistudio_metric_kind kind,
+                                   apistudio_str name, apistudio_str help,
+                                   apistudio_str label_name) {
+  if (plugin == nullptr)
+    return 0;
+  try {
+    std::string why;
+    const auto k = kind == APISTUDIO_METRIC_COUNTER ? plugin_metric_kind::counter
+                   : kind == APISTUDIO_METRIC_GAUGE ? plugin_metric_kind::gauge
+                                                    : static_cast<plugin_metric_kind>(255);
+    const std::uint32_t handle = plugin->runtime->metrics.plugin_defined().register_metric(
+        plugin->name, k, view(name), view(help), view(label_name), why);
+    if (handle == 0)
+      plugin->log->log(log_level::error, plugin->log_component, "metric refused: " + why,
+                       plugin_log_fields(*plugin));
+    return handle;
+  } catch (...) {
+    return 0;
+  }
+}
+
+int host_metric_add(apistudio_plugin_handle *plugin, std::uint32_t metric,
+                    apistudio_str label_value, std::int64_t delta) {
+  return plugin != nullptr && plugin->runtime->metrics.plugin_defined().add(
+                                  plugin->name, metric, view(label_value), delta)
+             ? 1
+             : 0;
+}
+
+int host_metric_set(apistudio_plugin_handle *plugin, std::uint32_t metric,
+                    apistudio_str label_value, std::int64_t value) {
+  return plugin != nullptr && plugin->runtime->metrics.plugin_defined().set(
+                                  plugin->name, metric, view(label_value), value)
+             ? 1
+             : 0;
+}
+
 // C++20 designated initializers: a member out of order is a compile error, and one added to the
 // struct without a function here is too under our -Wextra -Werror, never a silently shifted table.
 constexpr apistudio_host_api table = {
@@ -469,6 +508,9 @@ constexpr apistudio_host_api table = {
     .bus_unsubscribe = &host_bus_unsubscribe,
     .bus_publish = &host_bus_publish,
     .now_ms = &host_now_ms,
+    .metric_register = &host_metric_register,
+    .metric_add = &host_metric_add,
+    .metric_set = &host_metric_set,
 };
 
 } // namespace

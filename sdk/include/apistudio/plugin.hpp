@@ -23,6 +23,7 @@
 #include <apistudio/plugin_abi.h>
 #include <apistudio/settings_error.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -180,6 +181,72 @@ private:
 
   const apistudio_host_api *api_;
   apistudio_plugin_host_ptr handle_;
+};
+
+// A counter or gauge of the plugin's own, exposed at GET /metrics as
+// apistudio_plugin_<plugin>_<name> (docs/plugin-sdk.md, "Metrics"). Register it in the plugin's
+// constructor (on_create); update it from any thread, without a lock. A refused one (bad name,
+// too many, or a host older than the metrics functions) tests false and ignores updates; the
+// host has logged why.
+class metric {
+public:
+  metric() = default;
+  explicit operator bool() const noexcept { return id_ != 0; }
+  std::uint32_t id() const noexcept { return id_; }
+
+  // True when the host's table has the metrics functions (a 1.0 host's does not).
+  static bool supported(const apistudio_host_api &api) noexcept {
+    return api.struct_size >= offsetof(apistudio_host_api, metric_set) + sizeof api.metric_set;
+  }
+
+protected:
+  metric(const host &h, apistudio_metric_kind kind, std::string_view name, std::string_view help,
+         std::string_view label_name) noexcept
+      : api_(&h.api()), handle_(h.handle()) {
+    if (supported(*api_))
+      id_ = api_->metric_register(handle_, kind, str(name), str(help), str(label_name));
+  }
+  bool add_to(std::string_view label_value, std::int64_t delta) const noexcept {
+    return id_ != 0 && api_->metric_add(handle_, id_, str(label_value), delta) != 0;
+  }
+  bool set_to(std::string_view label_value, std::int64_t value) const noexcept {
+    return id_ != 0 && api_->metric_set(handle_, id_, str(label_value), value) != 0;
+  }
+
+private:
+  const apistudio_host_api *api_ = nullptr;
+  apistudio_plugin_host_ptr handle_ = nullptr;
+  std::uint32_t id_ = 0;
+};
+
+// Only grows. With a label name, every add names the label's value.
+class counter : public metric {
+public:
+  counter() = default;
+  counter(const host &h, std::string_view name, std::string_view help,
+          std::string_view label_name = {}) noexcept
+      : metric(h, APISTUDIO_METRIC_COUNTER, name, help, label_name) {}
+  bool add(std::int64_t n = 1) const noexcept { return add_to({}, n); }
+  bool add(std::string_view label_value, std::int64_t n = 1) const noexcept {
+    return add_to(label_value, n);
+  }
+};
+
+// Goes up and down, or is set.
+class gauge : public metric {
+public:
+  gauge() = default;
+  gauge(const host &h, std::string_view name, std::string_view help,
+        std::string_view label_name = {}) noexcept
+      : metric(h, APISTUDIO_METRIC_GAUGE, name, help, label_name) {}
+  bool add(std::int64_t n) const noexcept { return add_to({}, n); }
+  bool add(std::string_view label_value, std::int64_t n) const noexcept {
+    return add_to(label_value, n);
+  }
+  bool set(std::int64_t value) const noexcept { return set_to({}, value); }
+  bool set(std::string_view label_value, std::int64_t value) const noexcept {
+    return set_to(label_value, value);
+  }
 };
 
 // A client socket, during a hook (valid only during that hook, on its thread).

@@ -195,6 +195,12 @@ typedef enum apistudio_header_mode {
 typedef void (*apistudio_timer_fn)(apistudio_timer_data_plugin_ptr user_data);
 typedef void (*apistudio_timer_release_fn)(apistudio_timer_data_plugin_ptr user_data);
 
+/* What metric_register registers. */
+typedef enum apistudio_metric_kind {
+  APISTUDIO_METRIC_COUNTER = 0, /* only grows: metric_add with a delta >= 0 */
+  APISTUDIO_METRIC_GAUGE = 1    /* goes up and down: metric_add (any sign) and metric_set */
+} apistudio_metric_kind;
+
 /* ---- services the host provides ----------------------------------------------------------------
  */
 
@@ -279,6 +285,26 @@ typedef struct apistudio_host_api {
 
   /* Any thread. Milliseconds of a monotonic clock (the host's injectable clock: tests drive it). */
   uint64_t (*now_ms)(apistudio_plugin_host_ptr plugin);
+
+  /* ---- added after 1.0: check struct_size before calling (a 1.0 host's table ends above) ---- */
+
+  /* In on_create (main thread). A counter or gauge of the plugin's own, exposed at GET /metrics
+   * as apistudio_plugin_<plugin>_<name> (the plugin's configured name, other characters than
+   * [A-Za-z0-9_] as '_'). `name`: 1-64 of [A-Za-z0-9_], not starting with a digit (end a
+   * counter's in _total); `help`: 1-512 bytes without control characters or '\'; `label_name`:
+   * empty for none, else one label of the same shape. Returns a handle (never 0), or 0 when
+   * refused: a bad name, help or label, a name already taken, more than 16 metrics in one plugin;
+   * the host logs why under the plugin's name. */
+  uint32_t (*metric_register)(apistudio_plugin_host_ptr plugin, apistudio_metric_kind kind,
+                              apistudio_str name, apistudio_str help, apistudio_str label_name);
+  /* Any thread, lock-free. Adds `delta` to the series of `label_value` (ignored without a label
+   * name; at most 128 bytes kept). A metric holds 15 label values; later ones count as "other".
+   * Returns 0 (and changes nothing) for an unknown handle or a negative delta on a counter. */
+  int (*metric_add)(apistudio_plugin_host_ptr plugin, uint32_t metric, apistudio_str label_value,
+                    int64_t delta);
+  /* Any thread, lock-free. Gauges only (0 for a counter): the series' value becomes `value`. */
+  int (*metric_set)(apistudio_plugin_host_ptr plugin, uint32_t metric, apistudio_str label_value,
+                    int64_t value);
 } apistudio_host_api;
 
 /* ---- what a plugin provides --------------------------------------------------------------------

@@ -744,3 +744,55 @@ TEST_F(fake_host_test, logs_are_recorded_from_the_level_set) {
 }
 
 } // namespace
+
+// ---- metrics of the plugin's own ----------------------------------------------------------------
+
+TEST_F(fake_host_test, counters_and_gauges_are_counted_for_the_test_to_read) {
+  fake::fake_host host(descriptor());
+  ASSERT_TRUE(host.created());
+  const sdk::counter refusals(*s.host, "refusals_total", "Refusals, by scope.", "scope");
+  const sdk::gauge members(*s.host, "members", "Members present.");
+  ASSERT_TRUE(refusals);
+  ASSERT_TRUE(members);
+  EXPECT_TRUE(refusals.add("room"));
+  EXPECT_TRUE(refusals.add("room", 2));
+  EXPECT_TRUE(refusals.add("user"));
+  EXPECT_FALSE(refusals.add("room", -1)); // a counter only grows
+  EXPECT_TRUE(members.add(5));
+  EXPECT_TRUE(members.add(-2));
+  EXPECT_EQ(host.metric_value("refusals_total", "room"), 3);
+  EXPECT_EQ(host.metric_value("refusals_total", "user"), 1);
+  EXPECT_EQ(host.metric_value("members"), 3);
+  EXPECT_TRUE(members.set(11));
+  EXPECT_EQ(host.metric_value("members"), 11);
+  EXPECT_EQ(host.metric_value("refusals_total", "never"), std::nullopt);
+  EXPECT_EQ(host.metric_value("unknown"), std::nullopt);
+}
+
+TEST_F(fake_host_test, a_bad_metric_is_refused_with_a_log_line_and_ignores_updates) {
+  fake::fake_host host(descriptor());
+  ASSERT_TRUE(host.created());
+  const sdk::counter bad(*s.host, "bad-name", "help");
+  EXPECT_FALSE(bad);
+  EXPECT_FALSE(bad.add());
+  EXPECT_FALSE(sdk::counter(*s.host, "no_help", ""));
+  EXPECT_FALSE(sdk::counter(*s.host, "two_lines", "a\nb"));
+  EXPECT_FALSE(sdk::counter(*s.host, "bad_label", "help", "le"));
+  const sdk::counter once(*s.host, "once_total", "help");
+  EXPECT_TRUE(once);
+  EXPECT_FALSE(sdk::gauge(*s.host, "once_total", "help")); // the name is taken
+  const auto logs = host.logs();
+  ASSERT_FALSE(logs.empty());
+  EXPECT_NE(logs.front().text.find("bad-name"), std::string::npos) << logs.front().text;
+}
+
+TEST_F(fake_host_test, label_values_past_the_limit_are_counted_as_other) {
+  fake::fake_host host(descriptor());
+  const sdk::counter by_user(*s.host, "by_user_total", "help", "user");
+  for (int i = 0; i < 20; ++i)
+    EXPECT_TRUE(by_user.add("u" + std::to_string(i)));
+  // 15 values of their own, as the host keeps; the rest under "other".
+  EXPECT_EQ(host.metric_value("by_user_total", "u14"), 1);
+  EXPECT_EQ(host.metric_value("by_user_total", "u15"), std::nullopt);
+  EXPECT_EQ(host.metric_value("by_user_total", "other"), 5);
+}

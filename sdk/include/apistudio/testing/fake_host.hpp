@@ -370,6 +370,30 @@ inline reason read_reason(const apistudio_reason *r) {
 inline const apistudio_host_api *host_api() noexcept;
 
 // The fake host's state. The plugin handle it hands out points here.
+// A metric the plugin registered; its series by label value ("" without a label name).
+struct fake_metric {
+  apistudio_metric_kind kind;
+  std::string name, help, label_name;
+  std::map<std::string, std::int64_t> series;
+};
+
+// The host's rules for a metric's name and label name (docs/plugin-sdk.md, "Metrics").
+inline bool is_metric_identifier(std::string_view s) noexcept {
+  if (s.empty() || s.size() > 64 || (s[0] >= '0' && s[0] <= '9'))
+    return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+      return false;
+  return true;
+}
+
+inline bool is_metric_help(std::string_view s) noexcept {
+  for (char c : s)
+    if (c == '\\' || static_cast<unsigned char>(c) < 0x20)
+      return false;
+  return true;
+}
+
 struct core {
   const apistudio_plugin_descriptor *plugin = nullptr;
   void *instance = nullptr;
@@ -391,6 +415,7 @@ struct core {
   std::map<apistudio_session_id, std::shared_ptr<session_record>> open_sessions;
   std::set<std::pair<std::string, apistudio_session_id>> subscriptions;
   std::deque<deferred> pending;
+  std::vector<fake_metric> metrics; // handle = index + 1
 
   apistudio_plugin_host_ptr handle() noexcept {
     return reinterpret_cast<apistudio_plugin_host_ptr>(this);
@@ -818,6 +843,74 @@ struct api {
     std::lock_guard<std::mutex> lock(c.mutex);
     return c.now;
   }
+
+  // The host's limits: 16 metrics, 15 label values each (then "other"), its naming rules.
+  static std::uint32_t metric_register(apistudio_plugin_host_ptr p, apistudio_metric_kind kind,
+                                       apistudio_str name, apistudio_str help,
+                                       apistudio_str label_name) {
+    if (p == nullptr)
+      return 0;
+    core &c = *core::of(p);
+    std::lock_guard<std::mutex> lock(c.mutex);
+    const std::string n(view(name)), h(view(help)), l(view(label_name));
+    const char *why = nullptr;
+    if (!is_metric_identifier(n))
+      why = "bad metric name";
+    else if (h.empty() || h.size() > 512 || !is_metric_help(h))
+      why = "bad help text";
+    else if (!l.empty() &&
+             (!is_metric_identifier(l) || l.rfind("__", 0) == 0 || l == "le" || l == "quantile"))
+      why = "bad label name";
+    else if (kind != APISTUDIO_METRIC_COUNTER && kind != APISTUDIO_METRIC_GAUGE)
+      why = "bad kind";
+    else if (c.metrics.size() >= 16)
+      why = "more than 16 metrics";
+    for (const auto &m : c.metrics)
+      if (m.name == n)
+        why = "name already registered";
+    if (why != nullptr) {
+      c.logs.push_back({APISTUDIO_LOG_ERROR, "metric refused: " + n + ": " + why});
+      return 0;
+    }
+    c.metrics.push_back({kind, n, h, l, {}});
+    if (l.empty())
+      c.metrics.back().series[""] = 0;
+    return static_cast<std::uint32_t>(c.metrics.size());
+  }
+  static std::int64_t *metric_series(core &c, std::uint32_t id, apistudio_str label_value) {
+    if (id == 0 || id > c.metrics.size())
+      return nullptr;
+    fake_metric &m = c.metrics[id - 1];
+    if (m.label_name.empty())
+      return &m.series[""];
+    std::string value(view(label_value).substr(0, 128));
+    if (m.series.count(value) == 0 && m.series.size() >= 15)
+      value = "other";
+    return &m.series[value];
+  }
+  static int metric_add(apistudio_plugin_host_ptr p, std::uint32_t id, apistudio_str label_value,
+                        std::int64_t delta) {
+    if (p == nullptr)
+      return 0;
+    core &c = *core::of(p);
+    std::lock_guard<std::mutex> lock(c.mutex);
+    std::int64_t *v = metric_series(c, id, label_value);
+    if (v == nullptr || (c.metrics[id - 1].kind == APISTUDIO_METRIC_COUNTER && delta < 0))
+      return 0;
+    *v += delta;
+    return 1;
+  }
+  static int metric_set(apistudio_plugin_host_ptr p, std::uint32_t id, apistudio_str label_value,
+                        std::int64_t value) {
+    if (p == nullptr)
+      return 0;
+    core &c = *core::of(p);
+    std::lock_guard<std::mutex> lock(c.mutex);
+    if (id == 0 || id > c.metrics.size() || c.metrics[id - 1].kind != APISTUDIO_METRIC_GAUGE)
+      return 0;
+    *metric_series(c, id, label_value) = value;
+    return 1;
+  }
 };
 
 // Filled by name, not position: C++17 has no designated initialisers, and several members share a
@@ -857,13 +950,16 @@ inline const apistudio_host_api *host_api() noexcept {
     t.bus_unsubscribe = &api::bus_unsubscribe;
     t.bus_publish = &api::bus_publish;
     t.now_ms = &api::now_ms;
+    t.metric_register = &api::metric_register;
+    t.metric_add = &api::metric_add;
+    t.metric_set = &api::metric_set;
     return t;
   }();
   return &table;
 }
 // A member added to apistudio_host_api (at its end, as a minor version does) must be implemented
 // above before this header compiles again.
-static_assert(offsetof(apistudio_host_api, now_ms) + sizeof(apistudio_host_api::now_ms) ==
+static_assert(offsetof(apistudio_host_api, metric_set) + sizeof(apistudio_host_api::metric_set) ==
                   sizeof(apistudio_host_api),
               "apistudio_host_api grew: give the fake host the new member too");
 
@@ -1156,6 +1252,21 @@ public:
   std::vector<sent_frame> sent() const { return copy(core_->sent); }
   std::vector<close_request> close_requests() const { return copy(core_->close_requests); }
   std::vector<publication> publications() const { return copy(core_->publications); }
+  // A metric's value as the plugin last left it: `name` as the plugin registered it (without the
+  // host's prefix), `label_value` empty for a metric without a label. Unknown: nullopt.
+  std::optional<std::int64_t> metric_value(std::string_view name,
+                                           std::string_view label_value = {}) const {
+    std::lock_guard<std::mutex> lock(core_->mutex);
+    for (const auto &m : core_->metrics) {
+      if (m.name != name)
+        continue;
+      auto it = m.series.find(std::string(label_value));
+      if (it == m.series.end())
+        return std::nullopt;
+      return it->second;
+    }
+    return std::nullopt;
+  }
   bool subscribed(apistudio_session_id session, std::string_view topic) const {
     std::lock_guard<std::mutex> lock(core_->mutex);
     return core_->subscriptions.count({std::string(topic), session}) != 0;
