@@ -302,3 +302,88 @@ TEST(LiveReload, LogSettingsApplyToTheNextLine) {
   EXPECT_EQ(status_of(h.port(), {{"Origin", "https://not-allowed.example"}}), 403);
   EXPECT_TRUE(h.host.log_contains("refused a request with 403")) << h.host.log_text();
 }
+
+namespace {
+
+// The plugins block of a file whose plugins are the fixtures in APISTUDIO_PLUGIN_DIR.
+std::string live_settings_plugins(const std::string &live_settings_body,
+                                  const std::string &recorder_tag = "R") {
+  return std::string("plugin_dir: \"") + APISTUDIO_PLUGIN_DIR +
+         "\"\n"
+         "plugins:\n"
+         "  - name: test_live_settings\n"
+         "    settings:\n" +
+         live_settings_body +
+         "  - name: test_recorder\n"
+         "    settings:\n"
+         "      tag: " +
+         recorder_tag + "\n";
+}
+
+// One message to the echo upstream; what the client got back (the plugins' stamps appended).
+std::string echoed(ws_client &c, const std::string &content) {
+  c.send_json({{"type", "send_message"}, {"content", content}});
+  const auto [sent, got] = read_round_trip(c);
+  return got.is_object() ? got.value("content", "") : "";
+}
+
+} // namespace
+
+// A plugin exporting on_settings takes a reload's settings on its running instance: the session
+// opened before the reload sees them on its next message, on the same socket.
+TEST(LiveReload, PluginWithOnSettingsTakesNewSettingsOnItsRunningInstance) {
+  test_upstream echo;
+  reload_host h(live_settings_plugins("      tag: one\n"));
+  proxy_client c(h.port(), "before-reload");
+  ASSERT_TRUE(c.ok);
+  ASSERT_EQ(open_upstream(c.ws, echo.url())["status"], "connected");
+  EXPECT_EQ(echoed(c.ws, "hi"), "hi|one");
+
+  h.file.write(live_settings_plugins("      tag: two\n"));
+  const reload_outcome r = h.host.server().reload();
+  ASSERT_TRUE(r.applied) << r.error;
+  EXPECT_TRUE(r.restart_needed.empty());
+  EXPECT_EQ(echoed(c.ws, "again"), "again|two"); // same session, same instance, new settings
+  EXPECT_TRUE(h.host.log_contains("two settings")) << h.host.log_text();
+  EXPECT_TRUE(h.host.log_contains("took its new settings")) << h.host.log_text();
+  EXPECT_FALSE(h.host.log_contains("one destroyed")) << h.host.log_text(); // not a new instance
+
+  proxy_client fresh(h.port(), "after-reload");
+  ASSERT_TRUE(fresh.ok);
+  ASSERT_EQ(open_upstream(fresh.ws, echo.url())["status"], "connected");
+  EXPECT_EQ(echoed(fresh.ws, "new"), "new|two");
+  EXPECT_EQ(active_connections(h.port()).size(), 2u); // nobody was dropped
+}
+
+// A plugin refusing its new settings fails the whole reload: its error names the key's
+// file:line:column, the running settings stay, and a plugin without on_settings is left alone.
+TEST(LiveReload, RefusedPluginSettingsChangeNothing) {
+  test_upstream echo;
+  reload_host h(live_settings_plugins("      tag: one\n"));
+  proxy_client c(h.port(), "before-reload");
+  ASSERT_TRUE(c.ok);
+  ASSERT_EQ(open_upstream(c.ws, echo.url())["status"], "connected");
+
+  // The recorder's tag changes too, and a limit: none of it applies.
+  h.file.write("limits:\n  max_connections_per_client: 3\n" +
+               live_settings_plugins("      tag: two\n      refuse: true\n", "R2"));
+  const reload_outcome r = h.host.server().reload();
+  EXPECT_FALSE(r.applied);
+  // After the head: limits (2 lines), plugin_dir, plugins, name, settings, tag, then refuse.
+  const std::string at = h.file.path() + ":" + std::to_string(config_file::head_lines() + 8) + ":";
+  EXPECT_NE(r.error.find("plugin 'test_live_settings'"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("refused its new settings at " + at), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("told to refuse these settings"), std::string::npos) << r.error;
+  EXPECT_EQ(h.host.server().reload_stats().failed, 1u);
+  EXPECT_NE(h.host.server().settings()->config.limits.max_connections_per_client, 3u);
+  EXPECT_EQ(echoed(c.ws, "still"), "still|one"); // the session goes on with the old settings
+
+  // Valid again, but the recorder has no on_settings: it keeps its settings and is named.
+  h.file.write(live_settings_plugins("      tag: three\n", "R2"));
+  const reload_outcome ok = h.host.server().reload();
+  ASSERT_TRUE(ok.applied) << ok.error;
+  EXPECT_EQ(ok.restart_needed, (std::vector<std::string>{"plugins.test_recorder.settings"}));
+  EXPECT_EQ(echoed(c.ws, "later"), "later|three");
+  EXPECT_TRUE(h.host.log_contains("plugins.test_recorder.settings changed in"))
+      << h.host.log_text();
+}

@@ -140,6 +140,7 @@ void plugin_runtime::impl::load(const host_config &config) {
                               (refusal.message.empty() ? "(it gave no reason)" : refusal.message));
     }
     handle->instance = instance;
+    handle->settings_json = settings;
     handle->index = plugins.size();
     plugins.push_back(std::move(handle));
     log.info("plugins", "loaded plugin '" + entry.name + "' " + library->descriptor_version() +
@@ -187,6 +188,72 @@ plugin_runtime::plugin_runtime(const host_config &config, boost::asio::io_contex
 plugin_runtime::~plugin_runtime() = default;
 
 bool plugin_runtime::empty() const noexcept { return impl_->plugins.empty(); }
+
+std::vector<std::string>
+plugin_runtime::hand_over_settings(const std::vector<plugin_config> &entries) {
+  struct handed {
+    apistudio_plugin_handle *plugin;
+    std::string previous;
+  };
+  std::vector<handed> done;
+  std::vector<std::string> kept;
+  // Back to what each instance held before this reload, newest first. An instance that took
+  // these settings before is expected to take them again; one that does not is logged.
+  const auto undo = [&] {
+    for (auto it = done.rbegin(); it != done.rend(); ++it) {
+      apistudio_plugin_handle &p = *it->plugin;
+      hook_refusal ignored;
+      apistudio_verdict v = APISTUDIO_FAIL;
+      guarded_void([&] {
+        v = p.hooks.on_settings(p.instance, {it->previous.data(), it->previous.size()},
+                                as_refusal(ignored));
+      });
+      if (v != APISTUDIO_CONTINUE)
+        impl_->log.error(p.log_component,
+                         "refused its previous settings back after a failed reload",
+                         plugin_log_fields(p));
+      p.settings_json = std::move(it->previous);
+    }
+  };
+  for (const plugin_config &entry : entries) {
+    if (!entry.enabled)
+      continue;
+    const auto found = std::find_if(impl_->plugins.begin(), impl_->plugins.end(),
+                                    [&](const auto &p) { return p->name == entry.name; });
+    if (found == impl_->plugins.end())
+      continue; // the caller checked the chain: not reached
+    apistudio_plugin_handle &p = **found;
+    std::string settings =
+        entry.settings.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (settings == p.settings_json)
+      continue;
+    if (p.hooks.on_settings == nullptr) {
+      kept.push_back(entry.name);
+      continue;
+    }
+    hook_refusal refusal;
+    apistudio_verdict v = APISTUDIO_FAIL;
+    if (!guarded_void([&] {
+          v = p.hooks.on_settings(p.instance, {settings.data(), settings.size()},
+                                  as_refusal(refusal));
+        }))
+      refusal.message = "on_settings threw an exception";
+    if (v != APISTUDIO_CONTINUE) {
+      undo();
+      const std::string where = entry.location.empty() ? "the configuration" : entry.location;
+      // Like on_create's refusal: the key's own line when the plugin named it.
+      const std::string at = refusal.setting.empty() || entry.location.empty()
+                                 ? where
+                                 : entry.location_of(refusal.setting);
+      throw plugin_load_error("plugin '" + entry.name + "' (" + p.library->file() +
+                              ") refused its new settings at " + at + ": " +
+                              (refusal.message.empty() ? "(it gave no reason)" : refusal.message));
+    }
+    done.push_back({&p, std::exchange(p.settings_json, std::move(settings))});
+    impl_->log.info(p.log_component, "took its new settings", plugin_log_fields(p));
+  }
+  return kept;
+}
 
 std::vector<loaded_plugin_info> plugin_runtime::plugins() const {
   std::vector<loaded_plugin_info> out;

@@ -119,6 +119,15 @@ public:
   bool empty() const noexcept;
   std::vector<loaded_plugin_info> plugins() const;
 
+  // A reload whose plugin entries name the same plugins as the running ones (the caller checked):
+  // hands each changed settings block to its instance's on_settings, in configuration order, on
+  // the calling thread (sessions' hooks go on meanwhile). Returns the names of the plugins whose
+  // settings changed but that have no on_settings: they keep theirs until a restart. A refusal or
+  // a throw hands the plugins already updated their previous settings back, then throws
+  // plugin_load_error naming the plugin and the key's file:line:column; nothing changed then.
+  // One call at a time.
+  std::vector<std::string> hand_over_settings(const std::vector<plugin_config> &entries);
+
   // Before the upgrade. Sizes ctx.plugin_states. Stops at the first rejection or failure.
   open_outcome session_open(session_context &ctx, const std::vector<request_header> &headers);
   // For a hook call outside a WebSocket session (test-connection): every plugin takes part with

@@ -29,6 +29,7 @@ struct apistudio_plugin_handle {
   apistudio::plugin_hooks hooks; // copied from the library for one less indirection per call
   void *instance = nullptr;      // what on_create returned
   std::size_t index = 0;         // position in the configuration (its metrics slots)
+  std::string settings_json;     // the settings the instance holds now (on_create or on_settings)
 };
 
 namespace apistudio {

@@ -13,13 +13,13 @@ bool same_servers(const std::vector<name_server> &a, const std::vector<name_serv
   return true;
 }
 
-// What a plugin entry means to the running host; where it was written (location) does not count.
-bool same_plugins(const std::vector<plugin_config> &a, const std::vector<plugin_config> &b) {
+// The chain of plugins: which libraries run under which names, in which order. Their settings
+// do not count (a reload hands them to the running plugins), nor where an entry was written.
+bool same_plugin_chain(const std::vector<plugin_config> &a, const std::vector<plugin_config> &b) {
   if (a.size() != b.size())
     return false;
   for (std::size_t i = 0; i < a.size(); ++i)
-    if (a[i].name != b[i].name || a[i].path != b[i].path || a[i].enabled != b[i].enabled ||
-        a[i].settings != b[i].settings)
+    if (a[i].name != b[i].name || a[i].path != b[i].path || a[i].enabled != b[i].enabled)
       return false;
   return true;
 }
@@ -62,7 +62,7 @@ std::vector<std::string> keep_restart_only_settings(const host_config &running, 
   keep("debug", running.debug, next.debug, running.debug == next.debug, changed);
   keep("plugin_dir", running.plugin_dir, next.plugin_dir, running.plugin_dir == next.plugin_dir,
        changed);
-  keep("plugins", running.plugins, next.plugins, same_plugins(running.plugins, next.plugins),
+  keep("plugins", running.plugins, next.plugins, same_plugin_chain(running.plugins, next.plugins),
        changed);
   return changed;
 }

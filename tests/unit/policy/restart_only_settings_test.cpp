@@ -63,7 +63,7 @@ TEST(RestartOnlySettings, EachRestartOnlySettingIsNamedAndKeepsItsRunningValue) 
   next.resolver.servers = {{"10.0.0.53", 53}};
   next.debug = true;
   next.plugin_dir = "/opt/plugins";
-  next.plugins[0].settings = {{"limits", {{{"messages", 5}}}}};
+  next.plugins[0].path = "/opt/plugins/other.so";
   next.limits.max_message_bytes = 1234; // reloadable, alongside
   EXPECT_EQ(keep_restart_only_settings(running(), next),
             (strings{"server.listen", "server.worker_threads", "tls.verify", "tls.ca_file",
@@ -76,8 +76,16 @@ TEST(RestartOnlySettings, EachRestartOnlySettingIsNamedAndKeepsItsRunningValue) 
   EXPECT_TRUE(next.resolver.servers.empty());
   EXPECT_FALSE(next.debug);
   EXPECT_EQ(next.plugin_dir, r.plugin_dir);
-  EXPECT_EQ(next.plugins[0].settings, r.plugins[0].settings);
+  EXPECT_EQ(next.plugins[0].path, r.plugins[0].path);
   EXPECT_EQ(next.limits.max_message_bytes, 1234u);
+}
+
+// A plugin's settings are not restart-only: the reload hands them to the running plugin.
+TEST(RestartOnlySettings, PluginSettingsAloneAreLeftToTheReload) {
+  host_config next = running();
+  next.plugins[0].settings = {{"limits", {{{"messages", 5}}}}};
+  EXPECT_TRUE(keep_restart_only_settings(running(), next).empty());
+  EXPECT_EQ(next.plugins[0].settings["limits"][0]["messages"], 5);
 }
 
 TEST(RestartOnlySettings, PluginsAddedRemovedOrDisabledAreNamed) {
