@@ -332,16 +332,12 @@ reload_outcome host_server::reload() {
     out.restart_needed = keep_restart_only_settings(config_, next);
     require_tokens_when_public(next);
     const std::uint64_t generation = p.settings->current()->generation + 1;
-    const bool same_chain = std::find(out.restart_needed.begin(), out.restart_needed.end(),
-                                      "plugins") == out.restart_needed.end();
     // Built completely (egress rules compiled) before anyone can see it; a throw publishes nothing.
     auto snapshot = std::make_shared<const settings_snapshot>(std::move(next), p.own, generation);
-    // The plugins' new settings last: everything else that can fail has passed, so a plugin that
-    // refuses leaves nothing half-applied (the runtime hands the others their old ones back).
-    if (same_chain) {
-      for (const auto &name : p.plugins->hand_over_settings(snapshot->config.plugins))
-        out.restart_needed.push_back("plugins." + name + ".settings");
-    }
+    // The plugins last: everything else that can fail has passed, so a plugin that refuses or
+    // does not load leaves nothing half-applied (the runtime hands the others their old
+    // settings back). New sessions open with the new chain from here on.
+    p.plugins->reload(snapshot->config);
     p.settings->publish(std::move(snapshot));
     // The log settings apply to the next line (nginx re-reads its error_log level the same way).
     const log_config logs = p.settings->current()->config.log;
