@@ -64,6 +64,7 @@ static const apistudio_plugin_descriptor descriptor = {
     NULL,       /* on_upstream_opened */
     NULL,       /* on_upstream_closed */
     NULL,       /* on_bus_message */
+    NULL,       /* on_settings */
 };
 
 APISTUDIO_EXPORT uint32_t apistudio_plugin_abi_version(void) { return APISTUDIO_SDK_ABI_VERSION; }

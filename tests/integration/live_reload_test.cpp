@@ -7,7 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
+#include <memory>
+#include <thread>
 
 using namespace apistudio;
 using namespace apistudio::testing;
@@ -301,4 +304,231 @@ TEST(LiveReload, LogSettingsApplyToTheNextLine) {
   ASSERT_TRUE(h.host.server().reload().applied);
   EXPECT_EQ(status_of(h.port(), {{"Origin", "https://not-allowed.example"}}), 403);
   EXPECT_TRUE(h.host.log_contains("refused a request with 403")) << h.host.log_text();
+}
+
+namespace {
+
+// The plugins block of a file whose plugins are the fixtures in APISTUDIO_PLUGIN_DIR.
+std::string live_settings_plugins(const std::string &live_settings_body,
+                                  const std::string &recorder_tag = "R") {
+  return std::string("plugin_dir: \"") + APISTUDIO_PLUGIN_DIR +
+         "\"\n"
+         "plugins:\n"
+         "  - name: test_live_settings\n"
+         "    settings:\n" +
+         live_settings_body +
+         "  - name: test_recorder\n"
+         "    settings:\n"
+         "      tag: " +
+         recorder_tag + "\n";
+}
+
+// One message to the echo upstream; what the client got back (the plugins' stamps appended).
+std::string echoed(ws_client &c, const std::string &content) {
+  c.send_json({{"type", "send_message"}, {"content", content}});
+  const auto [sent, got] = read_round_trip(c);
+  return got.is_object() ? got.value("content", "") : "";
+}
+
+} // namespace
+
+// A plugin exporting on_settings takes a reload's settings on its running instance: the session
+// opened before the reload sees them on its next message, on the same socket.
+TEST(LiveReload, PluginWithOnSettingsTakesNewSettingsOnItsRunningInstance) {
+  test_upstream echo;
+  reload_host h(live_settings_plugins("      tag: one\n"));
+  proxy_client c(h.port(), "before-reload");
+  ASSERT_TRUE(c.ok);
+  ASSERT_EQ(open_upstream(c.ws, echo.url())["status"], "connected");
+  EXPECT_EQ(echoed(c.ws, "hi"), "hi|one");
+
+  h.file.write(live_settings_plugins("      tag: two\n"));
+  const reload_outcome r = h.host.server().reload();
+  ASSERT_TRUE(r.applied) << r.error;
+  EXPECT_TRUE(r.restart_needed.empty());
+  EXPECT_EQ(echoed(c.ws, "again"), "again|two"); // same session, same instance, new settings
+  EXPECT_TRUE(h.host.log_contains("two settings")) << h.host.log_text();
+  EXPECT_TRUE(h.host.log_contains("took its new settings")) << h.host.log_text();
+  EXPECT_FALSE(h.host.log_contains("one destroyed")) << h.host.log_text(); // not a new instance
+
+  proxy_client fresh(h.port(), "after-reload");
+  ASSERT_TRUE(fresh.ok);
+  ASSERT_EQ(open_upstream(fresh.ws, echo.url())["status"], "connected");
+  EXPECT_EQ(echoed(fresh.ws, "new"), "new|two");
+  EXPECT_EQ(active_connections(h.port()).size(), 2u); // nobody was dropped
+}
+
+// A plugin refusing its new settings fails the whole reload: its error names the key's
+// file:line:column, the running settings stay, and a plugin without on_settings is left alone.
+TEST(LiveReload, RefusedPluginSettingsChangeNothing) {
+  test_upstream echo;
+  reload_host h(live_settings_plugins("      tag: one\n"));
+  proxy_client c(h.port(), "before-reload");
+  ASSERT_TRUE(c.ok);
+  ASSERT_EQ(open_upstream(c.ws, echo.url())["status"], "connected");
+
+  // The recorder's tag changes too, and a limit: none of it applies.
+  h.file.write("limits:\n  max_connections_per_client: 3\n" +
+               live_settings_plugins("      tag: two\n      refuse: true\n", "R2"));
+  const reload_outcome r = h.host.server().reload();
+  EXPECT_FALSE(r.applied);
+  // After the head: limits (2 lines), plugin_dir, plugins, name, settings, tag, then refuse.
+  const std::string at = h.file.path() + ":" + std::to_string(config_file::head_lines() + 8) + ":";
+  EXPECT_NE(r.error.find("plugin 'test_live_settings'"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("refused its new settings at " + at), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("told to refuse these settings"), std::string::npos) << r.error;
+  EXPECT_EQ(h.host.server().reload_stats().failed, 1u);
+  EXPECT_NE(h.host.server().settings()->config.limits.max_connections_per_client, 3u);
+  EXPECT_EQ(echoed(c.ws, "still"), "still|one"); // the session goes on with the old settings
+
+  // Valid again: the recorder has no on_settings, so new sessions get a fresh instance of it
+  // while this session keeps the one it opened with; nothing needs a restart.
+  h.file.write(live_settings_plugins("      tag: three\n", "R2"));
+  const reload_outcome ok = h.host.server().reload();
+  ASSERT_TRUE(ok.applied) << ok.error;
+  EXPECT_TRUE(ok.restart_needed.empty());
+  EXPECT_EQ(echoed(c.ws, "later"), "later|three");
+  EXPECT_TRUE(h.host.log_contains("fresh instance of 'test_recorder'")) << h.host.log_text();
+}
+
+namespace {
+
+// The host's log, polled until it holds `needle` (retiring an instance is queued on a worker).
+bool log_shows(host_instance &host, const std::string &needle,
+               std::chrono::milliseconds within = std::chrono::seconds(5)) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (!host.log_contains(needle)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+std::size_t occurrences(const std::string &text, const std::string &needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
+// The recorder stamping "|<tag>" on what upstreams send, with a session-less timer logging
+// "<tag> global_timer" every 20 ms for as long as its instance lives.
+std::string recorder_plugins(const std::string &tag) {
+  return std::string("plugin_dir: \"") + APISTUDIO_PLUGIN_DIR +
+         "\"\n"
+         "plugins:\n"
+         "  - name: test_recorder\n"
+         "    settings:\n"
+         "      tag: " +
+         tag +
+         "\n"
+         "      upstream_verdict: append_tag\n"
+         "      global_timer_ms: 20\n"
+         "      global_timer_interval_ms: 20\n";
+}
+
+} // namespace
+
+// A plugin without on_settings whose settings change: sessions opened from then on run a fresh
+// instance with the new settings, the open session keeps the old instance, and the old instance
+// (its timers too) goes when that session closes, not before.
+TEST(LiveReload, PluginWithoutOnSettingsGetsAFreshInstanceForNewSessions) {
+  test_upstream echo;
+  reload_host h(recorder_plugins("R1"));
+  auto before = std::make_unique<proxy_client>(h.port(), "before-reload");
+  ASSERT_TRUE(before->ok);
+  ASSERT_EQ(open_upstream(before->ws, echo.url())["status"], "connected");
+  EXPECT_EQ(echoed(before->ws, "a"), "a|R1");
+
+  h.file.write(recorder_plugins("R2"));
+  const reload_outcome r = h.host.server().reload();
+  ASSERT_TRUE(r.applied) << r.error;
+  EXPECT_TRUE(r.restart_needed.empty());
+
+  proxy_client after(h.port(), "after-reload");
+  ASSERT_TRUE(after.ok);
+  ASSERT_EQ(open_upstream(after.ws, echo.url())["status"], "connected");
+  EXPECT_EQ(echoed(after.ws, "b"), "b|R2");
+  EXPECT_EQ(echoed(before->ws, "c"), "c|R1"); // same socket, the instance it opened with
+  EXPECT_TRUE(log_shows(h.host, "R2 global_timer")) << h.host.log_text();
+  EXPECT_FALSE(h.host.log_contains("R1 destroyed")) << h.host.log_text();
+
+  before->ws.close();
+  before.reset();
+  ASSERT_TRUE(log_shows(h.host, "R1 destroyed")) << h.host.log_text();
+  EXPECT_TRUE(h.host.log_contains("that a reload replaced or removed")) << h.host.log_text();
+  // Its session-less timer ended with it; the new instance's goes on.
+  const std::size_t r1_ticks = occurrences(h.host.log_text(), "R1 global_timer");
+  const std::size_t r2_ticks = occurrences(h.host.log_text(), "R2 global_timer");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(occurrences(h.host.log_text(), "R1 global_timer"), r1_ticks);
+  EXPECT_GT(occurrences(h.host.log_text(), "R2 global_timer"), r2_ticks);
+  EXPECT_FALSE(h.host.log_contains("R2 destroyed"));
+  EXPECT_EQ(echoed(after.ws, "d"), "d|R2");
+}
+
+// Plugins added to or removed from the file apply to the sessions opened after the reload; the
+// sessions opened before go on through the chain they opened with.
+TEST(LiveReload, PluginsAddedOrRemovedApplyToNewSessions) {
+  test_upstream echo;
+  reload_host h(std::string("plugin_dir: \"") + APISTUDIO_PLUGIN_DIR +
+                "\"\n"
+                "plugins:\n"
+                "  - name: test_live_settings\n"
+                "    settings:\n"
+                "      tag: one\n");
+  auto before = std::make_unique<proxy_client>(h.port(), "before-reload");
+  ASSERT_TRUE(before->ok);
+  ASSERT_EQ(open_upstream(before->ws, echo.url())["status"], "connected");
+  EXPECT_EQ(echoed(before->ws, "a"), "a|one");
+
+  // test_live_settings removed, test_recorder added.
+  h.file.write(recorder_plugins("R"));
+  const reload_outcome r = h.host.server().reload();
+  ASSERT_TRUE(r.applied) << r.error;
+  EXPECT_TRUE(r.restart_needed.empty());
+  EXPECT_TRUE(h.host.log_contains("run the added plugin(s) 'test_recorder'")) << h.host.log_text();
+  EXPECT_TRUE(h.host.log_contains("no longer run 'test_live_settings'")) << h.host.log_text();
+
+  proxy_client after(h.port(), "after-reload");
+  ASSERT_TRUE(after.ok);
+  ASSERT_EQ(open_upstream(after.ws, echo.url())["status"], "connected");
+  EXPECT_EQ(echoed(after.ws, "b"), "b|R");
+  EXPECT_EQ(echoed(before->ws, "c"), "c|one");
+  EXPECT_FALSE(h.host.log_contains("one destroyed"));
+
+  before->ws.close();
+  before.reset();
+  EXPECT_TRUE(log_shows(h.host, "one destroyed")) << h.host.log_text();
+  EXPECT_EQ(echoed(after.ws, "d"), "d|R");
+
+  // And every plugin removed: new sessions run none.
+  h.file.write("");
+  ASSERT_TRUE(h.host.server().reload().applied);
+  proxy_client bare(h.port(), "no-plugins");
+  ASSERT_TRUE(bare.ok);
+  ASSERT_EQ(open_upstream(bare.ws, echo.url())["status"], "connected");
+  EXPECT_EQ(echoed(bare.ws, "e"), "e");
+  EXPECT_EQ(echoed(after.ws, "f"), "f|R");
+}
+
+// A reload naming a plugin that cannot be loaded changes nothing: the error names the entry's
+// file:line:column, the running chain stays for new sessions, the failure is counted.
+TEST(LiveReload, APluginThatDoesNotLoadChangesNothing) {
+  test_upstream echo;
+  reload_host h(recorder_plugins("R"));
+  h.file.write(recorder_plugins("R") + "  - name: missing_plugin\n"
+                                       "    path: \"/nonexistent/libmissing.so\"\n");
+  const reload_outcome r = h.host.server().reload();
+  EXPECT_FALSE(r.applied);
+  EXPECT_NE(r.error.find("missing_plugin"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find(h.file.path() + ":"), std::string::npos) << r.error;
+  EXPECT_EQ(h.host.server().reload_stats().failed, 1u);
+
+  proxy_client c(h.port(), "after-failed-reload");
+  ASSERT_TRUE(c.ok);
+  ASSERT_EQ(open_upstream(c.ws, echo.url())["status"], "connected");
+  EXPECT_EQ(echoed(c.ws, "a"), "a|R");
+  EXPECT_FALSE(h.host.log_contains("R destroyed"));
 }

@@ -96,7 +96,7 @@ AT(apistudio_host_api, metric_register, 248);
 AT(apistudio_host_api, metric_add, 256);
 AT(apistudio_host_api, metric_set, 264);
 
-SIZE(apistudio_plugin_descriptor, 128);
+SIZE(apistudio_plugin_descriptor, 136);
 AT(apistudio_plugin_descriptor, struct_size, 0);
 AT(apistudio_plugin_descriptor, abi_version, 4);
 AT(apistudio_plugin_descriptor, name, 8);
@@ -112,6 +112,7 @@ AT(apistudio_plugin_descriptor, on_upstream_connect, 96);
 AT(apistudio_plugin_descriptor, on_upstream_opened, 104);
 AT(apistudio_plugin_descriptor, on_upstream_closed, 112);
 AT(apistudio_plugin_descriptor, on_bus_message, 120);
+AT(apistudio_plugin_descriptor, on_settings, 128);
 
 /* Enums travel as int-sized values; their numbers are part of the contract too. */
 SIZE(apistudio_verdict, 4);

@@ -86,9 +86,15 @@ void metrics_registry::add_pair(keyed family, std::string_view first, std::strin
   }
 }
 
-void metrics_registry::name_plugins(std::vector<std::string> names) {
+std::size_t metrics_registry::plugin_slot(std::string_view name) {
   std::lock_guard lock(mutex_);
-  plugin_names_ = std::move(names);
+  const auto found = std::find(plugin_names_.begin(), plugin_names_.end(), name);
+  if (found != plugin_names_.end())
+    return static_cast<std::size_t>(found - plugin_names_.begin());
+  if (plugin_names_.size() >= max_plugins)
+    return max_plugins;
+  plugin_names_.emplace_back(name);
+  return plugin_names_.size() - 1;
 }
 
 void metrics_registry::hook_timed(std::size_t plugin, hook_kind hook,

@@ -166,8 +166,10 @@ public:
   }
   void add_pair(keyed family, std::string_view first, std::string_view second);
 
-  // Plugins, by their index in the configuration (plugin_runtime names them once loaded).
-  void name_plugins(std::vector<std::string> names);
+  // The slot of plugin `name`'s hook counts (hook_called and friends), the same for every instance
+  // of that name (a reload's fresh instance goes on counting where the old one stopped). Names
+  // get slots in the order first seen; past max_plugins the slot is max_plugins: not counted.
+  std::size_t plugin_slot(std::string_view name);
   // Counts one call of `hook` in plugin `plugin`; true when this call is to be timed.
   bool hook_called(std::size_t plugin, hook_kind hook) noexcept {
     if constexpr (metrics_counting) {

@@ -152,6 +152,9 @@ std::shared_ptr<plugin_library> open_plugin_library(const plugin_config &entry,
   h.on_upstream_opened = descriptor->on_upstream_opened;
   h.on_upstream_closed = descriptor->on_upstream_closed;
   h.on_bus_message = descriptor->on_bus_message;
+  if (descriptor->struct_size >= offsetof(apistudio_plugin_descriptor, on_settings) +
+                                     sizeof(apistudio_plugin_descriptor::on_settings))
+    h.on_settings = descriptor->on_settings;
   lib->name_.assign(descriptor->name.data, descriptor->name.size);
   if (descriptor->version.data != nullptr)
     lib->version_.assign(descriptor->version.data, descriptor->version.size);

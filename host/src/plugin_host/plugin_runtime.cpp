@@ -1,4 +1,5 @@
-// plugin_runtime.cpp — creating the plugin instances and running the hook chains.
+// plugin_runtime.cpp — running the hook chains (creating, reloading and retiring the plugin
+// instances: plugin_loading.cpp).
 //
 // The chains run for every frame, so the no-op path (no plugin, or plugins that continue) builds
 // no string, takes no lock and allocates nothing: hooks are called through plain function
@@ -8,7 +9,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <unordered_set>
 
 namespace apistudio {
 
@@ -26,28 +26,6 @@ void complete_refusal(hook_refusal &r, const std::string &plugin) {
     r.code = "PLUGIN_REFUSED";
   if (r.message.empty())
     r.message = "Refused by plugin '" + plugin + "'";
-}
-
-apistudio_refusal *as_refusal(hook_refusal &r) noexcept {
-  return reinterpret_cast<apistudio_refusal *>(&r);
-}
-
-// No exception may cross the C boundary, but a plugin not written with the SDK's C++ layer might
-// let one out anyway: it counts as FAIL. (try costs nothing on the path that does not throw.)
-template <class Call> apistudio_verdict guarded(Call &&call) noexcept {
-  try {
-    return call();
-  } catch (...) {
-    return APISTUDIO_FAIL;
-  }
-}
-template <class Call> bool guarded_void(Call &&call) noexcept {
-  try {
-    call();
-    return true;
-  } catch (...) {
-    return false;
-  }
 }
 
 apistudio_str to_str(std::string_view s) noexcept { return {s.data(), s.size()}; }
@@ -85,92 +63,6 @@ bool opened(const session_context &ctx, std::size_t index) noexcept {
 
 } // namespace
 
-// ---- loading ------------------------------------------------------------------------------------
-
-void plugin_runtime::impl::load(const host_config &config) {
-  std::unordered_set<std::string> names;
-  for (const plugin_config &entry : config.plugins) {
-    if (!entry.enabled)
-      continue;
-    const std::string where = entry.location.empty() ? "the configuration" : entry.location;
-    if (entry.name.empty()) {
-      throw plugin_load_error("a plugin entry at " + where +
-                              " has no name; give it the name of the plugin to load");
-    }
-    // '/' separates a plugin's name from its bus topics ("<name>/<topic>").
-    if (entry.name.find('/') != std::string::npos) {
-      throw plugin_load_error("plugin '" + entry.name + "' at " + where +
-                              ": a plugin name must not contain '/'; use 'path' for the file");
-    }
-    if (!names.insert(entry.name).second) {
-      throw plugin_load_error("plugin '" + entry.name + "' at " + where +
-                              " is configured twice; remove one entry or give it another name "
-                              "(with 'path' pointing at the same file)");
-    }
-
-    auto library = open_plugin_library(entry, config.plugin_dir);
-    auto handle = std::make_unique<apistudio_plugin_handle>();
-    handle->name = entry.name;
-    handle->log_component = "plugin:" + entry.name;
-    handle->topic_prefix = entry.name + "/";
-    handle->log = &log;
-    handle->runtime = this;
-    handle->hooks = library->hooks();
-    handle->library = library;
-
-    // replace: a YAML string with invalid UTF-8 must not turn into a json exception here.
-    const std::string settings =
-        entry.settings.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    hook_refusal refusal;
-    void *instance = nullptr;
-    try {
-      instance = handle->hooks.on_create(&host_api_table(), handle.get(),
-                                         {settings.data(), settings.size()}, as_refusal(refusal));
-    } catch (...) {
-      refusal.message = "on_create threw an exception";
-    }
-    if (instance == nullptr) {
-      // The key's own line when the plugin named it (the pointer itself is not printed: some
-      // plugins take secrets as keys); the entry's when it did not.
-      const std::string at = refusal.setting.empty() || entry.location.empty()
-                                 ? where
-                                 : entry.location_of(refusal.setting);
-      throw plugin_load_error("plugin '" + entry.name + "' (" + library->file() +
-                              ") refused its settings at " + at + ": " +
-                              (refusal.message.empty() ? "(it gave no reason)" : refusal.message));
-    }
-    handle->instance = instance;
-    handle->index = plugins.size();
-    plugins.push_back(std::move(handle));
-    log.info("plugins", "loaded plugin '" + entry.name + "' " + library->descriptor_version() +
-                            " (SDK " + format_abi_version(library->abi_version()) + ") from " +
-                            library->file());
-  }
-}
-
-void plugin_runtime::impl::stop() {
-  if (stopped)
-    return;
-  stopped = true;
-  timers->stop();
-}
-
-plugin_runtime::impl::~impl() {
-  // Timers first, so no callback runs during or after on_destroy; then the instances, newest
-  // first; the libraries go last, with the handles (pending timer handlers keep their own copy).
-  stop();
-  for (auto it = plugins.rbegin(); it != plugins.rend(); ++it) {
-    apistudio_plugin_handle &p = **it;
-    if (p.hooks.on_destroy == nullptr || p.instance == nullptr)
-      continue;
-    if (!guarded_void([&] { p.hooks.on_destroy(p.instance); })) {
-      log.error(p.log_component, "on_destroy threw an exception", plugin_log_fields(p));
-    }
-    p.instance = nullptr;
-  }
-  plugins.clear();
-}
-
 plugin_runtime::plugin_runtime(const host_config &config, boost::asio::io_context &ioc,
                                session_directory &directory, message_bus &bus, logger &log,
                                const clock_source &clock, metrics_registry *metrics)
@@ -178,20 +70,25 @@ plugin_runtime::plugin_runtime(const host_config &config, boost::asio::io_contex
   // Loading runs after impl_ is fully built: if a later plugin fails, ~impl destroys the ones
   // already created.
   impl_->load(config);
-  std::vector<std::string> names;
-  for (const auto &p : impl_->plugins)
-    names.push_back(p->name);
-  impl_->metrics.name_plugins(std::move(names));
 }
 
 plugin_runtime::~plugin_runtime() = default;
 
-bool plugin_runtime::empty() const noexcept { return impl_->plugins.empty(); }
+bool plugin_runtime::empty() const noexcept { return impl_->chain()->plugins.empty(); }
+
+bool plugin_runtime::empty(const session_context &ctx) noexcept {
+  return ctx.chain == nullptr || ctx.chain->plugins.empty();
+}
+
+plugin_reload_summary plugin_runtime::reload(const host_config &config) {
+  return impl_->reload(config);
+}
 
 std::vector<loaded_plugin_info> plugin_runtime::plugins() const {
+  const auto chain = impl_->chain();
   std::vector<loaded_plugin_info> out;
-  out.reserve(impl_->plugins.size());
-  for (const auto &p : impl_->plugins) {
+  out.reserve(chain->plugins.size());
+  for (const auto &p : chain->plugins) {
     out.push_back({p->name, p->library->descriptor_version(),
                    format_abi_version(p->library->abi_version()), p->library->file()});
   }
@@ -204,7 +101,8 @@ void plugin_runtime::stop() { impl_->stop(); }
 
 open_outcome plugin_runtime::session_open(session_context &ctx,
                                           const std::vector<request_header> &headers) {
-  auto &plugins = impl_->plugins;
+  ctx.chain = impl_->chain();
+  const auto &plugins = ctx.chain->plugins;
   ctx.plugin_states.assign(plugins.size(), nullptr);
   ctx.plugin_opened.assign(plugins.size(), false);
   if (plugins.empty())
@@ -273,12 +171,15 @@ open_outcome plugin_runtime::session_open(session_context &ctx,
 }
 
 void plugin_runtime::open_without_state(session_context &ctx) {
-  ctx.plugin_states.assign(impl_->plugins.size(), nullptr);
-  ctx.plugin_opened.assign(impl_->plugins.size(), true);
+  ctx.chain = impl_->chain();
+  ctx.plugin_states.assign(ctx.chain->plugins.size(), nullptr);
+  ctx.plugin_opened.assign(ctx.chain->plugins.size(), true);
 }
 
 void plugin_runtime::session_close(session_context &ctx) {
-  auto &plugins = impl_->plugins;
+  if (ctx.chain == nullptr)
+    return;
+  const auto &plugins = ctx.chain->plugins;
   for (std::size_t i = std::min(plugins.size(), ctx.plugin_opened.size()); i-- > 0;) {
     if (!ctx.plugin_opened[i])
       continue;
@@ -298,6 +199,7 @@ void plugin_runtime::session_close(session_context &ctx) {
   }
   impl_->timers->cancel_session(ctx.id);
   impl_->bus.unsubscribe_all(ctx.id);
+  ctx.chain.reset(); // here, while the runtime surely exists: it may retire an instance
 }
 
 // ---- chains -------------------------------------------------------------------------------------
@@ -314,10 +216,13 @@ enum class chain_order { config, reversed };
 template <class Hook, class Visit>
 void for_each_hooked(plugin_runtime::impl &rt, session_context &ctx, Hook plugin_hooks::*hook,
                      chain_order order, Visit &&visit) {
-  const std::size_t count = rt.plugins.size();
+  if (ctx.chain == nullptr)
+    return;
+  const auto &plugins = ctx.chain->plugins;
+  const std::size_t count = plugins.size();
   for (std::size_t k = 0; k < count; ++k) {
     const std::size_t i = order == chain_order::config ? k : count - 1 - k;
-    apistudio_plugin_handle &p = *rt.plugins[i];
+    apistudio_plugin_handle &p = *plugins[i];
     if (p.hooks.*hook == nullptr || !opened(ctx, i))
       continue;
     if (!visit(p, ctx.plugin_states[i]))
@@ -491,7 +396,9 @@ void plugin_runtime::deliver_bus(session_context &ctx,
     return;
   const std::string_view owner = topic.substr(0, slash);
   const std::string_view own_topic = topic.substr(slash + 1);
-  auto &plugins = impl_->plugins;
+  if (ctx.chain == nullptr)
+    return;
+  const auto &plugins = ctx.chain->plugins;
   for (std::size_t i = 0; i < plugins.size(); ++i) {
     apistudio_plugin_handle &p = *plugins[i];
     if (p.name != owner)

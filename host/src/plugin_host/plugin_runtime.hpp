@@ -104,6 +104,14 @@ struct request_header {
 // The URL parts plugins see (apistudio_url), viewing `target`.
 apistudio_url upstream_url_parts(const upstream_target &target) noexcept;
 
+// What a reload did to the plugins, by entry name (for the log and the reload's answer).
+struct plugin_reload_summary {
+  std::vector<std::string> added;         // new entries, instances created
+  std::vector<std::string> fresh;         // changed settings, no on_settings: new instance
+  std::vector<std::string> took_settings; // changed settings, handed to the running instance
+  std::vector<std::string> removed;       // gone from the chain; open sessions keep them
+};
+
 class plugin_runtime {
 public:
   // Loads the plugins; throws plugin_load_error. `ioc` runs timers and global callbacks.
@@ -116,16 +124,30 @@ public:
   plugin_runtime(const plugin_runtime &) = delete;
   plugin_runtime &operator=(const plugin_runtime &) = delete;
 
+  // Whether new sessions run any plugin, or whether session `ctx` does (the chain it opened with).
   bool empty() const noexcept;
+  static bool empty(const session_context &ctx) noexcept;
   std::vector<loaded_plugin_info> plugins() const;
 
-  // Before the upgrade. Sizes ctx.plugin_states. Stops at the first rejection or failure.
+  // A reload's plugins, for the sessions opened from now on (docs/operations.md, "Live reload"):
+  // an entry whose name, path and settings did not change keeps its running instance; one whose
+  // settings changed hands them to the running instance when it exports on_settings, and gets a
+  // fresh instance otherwise; entries added get instances, entries removed leave the chain. Open
+  // sessions keep the chain they opened with; an instance leaves (on_destroy) when its last
+  // session has closed. A refusal, a throw or a library that does not load throws
+  // plugin_load_error naming the plugin and the file:line:column, after handing the plugins that
+  // took new settings their previous ones back: nothing changed then. One call at a time.
+  plugin_reload_summary reload(const host_config &config);
+
+  // Before the upgrade. Gives the session the current chain and sizes ctx.plugin_states to it.
+  // Stops at the first rejection or failure.
   open_outcome session_open(session_context &ctx, const std::vector<request_header> &headers);
   // For a hook call outside a WebSocket session (test-connection): every plugin takes part with
   // no state, and neither on_session_open nor on_session_close runs.
   void open_without_state(session_context &ctx);
   // Exactly once per session_open (whatever it returned): on_session_close for every plugin whose
-  // on_session_open ran, then the session's timers and bus subscriptions end.
+  // on_session_open ran, then the session's timers and bus subscriptions end and it lets go of
+  // its chain (the last session of a replaced instance retires it).
   void session_close(session_context &ctx);
 
   chain_outcome client_message(session_context &ctx, hook_message &msg);

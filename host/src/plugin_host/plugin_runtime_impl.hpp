@@ -1,5 +1,6 @@
-// plugin_runtime_impl.hpp — the runtime's private state, shared by plugin_runtime.cpp (loading,
-// pipeline) and host_api.cpp (the services plugins call). Not for use outside those two files.
+// plugin_runtime_impl.hpp — the runtime's private state, shared by plugin_loading.cpp (instances
+// and chains), plugin_runtime.cpp (the pipeline) and host_api.cpp (the services plugins call).
+// Not for use outside those files.
 //
 // The opaque C handles map onto host objects as follows:
 //   apistudio_plugin_handle   -> the struct below, one per loaded plugin entry
@@ -13,7 +14,9 @@
 #include "plugin_host/plugin_runtime.hpp"
 #include "plugin_host/plugin_timers.hpp"
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,7 +31,9 @@ struct apistudio_plugin_handle {
   std::shared_ptr<const apistudio::plugin_library> library;
   apistudio::plugin_hooks hooks; // copied from the library for one less indirection per call
   void *instance = nullptr;      // what on_create returned
-  std::size_t index = 0;         // position in the configuration (its metrics slots)
+  std::size_t index = 0;         // its metrics slots (metrics_registry::plugin_slot, by name)
+  std::string settings_json;     // the settings the instance holds now (on_create or on_settings)
+  std::string path;              // the entry's `path` as written: another path, another library
 };
 
 namespace apistudio {
@@ -79,6 +84,46 @@ inline apistudio_upstream_request *as_request(upstream_request_data &req) noexce
   return reinterpret_cast<apistudio_upstream_request *>(&req);
 }
 
+// One generation of the plugin chain: the instances, in configuration order, that the sessions
+// opened under one configuration run through. A session holds its chain from session_open to
+// session_close, so a reload changes the chain of new sessions only; an instance that no chain
+// holds any more is retired (impl::retire) after the last session using it has closed.
+struct plugin_chain {
+  std::vector<std::shared_ptr<apistudio_plugin_handle>> plugins;
+  std::uint64_t generation = 1;
+
+  plugin_chain() = default;
+  plugin_chain(const plugin_chain &) = delete;
+  plugin_chain &operator=(const plugin_chain &) = delete;
+  // Newest first, as on_create ran in configuration order.
+  ~plugin_chain() {
+    while (!plugins.empty())
+      plugins.pop_back();
+  }
+};
+
+// No exception may cross the C boundary, but a plugin not written with the SDK's C++ layer might
+// let one out anyway: it counts as FAIL. (try costs nothing on the path that does not throw.)
+template <class Call> apistudio_verdict guarded(Call &&call) noexcept {
+  try {
+    return call();
+  } catch (...) {
+    return APISTUDIO_FAIL;
+  }
+}
+template <class Call> bool guarded_void(Call &&call) noexcept {
+  try {
+    call();
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+inline apistudio_refusal *as_refusal(hook_refusal &r) noexcept {
+  return reinterpret_cast<apistudio_refusal *>(&r);
+}
+
 struct plugin_runtime::impl {
   impl(boost::asio::io_context &io, session_directory &sessions, message_bus &pubsub, logger &logs,
        const clock_source &time, metrics_registry *counts)
@@ -90,8 +135,24 @@ struct plugin_runtime::impl {
   impl(const impl &) = delete;
   impl &operator=(const impl &) = delete;
 
+  // Both throw plugin_load_error and then change nothing (plugin_loading.cpp).
   void load(const host_config &config);
+  plugin_reload_summary reload(const host_config &config);
   void stop();
+
+  // The chain new sessions open with.
+  std::shared_ptr<const plugin_chain> chain() const {
+    std::lock_guard lock(chain_mutex);
+    return current;
+  }
+
+  // A new instance of `entry`'s plugin holding `settings`; its last reference retires it.
+  std::shared_ptr<apistudio_plugin_handle> create_instance(const plugin_config &entry,
+                                                           const std::string &plugin_dir,
+                                                           const std::string &settings);
+  // The handles' deleter: on_destroy once nothing can call the instance any more.
+  void retire(apistudio_plugin_handle *plugin) noexcept;
+  void destroy_instance(apistudio_plugin_handle &p, bool replaced) noexcept;
 
   boost::asio::io_context &ioc;
   session_directory &directory;
@@ -101,8 +162,9 @@ struct plugin_runtime::impl {
   std::unique_ptr<metrics_registry> own_metrics; // when the runtime was given none
   metrics_registry &metrics;
   std::shared_ptr<plugin_timers> timers;
-  std::vector<std::unique_ptr<apistudio_plugin_handle>> plugins; // config order
-  bool stopped = false;
+  mutable std::mutex chain_mutex;
+  std::shared_ptr<const plugin_chain> current; // new sessions' chain; never null once loaded
+  std::atomic<bool> stopped{false};
 };
 
 } // namespace apistudio

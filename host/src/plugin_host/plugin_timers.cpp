@@ -92,8 +92,8 @@ std::uint64_t plugin_timers::start(const void *owner, std::shared_ptr<const plug
   std::uint64_t id = 0;
   {
     std::lock_guard lock(mutex_);
-    if (stopped_)
-      return 0;
+    if (stopped_ || retired_.count(owner) != 0)
+      return 0; // `e` releases user_data as it goes
     id = next_id_++;
     e->id = id;
     timers_.emplace(id, e);
@@ -124,7 +124,7 @@ void plugin_timers::arm(const std::shared_ptr<entry> &e) {
 }
 
 void plugin_timers::fire(const std::shared_ptr<entry> &e, bool aborted) {
-  if (aborted || e->cancelled.load() || !enter()) {
+  if (aborted || e->cancelled.load() || !enter(e->owner)) {
     forget(*e);
     return;
   }
@@ -147,7 +147,7 @@ void plugin_timers::fire(const std::shared_ptr<entry> &e, bool aborted) {
       log_.error("plugin:" + e->plugin_name, "timer callback threw an unknown exception", fields);
     }
   }
-  leave();
+  leave(e->owner);
 
   if (!session_alive || e->interval.count() == 0 || e->cancelled.load()) {
     forget(*e);
@@ -256,17 +256,56 @@ std::size_t plugin_timers::pending() const {
   return timers_.size();
 }
 
-bool plugin_timers::enter() {
+void plugin_timers::retire(const void *owner) {
+  std::vector<std::shared_ptr<entry>> cancelled;
+  {
+    std::lock_guard lock(mutex_);
+    retired_.insert(owner);
+    for (auto it = timers_.begin(); it != timers_.end();) {
+      if (it->second->owner != owner) {
+        ++it;
+        continue;
+      }
+      const std::shared_ptr<entry> &e = it->second;
+      if (e->session != 0) {
+        auto s = by_session_.find(e->session);
+        if (s != by_session_.end()) {
+          s->second.erase(e->id);
+          if (s->second.empty())
+            by_session_.erase(s);
+        }
+      }
+      cancelled.push_back(std::move(it->second));
+      it = timers_.erase(it);
+    }
+  }
+  for (const auto &e : cancelled)
+    cancel_entry(e);
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [&] { return running_by_owner_.count(owner) == 0; });
+}
+
+void plugin_timers::forget_owner(const void *owner) {
   std::lock_guard lock(mutex_);
-  if (stopped_)
+  retired_.erase(owner);
+}
+
+bool plugin_timers::enter(const void *owner) {
+  std::lock_guard lock(mutex_);
+  if (stopped_ || retired_.count(owner) != 0)
     return false;
   ++running_;
+  ++running_by_owner_[owner];
   return true;
 }
 
-void plugin_timers::leave() {
+void plugin_timers::leave(const void *owner) {
   std::lock_guard lock(mutex_);
-  if (--running_ == 0 && stopped_)
+  const auto it = running_by_owner_.find(owner);
+  const bool owner_idle = it != running_by_owner_.end() && --it->second == 0;
+  if (owner_idle)
+    running_by_owner_.erase(it);
+  if ((--running_ == 0 && stopped_) || (owner_idle && retired_.count(owner) != 0))
     idle_.notify_all();
 }
 

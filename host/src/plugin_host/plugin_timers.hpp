@@ -55,6 +55,12 @@ public:
   // Cancels everything, refuses new timers and waits for running callbacks to return. Must not be
   // called from a timer callback.
   void stop();
+  // The same for one plugin instance that a reload replaced or removed, before its on_destroy:
+  // cancels its timers, refuses its new ones and waits for its callbacks in flight. Not from one
+  // of its callbacks. forget_owner() afterwards, once the instance is gone (its address may be
+  // reused by the next one).
+  void retire(const void *owner);
+  void forget_owner(const void *owner);
 
   std::size_t pending() const;
 
@@ -69,8 +75,8 @@ private:
   void forget(const entry &e);
   std::shared_ptr<entry> take_locked(std::uint64_t id);
   static void cancel_entry(const std::shared_ptr<entry> &e);
-  bool enter();
-  void leave();
+  bool enter(const void *owner);
+  void leave(const void *owner);
 
   boost::asio::io_context &ioc_;
   // Touched only inside the gate (enter/leave): the runtime outlives every open gate.
@@ -81,6 +87,8 @@ private:
   std::condition_variable idle_;
   bool stopped_ = false;
   int running_ = 0; // callbacks in flight
+  std::unordered_map<const void *, int> running_by_owner_;
+  std::unordered_set<const void *> retired_;
   std::uint64_t next_id_ = 1;
   std::unordered_map<std::uint64_t, std::shared_ptr<entry>> timers_;
   std::unordered_map<apistudio_session_id, std::unordered_set<std::uint64_t>> by_session_;

@@ -20,6 +20,8 @@ namespace apistudio {
 
 // The host side of the opaque apistudio_session: what plugins can read about a client socket.
 // Only touched on the session's worker thread.
+struct plugin_chain; // plugin_runtime_impl.hpp
+
 struct session_context {
   apistudio_session_id id = 0;
   std::string client_id;
@@ -27,8 +29,9 @@ struct session_context {
   std::string query;
   std::string remote_address;
   std::string identity;
-  std::vector<void *> plugin_states; // one slot per plugin of the chain
-  std::vector<bool> plugin_opened;   // on_session_open ran for that plugin
+  std::shared_ptr<const plugin_chain> chain; // the plugins it opened with (a reload: new sessions)
+  std::vector<void *> plugin_states;         // one slot per plugin of the chain
+  std::vector<bool> plugin_opened;           // on_session_open ran for that plugin
 };
 
 struct bus_delivery {

@@ -13,17 +13,6 @@ bool same_servers(const std::vector<name_server> &a, const std::vector<name_serv
   return true;
 }
 
-// What a plugin entry means to the running host; where it was written (location) does not count.
-bool same_plugins(const std::vector<plugin_config> &a, const std::vector<plugin_config> &b) {
-  if (a.size() != b.size())
-    return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (a[i].name != b[i].name || a[i].path != b[i].path || a[i].enabled != b[i].enabled ||
-        a[i].settings != b[i].settings)
-      return false;
-  return true;
-}
-
 template <class T>
 void keep(const char *key, const T &running, T &next, bool same,
           std::vector<std::string> &changed) {
@@ -61,8 +50,6 @@ std::vector<std::string> keep_restart_only_settings(const host_config &running, 
        changed);
   keep("debug", running.debug, next.debug, running.debug == next.debug, changed);
   keep("plugin_dir", running.plugin_dir, next.plugin_dir, running.plugin_dir == next.plugin_dir,
-       changed);
-  keep("plugins", running.plugins, next.plugins, same_plugins(running.plugins, next.plugins),
        changed);
   return changed;
 }

@@ -2,10 +2,11 @@
 //
 // They are built into things that exist once per process: the bound listening socket
 // (server.listen), the worker threads (server.worker_threads), the upstream TLS contexts
-// (tls.verify, tls.ca_file), the name resolver's channels (resolver), the loaded plugin libraries
-// and their instances (plugin_dir, plugins) and the log threshold (debug). A reload applies
-// everything else and keeps the running value of these (nginx keeps the old master's listening
-// sockets the same way), naming each one that changed so the operator knows to restart.
+// (tls.verify, tls.ca_file), the name resolver's channels (resolver), the folder plugin names are
+// looked up in (plugin_dir) and the log threshold (debug). A reload applies everything else (the
+// `plugins` list included: plugin_runtime::reload builds new sessions' chain from it) and keeps
+// the running value of these (nginx keeps the old master's listening sockets the same way),
+// naming each one that changed so the operator knows to restart.
 #pragma once
 
 #include "policy/host_config.hpp"

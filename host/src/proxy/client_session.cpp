@@ -184,7 +184,7 @@ void client_session::on_read(beast::error_code ec) {
 
 void client_session::handle_client_frame(std::string_view frame, bool binary) {
   std::string_view payload = frame;
-  if (!ctx_.plugins.empty()) {
+  if (!plugin_runtime::empty(sctx_)) {
     msg_ = hook_message{};
     msg_.payload = frame;
     msg_.binary = binary;

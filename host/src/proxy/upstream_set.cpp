@@ -67,7 +67,7 @@ void upstream_set::do_send_message() {
                       "MESSAGE_TOO_LARGE", {cid, rid}, ctx_.clock.unix_ms());
     return session_.commit_frame();
   }
-  if (!ctx_.plugins.empty() && !pass_to_upstream_hooks(bytes, cid, rid))
+  if (!plugin_runtime::empty(session_.context()) && !pass_to_upstream_hooks(bytes, cid, rid))
     return;
   u->acks.push(rid);
   ctx_.metrics.add(metric::messages_client_to_upstream);
@@ -164,7 +164,7 @@ void upstream_set::do_connect_external() {
     return send_status("error", {}, cid, rid);
   }
 
-  if (!ctx_.plugins.empty()) {
+  if (!plugin_runtime::empty(session_.context())) {
     upstream_request_data r;
     r.url = d.url;
     r.target = d.target;
@@ -239,7 +239,7 @@ void upstream_set::on_upstream_open(const std::string &cid, const dial_error *er
   ctx_.clients.mark_upstream_open(sctx.client_id);
   send_status("connected", {redacted_url(u->connection->url), u->connection->subprotocol, 0, {}},
               cid, rid);
-  if (!ctx_.plugins.empty()) {
+  if (!plugin_runtime::empty(session_.context())) {
     ctx_.plugins.upstream_opened(sctx, cid, u->connection->url, u->target,
                                  u->connection->subprotocol);
     // A hook may have closed the session, and with it every upstream: `u` may be gone.
@@ -319,7 +319,7 @@ void upstream_set::close_all() {
 void upstream_set::upstream_message(upstream_connection &u, std::string_view payload, bool binary) {
   if (session_.closing())
     return;
-  if (!ctx_.plugins.empty()) {
+  if (!plugin_runtime::empty(session_.context())) {
     msg_ = hook_message{};
     msg_.payload = payload;
     msg_.binary = binary;
@@ -388,7 +388,7 @@ void upstream_set::upstream_closed(upstream_connection &u, int code, std::string
     ctx_.metrics.add(metric::upstreams_open, -1);
     ctx_.metrics.add_code(keyed::upstream_closes, code);
   }
-  if (!ctx_.plugins.empty())
+  if (!plugin_runtime::empty(session_.context()))
     ctx_.plugins.upstream_closed(sctx, cid, url, target, code, reason);
   if (error != nullptr)
     send_connection_error(*error, cid, {});

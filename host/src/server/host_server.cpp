@@ -333,8 +333,12 @@ reload_outcome host_server::reload() {
     require_tokens_when_public(next);
     const std::uint64_t generation = p.settings->current()->generation + 1;
     // Built completely (egress rules compiled) before anyone can see it; a throw publishes nothing.
-    p.settings->publish(
-        std::make_shared<const settings_snapshot>(std::move(next), p.own, generation));
+    auto snapshot = std::make_shared<const settings_snapshot>(std::move(next), p.own, generation);
+    // The plugins last: everything else that can fail has passed, so a plugin that refuses or
+    // does not load leaves nothing half-applied (the runtime hands the others their old
+    // settings back). New sessions open with the new chain from here on.
+    p.plugins->reload(snapshot->config);
+    p.settings->publish(std::move(snapshot));
     // The log settings apply to the next line (nginx re-reads its error_log level the same way).
     const log_config logs = p.settings->current()->config.log;
     p.log.set_format(logs.format);

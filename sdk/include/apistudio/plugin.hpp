@@ -432,6 +432,12 @@ public:
   virtual void on_upstream_closed(session &, State *, const upstream_info &) {}
   virtual void on_bus_message(session &, State *, std::string_view /*topic*/,
                               std::string_view /*payload*/) {}
+  // New settings after a configuration reload (JSON, like the constructor's). Runs on the
+  // reloading thread while this plugin's session hooks may be running on worker threads, so
+  // publish them atomically (e.g. an immutable snapshot swapped under a mutex). Throw
+  // settings_error to refuse them (the host keeps the old ones and rejects the reload). Without
+  // an override the hook is not exported and the instance keeps its settings until a restart.
+  virtual void on_settings(std::string_view /*settings_json*/) {}
 };
 
 namespace detail {
@@ -528,6 +534,21 @@ template <class Plugin> struct exports {
       delete of(p);
     } catch (...) {
     }
+  }
+  static apistudio_verdict settings(void *p, apistudio_str json,
+                                    apistudio_refusal_host_ptr refusal) noexcept {
+    auto *inst = of(p);
+    try {
+      inst->object->on_settings(view(json));
+      return APISTUDIO_CONTINUE;
+    } catch (const settings_error &e) {
+      refuse_with(inst->api, refusal, {}, e.what(), 0, e.pointer());
+    } catch (const std::exception &e) {
+      refuse_with(inst->api, refusal, {}, e.what());
+    } catch (...) {
+      refuse_with(inst->api, refusal, {}, "unknown exception while taking new settings");
+    }
+    return APISTUDIO_REFUSE;
   }
   static apistudio_verdict session_open(void *p, apistudio_session_host_ptr s,
                                         const apistudio_session_info *info, void **state_out,
@@ -655,6 +676,7 @@ template <class Plugin> struct exports {
         APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_upstream_opened, upstream_opened),
         APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_upstream_closed, upstream_closed),
         APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_bus_message, bus_message),
+        APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_settings, settings),
     };
 #undef APISTUDIO_SDK_HOOK_IF_OVERRIDDEN
     return &d;

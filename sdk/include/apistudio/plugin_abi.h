@@ -387,6 +387,18 @@ typedef struct apistudio_plugin_descriptor {
   void (*on_bus_message)(apistudio_instance_plugin_ptr instance, apistudio_session_host_ptr session,
                          apistudio_session_state_plugin_ptr state, apistudio_str topic,
                          apistudio_str payload);
+
+  /* ---- appended after SDK 1.0: the host reads a member only when struct_size covers it ---- */
+
+  /* New settings for this instance after a configuration reload, as JSON text like on_create's.
+   * Return APISTUDIO_CONTINUE to take them, or APISTUDIO_REFUSE after refuse() (message, and the
+   * JSON Pointer of the wrong key in `setting`) to keep the old ones; the host then rejects the
+   * whole reload. Runs on the thread doing the reload (SIGHUP: the host's main thread), never
+   * together with on_create, on_destroy or another on_settings of the instance, but while its
+   * session hooks may run on worker threads: publish the new settings atomically (e.g. swap an
+   * immutable snapshot). NULL: the instance keeps its settings until the host restarts. */
+  apistudio_verdict (*on_settings)(apistudio_instance_plugin_ptr instance,
+                                   apistudio_str settings_json, apistudio_refusal_host_ptr refusal);
 } apistudio_plugin_descriptor;
 
 /* The two exported entry points, for plugin authors writing C by hand. */

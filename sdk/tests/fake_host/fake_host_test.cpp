@@ -196,6 +196,55 @@ TEST_F(fake_host_test, on_destroy_runs_when_the_fake_host_goes) {
   EXPECT_EQ(s.events, std::vector<std::string>{"destroy"});
 }
 
+// ---- new settings after a reload ----------------------------------------------------------
+
+// Keeps the last settings it took; refuses any that contain "no".
+class settable final : public sdk::plugin<> {
+public:
+  settable(sdk::host h, std::string_view settings) : plugin(h), settings_(settings) {}
+  void on_settings(std::string_view settings) override {
+    if (settings.find("no") != std::string_view::npos)
+      throw sdk::settings_error("settable: not these", "/no");
+    settings_ = std::string(settings);
+  }
+  sdk::outcome on_client_message(sdk::session &, sdk::no_state *, sdk::message &m) override {
+    m.set_reply(settings_);
+    return sdk::verdict::reply;
+  }
+
+private:
+  std::string settings_;
+};
+
+TEST_F(fake_host_test, on_settings_is_exported_only_when_overridden) {
+  EXPECT_EQ(descriptor()->on_settings, nullptr);
+  fake::fake_host plain(descriptor());
+  EXPECT_FALSE(plain.has_on_settings());
+  EXPECT_THROW(plain.reload_settings("{}"), std::logic_error);
+
+  const auto *d = sdk::detail::exports<settable>::descriptor("settable", "1.0.0");
+  EXPECT_NE(d->on_settings, nullptr);
+  EXPECT_EQ(d->struct_size, sizeof(apistudio_plugin_descriptor));
+}
+
+TEST_F(fake_host_test, new_settings_reach_the_running_instance_or_come_back_refused) {
+  fake::fake_host host(sdk::detail::exports<settable>::descriptor("settable", "1.0.0"),
+                       R"({"a":1})");
+  ASSERT_TRUE(host.has_on_settings());
+  auto session = host.open_session();
+  EXPECT_EQ(session.client_message("x").reply->payload, R"({"a":1})");
+
+  EXPECT_FALSE(host.reload_settings(R"({"a":2})"));
+  EXPECT_EQ(session.client_message("x").reply->payload,
+            R"({"a":2})"); // the same instance, new settings
+
+  const auto refused = host.reload_settings(R"({"no":true})");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->message, "settable: not these");
+  EXPECT_EQ(refused->setting, "/no");
+  EXPECT_EQ(session.client_message("x").reply->payload, R"({"a":2})"); // kept the ones it had
+}
+
 // ---- sessions ---------------------------------------------------------------------------------
 
 TEST_F(fake_host_test, the_plugin_sees_the_upgrade_request_and_session_attributes) {

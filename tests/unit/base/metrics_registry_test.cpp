@@ -67,7 +67,7 @@ TEST(MetricsRegistry, KeyedValuesPastTheBoundAreCountedAsOther) {
 
 TEST(MetricsExposition, EscapesLabelValuesAndWritesCumulativeBuckets) {
   metrics_registry m;
-  m.name_plugins({"quote\"back\\slash"});
+  ASSERT_EQ(m.plugin_slot("quote\"back\\slash"), 0u);
   m.add_plugin_refusal("quote\"back\\slash", "NO\nPE");
   m.hook_called(0, hook_kind::on_client_message);
   m.hook_timed(0, hook_kind::on_client_message, std::chrono::microseconds(3));
@@ -98,4 +98,18 @@ TEST(MetricsExposition, EscapesLabelValuesAndWritesCumulativeBuckets) {
       << text;
   EXPECT_NE(text.find("apistudio_build_info{version=\"9.9.9\"} 1"), std::string::npos);
   EXPECT_EQ(text.find("process_"), std::string::npos); // no process figures given
+}
+
+// A reload's fresh instance of a plugin counts into its predecessor's slot; a plugin added by a
+// reload gets the next one; past max_plugins nothing is counted rather than mixed up.
+TEST(MetricsRegistry, PluginSlotsFollowNamesAcrossReloads) {
+  metrics_registry m;
+  EXPECT_EQ(m.plugin_slot("a"), 0u);
+  EXPECT_EQ(m.plugin_slot("b"), 1u);
+  EXPECT_EQ(m.plugin_slot("a"), 0u);
+  for (std::size_t i = 2; i < metrics_registry::max_plugins; ++i)
+    EXPECT_EQ(m.plugin_slot("p" + std::to_string(i)), i);
+  EXPECT_EQ(m.plugin_slot("one-too-many"), metrics_registry::max_plugins);
+  EXPECT_FALSE(m.hook_called(metrics_registry::max_plugins, hook_kind::on_client_message));
+  EXPECT_EQ(m.plugin_slot("b"), 1u);
 }

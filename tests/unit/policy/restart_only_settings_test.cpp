@@ -63,11 +63,10 @@ TEST(RestartOnlySettings, EachRestartOnlySettingIsNamedAndKeepsItsRunningValue) 
   next.resolver.servers = {{"10.0.0.53", 53}};
   next.debug = true;
   next.plugin_dir = "/opt/plugins";
-  next.plugins[0].settings = {{"limits", {{{"messages", 5}}}}};
   next.limits.max_message_bytes = 1234; // reloadable, alongside
   EXPECT_EQ(keep_restart_only_settings(running(), next),
             (strings{"server.listen", "server.worker_threads", "tls.verify", "tls.ca_file",
-                     "resolver", "debug", "plugin_dir", "plugins"}));
+                     "resolver", "debug", "plugin_dir"}));
   const host_config r = running();
   EXPECT_EQ(next.listen.port, r.listen.port);
   EXPECT_EQ(next.worker_threads, r.worker_threads);
@@ -76,25 +75,28 @@ TEST(RestartOnlySettings, EachRestartOnlySettingIsNamedAndKeepsItsRunningValue) 
   EXPECT_TRUE(next.resolver.servers.empty());
   EXPECT_FALSE(next.debug);
   EXPECT_EQ(next.plugin_dir, r.plugin_dir);
-  EXPECT_EQ(next.plugins[0].settings, r.plugins[0].settings);
   EXPECT_EQ(next.limits.max_message_bytes, 1234u);
 }
 
-TEST(RestartOnlySettings, PluginsAddedRemovedOrDisabledAreNamed) {
-  host_config added = running();
-  added.plugins.push_back(added.plugins[0]);
-  added.plugins[1].name = "other";
-  EXPECT_EQ(keep_restart_only_settings(running(), added), strings{"plugins"});
-  EXPECT_EQ(added.plugins.size(), 1u);
+// The plugins list is not restart-only: its settings, entries added, removed, disabled or given
+// another path all go to the reload (plugin_runtime builds new sessions' chain from them).
+TEST(RestartOnlySettings, ThePluginsListIsLeftToTheReload) {
+  host_config next = running();
+  next.plugins[0].settings = {{"limits", {{{"messages", 5}}}}};
+  next.plugins[0].path = "/usr/lib/apistudio/plugins/other.so";
+  next.plugins.push_back(next.plugins[0]);
+  next.plugins[1].name = "other";
+  next.plugins[1].enabled = false;
+  EXPECT_TRUE(keep_restart_only_settings(running(), next).empty());
+  ASSERT_EQ(next.plugins.size(), 2u);
+  EXPECT_EQ(next.plugins[0].settings["limits"][0]["messages"], 5);
+  EXPECT_EQ(next.plugins[0].path, "/usr/lib/apistudio/plugins/other.so");
+  EXPECT_FALSE(next.plugins[1].enabled);
 
   host_config removed = running();
   removed.plugins.clear();
-  EXPECT_EQ(keep_restart_only_settings(running(), removed), strings{"plugins"});
-
-  host_config disabled = running();
-  disabled.plugins[0].enabled = false;
-  EXPECT_EQ(keep_restart_only_settings(running(), disabled), strings{"plugins"});
-  EXPECT_TRUE(disabled.plugins[0].enabled);
+  EXPECT_TRUE(keep_restart_only_settings(running(), removed).empty());
+  EXPECT_TRUE(removed.plugins.empty());
 }
 
 TEST(LiveSettings, ReadersKeepTheSnapshotTheyTookAcrossAPublish) {

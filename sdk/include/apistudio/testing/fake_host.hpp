@@ -76,7 +76,7 @@ struct reason {
   std::uint32_t http_status = 0; // on_session_open only; 0 = not given
   std::string code;              // empty = the hook's default (the host answers PLUGIN_REFUSED)
   std::string message;           // at most 1024 bytes kept, as the host does
-  std::string setting;           // on_create only: the JSON Pointer of the wrong setting
+  std::string setting;           // on_create, on_settings: the JSON Pointer of the wrong setting
 };
 
 struct frame {
@@ -1165,6 +1165,32 @@ public:
   // JSON Pointer of the wrong setting in `setting`). Sessions need a created plugin.
   bool created() const noexcept { return core_->created; }
   const std::optional<reason> &create_refusal() const noexcept { return core_->create_refusal; }
+
+  // Whether the plugin takes new settings on its running instance (exports on_settings; a plugin
+  // built against an SDK without the member has a descriptor too short to hold it).
+  bool has_on_settings() const noexcept {
+    const auto *d = core_->plugin;
+    return d->struct_size >= offsetof(apistudio_plugin_descriptor, on_settings) +
+                                 sizeof(apistudio_plugin_descriptor::on_settings) &&
+           d->on_settings != nullptr;
+  }
+  // A configuration reload hands `settings_json` to the running instance (on_settings). Returns
+  // no value when the plugin took them, else the reason it gave; a plugin without the hook throws
+  // std::logic_error (the real host would make a fresh instance: construct another fake_host).
+  std::optional<reason> reload_settings(std::string_view settings_json) {
+    if (!core_->created)
+      throw std::logic_error("fake_host: the plugin refused its settings; it has no instance");
+    if (!has_on_settings())
+      throw std::logic_error("fake_host: the plugin does not export on_settings");
+    detail::refusal_slot slot;
+    const apistudio_verdict v = detail::guarded([&] {
+      return core_->plugin->on_settings(core_->instance, detail::str(settings_json), slot.handle());
+    });
+    core_->settle();
+    if (v == APISTUDIO_CONTINUE)
+      return std::nullopt;
+    return slot.given ? slot.given : reason{};
+  }
 
   // A client asks for the WebSocket upgrade: on_session_open. A refused upgrade (any verdict but
   // CONTINUE / REPLACE) gets on_session_close at once, so the returned session is not open.
