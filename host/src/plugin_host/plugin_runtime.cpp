@@ -214,8 +214,8 @@ enum class chain_order { config, reversed };
 // `hook`, until `visit` returns false. The one loop behind every chain, kept free of strings and
 // allocations because it runs for every frame.
 template <class Hook, class Visit>
-void for_each_hooked(plugin_runtime::impl &rt, session_context &ctx, Hook plugin_hooks::*hook,
-                     chain_order order, Visit &&visit) {
+void for_each_hooked(session_context &ctx, Hook plugin_hooks::*hook, chain_order order,
+                     Visit &&visit) {
   if (ctx.chain == nullptr)
     return;
   const auto &plugins = ctx.chain->plugins;
@@ -252,7 +252,7 @@ chain_outcome run_message_chain(plugin_runtime::impl &rt, session_context &ctx, 
                                 Hook plugin_hooks::*hook, chain_order order, const char *name,
                                 hook_kind kind) {
   chain_outcome outcome;
-  for_each_hooked(rt, ctx, hook, order, [&](apistudio_plugin_handle &p, void *state) {
+  for_each_hooked(ctx, hook, order, [&](apistudio_plugin_handle &p, void *state) {
     const apistudio_verdict v = counted(rt.metrics, p, kind, [&] {
       return (p.hooks.*hook)(p.instance, as_session(ctx), state, as_message(msg),
                              as_refusal(msg.refusal));
@@ -279,7 +279,7 @@ chain_outcome run_message_chain(plugin_runtime::impl &rt, session_context &ctx, 
 template <class Hook>
 void notify_upstream(plugin_runtime::impl &rt, session_context &ctx, Hook plugin_hooks::*hook,
                      const apistudio_upstream_info &info, const char *name, hook_kind kind) {
-  for_each_hooked(rt, ctx, hook, chain_order::config, [&](apistudio_plugin_handle &p, void *state) {
+  for_each_hooked(ctx, hook, chain_order::config, [&](apistudio_plugin_handle &p, void *state) {
     if (!counted_void(rt.metrics, p, kind,
                       [&] { (p.hooks.*hook)(p.instance, as_session(ctx), state, &info); }))
       rt.log.error(p.log_component, "plugin '" + p.name + "' threw in " + name,
@@ -346,7 +346,7 @@ chain_outcome plugin_runtime::upstream_connect(session_context &ctx,
                                                upstream_request_data &request) {
   chain_outcome outcome;
   for_each_hooked(
-      *impl_, ctx, &plugin_hooks::on_upstream_connect, chain_order::config,
+      ctx, &plugin_hooks::on_upstream_connect, chain_order::config,
       [&](apistudio_plugin_handle &p, void *state) {
         const apistudio_verdict v = counted(impl_->metrics, p, hook_kind::on_upstream_connect, [&] {
           return p.hooks.on_upstream_connect(p.instance, as_session(ctx), state,
