@@ -272,8 +272,9 @@ TEST(LiveReload, InvalidFileChangesNothingAndNamesFileLineAndColumn) {
 TEST(LiveReload, RestartOnlySettingsKeepTheirRunningValueAndAreNamed) {
   reload_host h("");
   // worker_threads 2 -> 3 needs a restart; the limit and the added plugin apply.
-  h.file.write("limits:\n  max_connections_per_client: 3\n"
-               "plugins:\n  - name: test_recorder\n",
+  h.file.write(std::string("limits:\n  max_connections_per_client: 3\n"
+                           "plugins:\n  - name: test_recorder\n    path: \"") +
+                   APISTUDIO_PLUGIN_DIR + "/libtest_recorder.so\"\n",
                3);
   const reload_outcome r = h.host.server().reload();
   ASSERT_TRUE(r.applied) << r.error;

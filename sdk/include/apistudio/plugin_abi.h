@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define APISTUDIO_SDK_VERSION_MAJOR 1
-#define APISTUDIO_SDK_VERSION_MINOR 0
+#define APISTUDIO_SDK_VERSION_MINOR 1
 #define APISTUDIO_SDK_VERSION_PATCH 0
 /* (major << 16) | minor, what apistudio_plugin_abi_version() returns. Written without a cast so
  * that C++ code compiled with -Wold-style-cast includes it without a warning. */
@@ -286,7 +286,7 @@ typedef struct apistudio_host_api {
   /* Any thread. Milliseconds of a monotonic clock (the host's injectable clock: tests drive it). */
   uint64_t (*now_ms)(apistudio_plugin_host_ptr plugin);
 
-  /* ---- added after 1.0: check struct_size before calling (a 1.0 host's table ends above) ---- */
+  /* ---- added in 1.1: check struct_size before calling (a 1.0 host's table ends above) ---- */
 
   /* In on_create (main thread). A counter or gauge of the plugin's own, exposed at GET /metrics
    * as apistudio_plugin_<plugin>_<name> (the plugin's configured name, other characters than
@@ -388,7 +388,7 @@ typedef struct apistudio_plugin_descriptor {
                          apistudio_session_state_plugin_ptr state, apistudio_str topic,
                          apistudio_str payload);
 
-  /* ---- appended after SDK 1.0: the host reads a member only when struct_size covers it ---- */
+  /* ---- added in 1.1: the host reads a member only when struct_size covers it ---- */
 
   /* New settings for this instance after a configuration reload, as JSON text like on_create's.
    * Return APISTUDIO_CONTINUE to take them, or APISTUDIO_REFUSE after refuse() (message, and the
