@@ -66,13 +66,21 @@ std::string joined(const std::vector<std::string> &names) {
   return out;
 }
 
+// An instance whose runtime is already gone (never in the host; a test's session context kept
+// past the runtime): on_destroy without anything of the runtime's.
+void destroy_orphan(std::unique_ptr<apistudio_plugin_handle> p) noexcept {
+  if (p->hooks.on_destroy != nullptr && p->instance != nullptr)
+    guarded_void([&] { p->hooks.on_destroy(p->instance); });
+}
+
 // A retired instance's last steps, on the runtime's executor. If that executor is destroyed
 // first (shutdown: the workers' contexts die before the runtime), the pending job's destructor
-// takes them instead; either way exactly once, while the runtime exists.
+// takes them instead; either way exactly once.
 class retirement {
 public:
-  retirement(plugin_runtime::impl &rt, std::unique_ptr<apistudio_plugin_handle> plugin)
-      : rt_(&rt), plugin_(std::move(plugin)) {}
+  retirement(std::shared_ptr<plugin_runtime::impl::retire_anchor> anchor,
+             std::unique_ptr<apistudio_plugin_handle> plugin)
+      : anchor_(std::move(anchor)), plugin_(std::move(plugin)) {}
   retirement(retirement &&) noexcept = default;
   retirement &operator=(retirement &&) = delete;
   ~retirement() { finish(); }
@@ -83,15 +91,21 @@ private:
   void finish() noexcept {
     if (!plugin_)
       return;
+    std::lock_guard lock(anchor_->mutex);
+    plugin_runtime::impl *rt = anchor_->runtime;
+    if (rt == nullptr) {
+      destroy_orphan(std::move(plugin_));
+      return;
+    }
     // Its session timers ended with its sessions; its own (session-less) ones end here, and a
     // callback of it still running is waited for: on_destroy never overlaps one.
-    rt_->timers->retire(plugin_.get());
-    rt_->destroy_instance(*plugin_, true);
-    rt_->timers->forget_owner(plugin_.get());
+    rt->timers->retire(plugin_.get());
+    rt->destroy_instance(*plugin_, true);
+    rt->timers->forget_owner(plugin_.get());
     plugin_.reset();
   }
 
-  plugin_runtime::impl *rt_;
+  std::shared_ptr<plugin_runtime::impl::retire_anchor> anchor_;
   std::unique_ptr<apistudio_plugin_handle> plugin_;
 };
 
@@ -130,7 +144,13 @@ plugin_runtime::impl::create_instance(const plugin_config &entry, const std::str
   log.info("plugins", "loaded plugin '" + entry.name + "' " + library->descriptor_version() +
                           " (SDK " + format_abi_version(library->abi_version()) + ") from " +
                           library->file());
-  return {handle.release(), [this](apistudio_plugin_handle *p) { retire(p); }};
+  return {handle.release(), [anchor = anchor](apistudio_plugin_handle *p) {
+            std::lock_guard lock(anchor->mutex);
+            if (anchor->runtime != nullptr)
+              anchor->runtime->retire(p);
+            else
+              destroy_orphan(std::unique_ptr<apistudio_plugin_handle>(p));
+          }};
 }
 
 void plugin_runtime::impl::load(const host_config &config) {
@@ -264,7 +284,7 @@ void plugin_runtime::impl::retire(apistudio_plugin_handle *plugin) noexcept {
   // The last reference may go on any worker, inside the closing session's call stack: the rest
   // runs on the runtime's executor, where waiting for the instance's timer callbacks is safe.
   try {
-    boost::asio::post(ioc, retirement(*this, std::move(p)));
+    boost::asio::post(ioc, retirement(anchor, std::move(p)));
   } catch (...) {
     // Could not queue it (out of memory): `p` is left to the retirement that failed to queue,
     // whose destructor finishes the job here.
@@ -294,8 +314,12 @@ plugin_runtime::impl::~impl() {
   // first (plugin_chain's destructor); the libraries go last, with the handles (pending timer
   // handlers keep their own copy).
   stop();
-  std::lock_guard lock(chain_mutex);
-  current.reset();
+  {
+    std::lock_guard lock(chain_mutex);
+    current.reset();
+  }
+  std::lock_guard lock(anchor->mutex);
+  anchor->runtime = nullptr;
 }
 
 } // namespace apistudio

@@ -130,7 +130,9 @@ struct plugin_runtime::impl {
       : ioc(io), directory(sessions), bus(pubsub), log(logs), clock(time),
         own_metrics(counts ? nullptr : std::make_unique<metrics_registry>()),
         metrics(counts ? *counts : *own_metrics),
-        timers(plugin_timers::create(io, sessions, logs)) {}
+        timers(plugin_timers::create(io, sessions, logs)) {
+    anchor->runtime = this;
+  }
   ~impl();
   impl(const impl &) = delete;
   impl &operator=(const impl &) = delete;
@@ -152,6 +154,16 @@ struct plugin_runtime::impl {
                                                            const std::string &settings);
   // The handles' deleter: on_destroy once nothing can call the instance any more.
   void retire(apistudio_plugin_handle *plugin) noexcept;
+
+  // What the handles' deleters reach the runtime through. The host closes every session before
+  // its runtime goes, but a session context a test keeps past the runtime must find it gone
+  // rather than freed: ~impl clears `runtime` (then such an instance is destroyed where its last
+  // reference goes, with nothing of the runtime's).
+  struct retire_anchor {
+    std::mutex mutex;
+    impl *runtime = nullptr;
+  };
+  std::shared_ptr<retire_anchor> anchor = std::make_shared<retire_anchor>();
   void destroy_instance(apistudio_plugin_handle &p, bool replaced) noexcept;
 
   boost::asio::io_context &ioc;
