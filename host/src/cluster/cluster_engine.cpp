@@ -40,7 +40,7 @@ redis_options options_of(const cluster_config &c) {
 cluster_engine::cluster_engine(const cluster_config &config, logger &log)
     : log_(log), url_(config.url),
       node_id_(config.node_id.empty() ? default_node_id() : config.node_id),
-      prefix_(config.key_prefix),
+      prefix_(config.key_prefix), lease_ttl_(config.lease_ttl),
       client_(redis_client::create(io_.get_executor(), options_of(config), log)) {}
 
 cluster_engine::~cluster_engine() { stop(); }
@@ -78,6 +78,7 @@ void cluster_engine::observe(bool up, const std::string &reason) {
                              " to the cluster engine at " + url_ + " as node " + node_id_);
     ever_connected_ = true;
     outage_logged_ = false;
+    fail_open_logged_ = false;
     return;
   }
   // Once per outage: the first failure after being connected; the retries in between are debug.
@@ -90,17 +91,29 @@ void cluster_engine::observe(bool up, const std::string &reason) {
   log_.debug("cluster", "cluster engine at " + url_ + " unreachable: " + reason);
 }
 
+void cluster_engine::note_fail_open(const std::string &reason) {
+  if (fail_open_logged_.exchange(true))
+    return;
+  log_.warn("cluster", "the cluster engine at " + url_ + " cannot answer (" + reason +
+                           "): client_id uniqueness is checked on this host only until it is back");
+}
+
 void cluster_engine::stop() {
   if (stopped_)
     return;
   stopped_ = true;
-  client_->stop();
   if (thread_.joinable()) {
-    // The client's stop runs on the engine's thread; once it and every wait it cancelled have
-    // finished, nothing is left to do and run() returns.
-    work_.reset();
+    // Stopped explicitly rather than left to run out of work: a live session's lease keeps a
+    // renewal timer on this thread. What the sessions posted before (the lease releases of a
+    // graceful shutdown, which closes every session first) runs before this; a lease not
+    // released expires within lease_ttl.
+    boost::asio::post(io_, [this] {
+      client_->stop();
+      io_.stop();
+    });
     thread_.join();
   } else {
+    client_->stop();
     io_.run(); // never started: the stop and its cancellations run here
   }
 }

@@ -52,6 +52,15 @@ public:
   const std::string &url() const noexcept { return url_; }
   // cluster.key_prefix + name: every key and channel this host uses.
   std::string key(std::string_view name) const;
+  std::chrono::milliseconds lease_ttl() const noexcept { return lease_ttl_; }
+  // The engine's own executor (its thread), for work that belongs to no session (lease renewals).
+  boost::asio::any_io_executor executor() noexcept { return io_.get_executor(); }
+  logger &log() noexcept { return log_; }
+  // Any thread: a feature fell back to this host's own view because the engine could not answer
+  // (`reason`). Logged once per outage; the next connection re-arms it.
+  void note_fail_open(const std::string &reason);
+  // Any thread: a number no other lease of this process has (the session part of a lease value).
+  std::uint64_t next_lease_serial() noexcept { return ++lease_serial_; }
 
 private:
   void observe(bool connected, const std::string &reason);
@@ -60,6 +69,9 @@ private:
   std::string url_;
   std::string node_id_;
   std::string prefix_;
+  std::chrono::milliseconds lease_ttl_;
+  std::atomic<bool> fail_open_logged_{false};
+  std::atomic<std::uint64_t> lease_serial_{0};
   boost::asio::io_context io_;
   std::shared_ptr<redis_client> client_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
