@@ -11,7 +11,7 @@ import os
 import re
 import sys
 
-LAYERS = ["server", "http", "proxy", "plugin_host", "protocol", "policy", "base"]
+LAYERS = ["server", "http", "proxy", "plugin_host", "cluster", "protocol", "policy", "base"]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 

@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
   libssl-dev openssl ca-certificates
   nlohmann-json3-dev libyaml-cpp-dev libc-ares-dev
+  libhiredis-dev redis-server   # the cluster engine's client, and the server its tests start
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-websockets
   prometheus python3-prometheus-client

@@ -185,12 +185,37 @@ void http_session::upgrade(request req, bool proxy, std::string client_id) {
                                   "client_id '" + client_id + "' already has a live connection",
                                   req.version()));
     registered = true;
+    if (ctx_.cluster != nullptr) {
+      // Another host may hold it (docs/cluster.md): ask Redis without blocking this worker; the
+      // answer comes back here. Not connected or no answer: the local check above is all.
+      auto held = std::make_shared<request>(std::move(req));
+      cluster::acquire_client_lease(
+          *ctx_.cluster, client_id, stream_.get_executor(),
+          [self = shared_from_this(), held, client_id](
+              cluster::lease_outcome outcome, std::shared_ptr<cluster::client_lease> lease) {
+            if (outcome == cluster::lease_outcome::held_elsewhere) {
+              self->ctx_.clients.release(client_id);
+              return self->send(make_json_error(
+                  http::status::conflict, "CLIENT_ID_IN_USE",
+                  "client_id '" + client_id + "' already has a live connection", held->version()));
+            }
+            self->open_session(std::move(*held), true, client_id, true, std::move(lease));
+          });
+      return;
+    }
   }
+  open_session(std::move(req), proxy, std::move(client_id), registered, nullptr);
+}
+
+void http_session::open_session(request req, bool proxy, std::string client_id, bool registered,
+                                std::shared_ptr<cluster::client_lease> lease) {
   // From here the WebSocket's own timeouts and the keep-alive govern the socket: Beast's
   // per-operation deadlines of http_stream would only cost time on every message.
   auto session = std::make_shared<client_session>(ctx_, settings_, stream_.release_socket(),
                                                   std::move(slot_), proxy, std::move(client_id),
                                                   registered, std::move(remote_address_));
+  if (lease)
+    session->hold_lease(std::move(lease));
   // Bytes already read past the request belong to the WebSocket; a client must wait for 101
   // before sending frames (RFC 6455 4.1), so there are none to carry over.
   session->start(std::move(req));

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "base/worker_types.hpp"
+#include "cluster/client_lease.hpp"
 #include "proxy/connection_slot.hpp"
 #include "proxy/session_services.hpp"
 
@@ -39,6 +40,8 @@ private:
   void handle_admin(const request &req, std::string_view path);
   void reload_configuration(const request &req);
   void upgrade(request req, bool proxy, std::string client_id);
+  void open_session(request req, bool proxy, std::string client_id, bool registered,
+                    std::shared_ptr<cluster::client_lease> lease);
   void start_test(const request &req);
   void test_answered(response res);
   // While a test dials, the requester's socket is watched: gone (EOF, reset) abandons the test.

@@ -49,10 +49,17 @@ http_response metrics_page(session_services &ctx, const rest_request &req) {
 
 http_response readiness(session_services &ctx, const rest_request &req) {
   // The plugins are loaded before the listener accepts (host_server's constructor), so a host
-  // that answers at all has them; cluster mode will add its engine here.
+  // that answers at all has them. A host that started without its cluster engine
+  // (cluster.start_without_engine) serves its own clients but shares nothing with the other
+  // hosts: out of rotation until the engine is back.
   if (ctx.stopping)
     return make_json_error(http::status::service_unavailable, "SHUTTING_DOWN",
                            "The host is draining and takes no new sessions", req.version());
+  if (ctx.cluster != nullptr && !ctx.cluster->connected())
+    return make_json_error(http::status::service_unavailable, "CLUSTER_ENGINE_UNREACHABLE",
+                           "The cluster engine at " + ctx.cluster->url() +
+                               " is not connected; this host runs local-only until it is",
+                           req.version());
   return make_json_response(http::status::ok,
                             {{"status", "ready"}, {"plugins", ctx.plugins.plugins().size()}},
                             req.version());

@@ -27,7 +27,8 @@ http_response health(session_services &ctx, const rest_request &req);
 http_response metrics_page(session_services &ctx, const rest_request &req);
 
 // Readiness: 200 once the plugins are loaded and the host takes sessions; 503 SHUTTING_DOWN from
-// the start of a drain.
+// the start of a drain; 503 CLUSTER_ENGINE_UNREACHABLE while a configured Redis engine is not
+// connected (docs/cluster.md).
 http_response readiness(session_services &ctx, const rest_request &req);
 // Opens the upstream, completes the handshake, closes it with 1000 and answers through `reply`
 // (on `executor`, the HTTP session's worker). Malformed body: 422; wrong content type: 415;

@@ -41,6 +41,7 @@ private:
   void read_resolver(const located &section);
   void read_security(const located &section);
   void read_log(const located &section);
+  void read_cluster(const located &section);
   void read_plugins(const located &list);
   std::vector<egress_rule> read_rules(const located &list) const;
 
@@ -63,6 +64,7 @@ void section_reader::read_top_level(const YAML::Node &root) {
                          {"resolver", [this](const located &v) { read_resolver(v); }},
                          {"security", [this](const located &v) { read_security(v); }},
                          {"log", [this](const located &v) { read_log(v); }},
+                         {"cluster", [this](const located &v) { read_cluster(v); }},
                          {"debug", [this](const located &v) { config_.debug = yaml_.boolean(v); }},
                          {"plugin_dir",
                           [this](const located &v) {
@@ -231,6 +233,92 @@ void section_reader::read_log(const located &section) {
                       config_.log.repeat_window = word == "off" ? 0ms : yaml_.duration(v, 1h);
                     }},
                });
+}
+
+void section_reader::read_cluster(const located &section) {
+  cluster_config &c = config_.cluster;
+  bool url_written = false;
+  yaml_.read_mapping(
+      section,
+      {
+          {"backend",
+           [&](const located &v) {
+             const std::string word = yaml_.text(v, "local or redis");
+             if (word == "local")
+               c.backend = cluster_backend::local;
+             else if (word == "redis")
+               c.backend = cluster_backend::redis;
+             else
+               yaml_.fail(v.mark(), v.path,
+                          "unknown backend " + shown(word) + " (expected local or redis)");
+           }},
+          {"url",
+           [&](const located &v) {
+             const std::string word = yaml_.text(v, "a URL such as redis://127.0.0.1:6379/0");
+             try {
+               const redis_endpoint parsed = parse_redis_url(word);
+               c.redis_host = parsed.host;
+               c.redis_port = parsed.port;
+               c.redis_db = parsed.db;
+             } catch (const std::invalid_argument &e) {
+               yaml_.fail(v.mark(), v.path,
+                          "invalid URL " + shown(word) + ": " + e.what() +
+                              " (expected redis://HOST:PORT/DB, e.g. redis://127.0.0.1:6379/0)");
+             }
+             c.url = word;
+             url_written = true;
+           }},
+          // A secret: messages about it never repeat it.
+          {"password", [&](const located &v) { c.password = yaml_.text(v, "a password"); }},
+          {"node_id",
+           [&](const located &v) {
+             const std::string word = yaml_.text(v, "a node name");
+             const bool ok =
+                 !word.empty() && word.size() <= 128 &&
+                 std::all_of(word.begin(), word.end(), [](char ch) {
+                   return is_alpha(ch) || is_digit(ch) || ch == '_' || ch == '.' || ch == '-';
+                 });
+             if (!ok)
+               yaml_.fail(v.mark(), v.path,
+                          "invalid node id " + shown(word) +
+                              " (expected 1 to 128 letters, digits, '_', '.' and '-', e.g. "
+                              "host-a; remove the key for host name + pid)");
+             c.node_id = word;
+           }},
+          {"key_prefix",
+           [&](const located &v) {
+             const std::string word = yaml_.text(v, "a key prefix");
+             const bool ok =
+                 word.size() <= 64 && std::all_of(word.begin(), word.end(), [](char ch) {
+                   return static_cast<unsigned char>(ch) > 0x20 &&
+                          static_cast<unsigned char>(ch) < 0x7F;
+                 });
+             if (!ok)
+               yaml_.fail(v.mark(), v.path,
+                          "invalid key prefix " + shown(word) +
+                              " (expected at most 64 printable characters without spaces, e.g. "
+                              "apistudio:)");
+             c.key_prefix = word;
+           }},
+          {"connect_timeout",
+           [&](const located &v) { c.connect_timeout = yaml_.duration(v, 5min); }},
+          {"command_timeout",
+           [&](const located &v) { c.command_timeout = yaml_.duration(v, 5min); }},
+          {"lease_ttl",
+           [&](const located &v) {
+             c.lease_ttl = yaml_.duration(v, 1h);
+             // Renewed every ttl/3: below a second, a renewal would race its own expiry.
+             if (c.lease_ttl < 1s)
+               yaml_.fail(v.mark(), v.path,
+                          "lease_ttl " + format_duration(c.lease_ttl) +
+                              " out of range (expected at least 1s and at most 1h)");
+           }},
+          {"start_without_engine",
+           [&](const located &v) { c.start_without_engine = yaml_.boolean(v); }},
+      });
+  if (c.backend == cluster_backend::redis && !url_written)
+    yaml_.fail(section.mark(), section.path,
+               "backend redis needs url (e.g. url: redis://127.0.0.1:6379/0)");
 }
 
 void section_reader::read_shutdown(const located &section) {

@@ -365,4 +365,64 @@ std::string canonical_origin(std::string_view text) {
   return origin;
 }
 
+redis_endpoint parse_redis_url(std::string_view text) {
+  // The port as written, checked before the URL parser sees it: "HOST:63x9/0" would otherwise
+  // parse as port 63 and a path, and the message would blame the database.
+  if (const auto scheme_end = text.find("://"); scheme_end != std::string_view::npos) {
+    std::string_view authority = text.substr(scheme_end + 3);
+    authority = authority.substr(0, authority.find_first_of("/?#"));
+    const auto colon = authority.rfind(':');
+    const auto bracket = authority.rfind(']');
+    if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket) &&
+        authority.find('@') == std::string_view::npos) {
+      const std::string_view port = authority.substr(colon + 1);
+      if (port.empty() || !std::all_of(port.begin(), port.end(), is_digit))
+        throw std::invalid_argument("port " + shown(port) + " is not a number 1..65535");
+    }
+  }
+  const auto parsed = boost::urls::parse_absolute_uri(text);
+  if (!parsed)
+    throw std::invalid_argument("not a URL");
+  const boost::urls::url_view &url = *parsed;
+  if (lower(url.scheme()) != "redis")
+    throw std::invalid_argument(
+        "unsupported scheme " + shown(url.scheme()) +
+        " (only redis:// is supported; rediss:// and unix sockets are not)");
+  // A password in the URL would end up in logs and messages that show the URL.
+  if (url.has_userinfo())
+    throw std::invalid_argument("no user or password in the URL: put the password in "
+                                "cluster.password (e.g. ${REDIS_PASSWORD})");
+  if (!url.has_authority() || url.encoded_host().empty())
+    throw std::invalid_argument("no host");
+  if (url.host_type() == boost::urls::host_type::name && !valid_host_name(url.encoded_host()))
+    throw std::invalid_argument("bad host name " + shown(url.encoded_host()));
+  if (url.host_type() == boost::urls::host_type::ipvfuture)
+    throw std::invalid_argument("bad host " + shown(url.encoded_host()));
+  if (url.has_query() || url.has_fragment())
+    throw std::invalid_argument("a query or fragment means nothing here");
+  redis_endpoint out;
+  out.host = std::string(url.encoded_host_address());
+  if (url.has_port()) {
+    const std::string_view port = url.port();
+    unsigned number = 0;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || number == 0 ||
+        number > 65535)
+      throw std::invalid_argument("port " + shown(port) + " is not a number 1..65535");
+    out.port = static_cast<std::uint16_t>(number);
+  }
+  std::string_view path = url.encoded_path();
+  if (!path.empty() && path.front() == '/')
+    path.remove_prefix(1);
+  if (!path.empty()) {
+    unsigned db = 0;
+    const auto [end, ec] = std::from_chars(path.data(), path.data() + path.size(), db);
+    if (ec != std::errc{} || end != path.data() + path.size() || db > 65535)
+      throw std::invalid_argument("database " + shown(path) +
+                                  " is not a number (the path is the database index, e.g. /0)");
+    out.db = static_cast<int>(db);
+  }
+  return out;
+}
+
 } // namespace apistudio::config_detail

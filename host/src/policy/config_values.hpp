@@ -61,6 +61,15 @@ host_port parse_listen(std::string_view text);
 // The port defaults to 53 and must be 1..65535. The address comes back without brackets.
 host_port parse_name_server(std::string_view text);
 
+// "redis://HOST[:PORT][/DB]": port 6379 and database 0 by default. No user or password in the URL
+// (cluster.password holds it, so the URL can be shown in messages), no other scheme, no query.
+struct redis_endpoint {
+  std::string host; // an IPv6 address without brackets
+  std::uint16_t port = 6379;
+  int db = 0;
+};
+redis_endpoint parse_redis_url(std::string_view text);
+
 // Origins are compared with what browsers send: lower case, no path, no default port.
 std::string canonical_origin(std::string_view text);
 

@@ -119,6 +119,26 @@ struct log_config {
   std::chrono::milliseconds repeat_window = 10s;
 };
 
+// Where the cluster's shared state lives (docs/cluster.md). Restart-only as a whole.
+enum class cluster_backend { local, redis };
+
+struct cluster_config {
+  cluster_backend backend = cluster_backend::local; // local: in-process only, no Redis at all
+  std::string url;                                  // as written: redis://HOST:PORT/DB
+  std::string redis_host;                           // parsed from url (brackets removed)
+  std::uint16_t redis_port = 6379;
+  int redis_db = 0;
+  std::string password; // AUTH; a secret: never logged, never in a message
+  std::string node_id;  // empty: host name + "-" + pid, chosen at start
+  std::string key_prefix = "apistudio:";
+  std::chrono::milliseconds connect_timeout = 5s; // resolve + connect + AUTH + SELECT
+  std::chrono::milliseconds command_timeout = 1s; // past it a command fails, the link is redone
+  std::chrono::milliseconds lease_ttl = 15s;
+  bool start_without_engine = false; // true: start local-only and join when Redis comes
+
+  bool operator==(const cluster_config &) const = default;
+};
+
 struct plugin_config {
   std::string name; // as written; also the default file name (lib<name>.so)
   std::string path; // explicit file, relative to plugin_dir unless absolute
@@ -160,6 +180,7 @@ struct host_config {
   resolver_config resolver;
   security_config security;
   log_config log;
+  cluster_config cluster;
   bool debug = false; // also turned on by WEBSOCKET_DEBUG=true|1|yes
   std::string plugin_dir = "build/plugins";
   std::vector<plugin_config> plugins;

@@ -48,6 +48,9 @@ std::vector<std::string> keep_restart_only_settings(const host_config &running, 
            running.resolver.max_lookups_per_client == next.resolver.max_lookups_per_client &&
            running.resolver.max_lookups_per_worker == next.resolver.max_lookups_per_worker,
        changed);
+  // The engine is connected once, before the listener opens; a new one would need every lease,
+  // subscription and presence entry moved over (docs/cluster.md).
+  keep("cluster", running.cluster, next.cluster, running.cluster == next.cluster, changed);
   keep("debug", running.debug, next.debug, running.debug == next.debug, changed);
   keep("plugin_dir", running.plugin_dir, next.plugin_dir, running.plugin_dir == next.plugin_dir,
        changed);

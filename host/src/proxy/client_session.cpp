@@ -418,6 +418,8 @@ void client_session::finish() {
   if (client_registered_)
     ctx_.clients.release(sctx_.client_id);
   client_registered_ = false;
+  if (lease_)
+    std::exchange(lease_, nullptr)->release();
   beast::error_code ignored;
   beast::get_lowest_layer(ws_).close(ignored);
 }

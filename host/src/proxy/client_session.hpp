@@ -16,6 +16,7 @@
 #pragma once
 
 #include "base/worker_types.hpp"
+#include "cluster/client_lease.hpp"
 #include "plugin_host/plugin_runtime.hpp"
 #include "proxy/coalescing_socket.hpp"
 #include "proxy/connection_slot.hpp"
@@ -52,6 +53,9 @@ public:
 
   // On its worker: plugins' on_session_open, then the upgrade (or the HTTP refusal).
   void start(request req);
+  // Before start(): the cluster-wide lease on the client_id (cluster/client_lease.hpp), released
+  // when the session finishes, with the local registration.
+  void hold_lease(std::shared_ptr<cluster::client_lease> lease) { lease_ = std::move(lease); }
 
   // session_port
   void post_send(std::shared_ptr<const void> owner, std::string_view bytes, bool binary) override;
@@ -106,6 +110,7 @@ private:
   boost::beast::websocket::stream<coalescing_socket> ws_;
   connection_slot slot_;
   bool client_registered_;
+  std::shared_ptr<cluster::client_lease> lease_;
   session_context sctx_;
   bool opened_plugins_ = false;
   boost::beast::flat_buffer read_buf_;

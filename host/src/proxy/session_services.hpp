@@ -5,6 +5,7 @@
 #include "base/clock.hpp"
 #include "base/logger.hpp"
 #include "base/metrics.hpp"
+#include "cluster/cluster_engine.hpp"
 #include "plugin_host/plugin_runtime.hpp"
 #include "plugin_host/session_port.hpp"
 #include "policy/live_settings.hpp"
@@ -52,6 +53,8 @@ struct session_services {
   std::atomic<std::uint64_t> slow_consumer_closes{0};
   // host_server::reload, for the admin listener's POST /api/admin/reload (set by host_server).
   std::function<reload_outcome()> reload_configuration{};
+  // The cluster engine with cluster.backend: redis (set by host_server), else nullptr.
+  cluster::cluster_engine *cluster = nullptr;
 };
 
 } // namespace apistudio

@@ -1,5 +1,6 @@
 #include "server/host_server.hpp"
 
+#include "cluster/cluster_engine.hpp"
 #include "plugin_host/message_bus.hpp"
 #include "plugin_host/plugin_runtime.hpp"
 #include "policy/restart_only_settings.hpp"
@@ -68,6 +69,30 @@ void require_tokens_when_public(const host_config &config) {
                              "server.allow_public_without_auth: true to do it anyway");
 }
 
+// With cluster.backend: redis, the engine is connected before the listener opens (the caller
+// binds it next): a host that cannot share its state refuses to start, unless the operator chose
+// to start local-only (cluster.start_without_engine). The URL is named, never the password.
+void connect_cluster_engine(const cluster_config &config,
+                            std::unique_ptr<cluster::cluster_engine> &engine, logger &log) {
+  if (config.backend != cluster_backend::redis)
+    return;
+  engine = std::make_unique<cluster::cluster_engine>(config, log);
+  const std::string failure = engine->connect_first();
+  if (failure.empty())
+    return;
+  if (!config.start_without_engine) {
+    engine->stop();
+    throw std::runtime_error(
+        "cluster.backend is redis but the cluster engine at " + config.url +
+        " cannot be used: " + failure +
+        "; not starting. Start Redis or fix cluster.url / cluster.password, or set "
+        "cluster.start_without_engine: true to start local-only and join when Redis comes");
+  }
+  log.warn("cluster", "the cluster engine at " + config.url + " cannot be used: " + failure +
+                          "; starting local-only (cluster.start_without_engine), /readyz answers "
+                          "503 until it connects, retrying in the background");
+}
+
 void raise_descriptor_limit(logger &log) {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -91,6 +116,9 @@ struct host_server::parts {
   // The workers' contexts go first in destruction (destroyed by hand in ~host_server) so that
   // pending handlers, and the sessions they own, die while everything they use still exists.
   worker_pool workers;
+  // cluster.backend: redis only. Stopped (its thread joined) in ~host_server before the workers'
+  // contexts go, since its completions are posted to them.
+  std::unique_ptr<cluster::cluster_engine> cluster;
   session_directory directory;
   std::unique_ptr<message_bus> bus;
   std::unique_ptr<plugin_runtime> plugins;
@@ -159,6 +187,7 @@ host_server::host_server(host_config config, host_options options) : config_(std
   p.log.set_threshold(config_.debug ? log_level::debug : config_.log.level);
   p.log.set_repeat_window(config_.log.repeat_window);
   raise_descriptor_limit(p.log);
+  connect_cluster_engine(config_.cluster, p.cluster, p.log);
   p.bus = make_local_message_bus(p.directory);
   p.plugins = std::make_unique<plugin_runtime>(config_, p.workers.main(), p.directory, *p.bus,
                                                p.log, p.clock, &p.metrics);
@@ -197,6 +226,7 @@ host_server::host_server(host_config config, host_options options) : config_(std
     p.own.emplace_back(admin_bound.address(), admin_bound.port());
   }
   p.ctx->reload_configuration = [this] { return reload(); };
+  p.ctx->cluster = p.cluster.get();
   p.settings->publish(std::make_shared<const settings_snapshot>(config_, p.own, 1));
 }
 
@@ -214,6 +244,8 @@ host_server::~host_server() {
     parts_->admin.reset();
     parts_->workers.stop();
     parts_->workers.join();
+    if (parts_->cluster)
+      parts_->cluster->stop();          // no completion is posted to a worker after this
     parts_->workers.destroy_contexts(); // pending handlers (and the sessions they hold) first
     parts_->log.flush_repeats();        // the counts of floods still inside their window
   }

@@ -61,18 +61,22 @@ TEST(RestartOnlySettings, EachRestartOnlySettingIsNamedAndKeepsItsRunningValue) 
   next.tls.verify = false;
   next.tls.ca_file = "/etc/ssl/extra.pem";
   next.resolver.servers = {{"10.0.0.53", 53}};
+  next.cluster.backend = cluster_backend::redis;
+  next.cluster.url = "redis://127.0.0.1:6379/0";
   next.debug = true;
   next.plugin_dir = "/opt/plugins";
   next.limits.max_message_bytes = 1234; // reloadable, alongside
   EXPECT_EQ(keep_restart_only_settings(running(), next),
             (strings{"server.listen", "server.worker_threads", "tls.verify", "tls.ca_file",
-                     "resolver", "debug", "plugin_dir"}));
+                     "resolver", "cluster", "debug", "plugin_dir"}));
   const host_config r = running();
   EXPECT_EQ(next.listen.port, r.listen.port);
   EXPECT_EQ(next.worker_threads, r.worker_threads);
   EXPECT_EQ(next.tls.verify, r.tls.verify);
   EXPECT_EQ(next.tls.ca_file, r.tls.ca_file);
   EXPECT_TRUE(next.resolver.servers.empty());
+  EXPECT_EQ(next.cluster.backend, cluster_backend::local);
+  EXPECT_TRUE(next.cluster.url.empty());
   EXPECT_FALSE(next.debug);
   EXPECT_EQ(next.plugin_dir, r.plugin_dir);
   EXPECT_EQ(next.limits.max_message_bytes, 1234u);
@@ -132,4 +136,28 @@ TEST(RestartOnlySettings, AdminListenIsNamedAndKeepsItsRunningValue) {
   next.admin.port = 9901;
   EXPECT_EQ(keep_restart_only_settings(running(), next), strings{"admin.listen"});
   EXPECT_FALSE(next.admin.enabled());
+}
+
+TEST(RestartOnlySettings, EveryClusterKeyIsRestartOnly) {
+  const std::vector<void (*)(cluster_config &)> changes = {
+      [](cluster_config &c) { c.backend = cluster_backend::redis; },
+      [](cluster_config &c) { c.url = "redis://10.0.0.1:6379/0"; },
+      [](cluster_config &c) { c.redis_host = "10.0.0.1"; },
+      [](cluster_config &c) { c.redis_port = 6380; },
+      [](cluster_config &c) { c.redis_db = 2; },
+      [](cluster_config &c) { c.password = "other"; },
+      [](cluster_config &c) { c.node_id = "b"; },
+      [](cluster_config &c) { c.key_prefix = "x:"; },
+      [](cluster_config &c) { c.connect_timeout = std::chrono::seconds(9); },
+      [](cluster_config &c) { c.command_timeout = std::chrono::seconds(9); },
+      [](cluster_config &c) { c.lease_ttl = std::chrono::seconds(9); },
+      [](cluster_config &c) { c.start_without_engine = true; },
+  };
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    SCOPED_TRACE(i);
+    host_config next = running();
+    changes[i](next.cluster);
+    EXPECT_EQ(keep_restart_only_settings(running(), next), strings{"cluster"});
+    EXPECT_EQ(next.cluster, running().cluster);
+  }
 }
