@@ -1,5 +1,7 @@
 #include "base/plugin_metrics.hpp"
 
+#include "base/utf8_truncate.hpp"
+
 #include <algorithm>
 
 namespace apistudio {
@@ -22,16 +24,6 @@ bool is_identifier(std::string_view s) noexcept {
   return std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
   });
-}
-
-// Cuts at a UTF-8 character boundary so a truncated label value stays valid text.
-std::string_view truncate_utf8(std::string_view s, std::size_t max) noexcept {
-  if (s.size() <= max)
-    return s;
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
-    --n;
-  return s.substr(0, n);
 }
 
 } // namespace

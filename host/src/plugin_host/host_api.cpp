@@ -5,6 +5,7 @@
 // anything that may allocate is wrapped.
 #include "plugin_host/plugin_runtime_impl.hpp"
 
+#include "base/utf8_truncate.hpp"
 #include "protocol/upstream_target.hpp" // is_valid_header_name / is_valid_header_value
 
 #include <algorithm>
@@ -51,16 +52,6 @@ log_level to_level(apistudio_log_level level) noexcept {
     return log_level::error;
   }
   return log_level::error; // an unknown level is not silently lost
-}
-
-// Cuts at a UTF-8 character boundary so a truncated close reason stays valid text.
-std::string_view truncate_utf8(std::string_view s, std::size_t max) noexcept {
-  if (s.size() <= max)
-    return s;
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
-    --n;
-  return s.substr(0, n);
 }
 
 // Codes an endpoint may send (RFC 6455 7.4); anything else becomes a normal closure.

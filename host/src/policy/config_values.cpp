@@ -55,6 +55,15 @@ bool valid_host_name(std::string_view host) {
   });
 }
 
+// A URL's port as written: 1..65535, or 0 when it is empty or anything else.
+unsigned port_number(std::string_view port) noexcept {
+  unsigned number = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || number > 65535)
+    return 0;
+  return number;
+}
+
 } // namespace
 
 std::string lower(std::string_view text) {
@@ -351,11 +360,8 @@ std::string canonical_origin(std::string_view text) {
   const std::string scheme = lower(url.scheme());
   std::string origin = scheme + "://" + lower(url.encoded_host());
   if (url.has_port()) {
-    const std::string_view port = url.port();
-    unsigned number = 0;
-    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-    if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || number == 0 ||
-        number > 65535)
+    const unsigned number = port_number(url.port());
+    if (number == 0)
       throw std::invalid_argument("invalid origin " + shown(text) + ": bad port");
     const bool default_port =
         (scheme == "http" && number == 80) || (scheme == "https" && number == 443);
@@ -404,10 +410,8 @@ redis_endpoint parse_redis_url(std::string_view text) {
   out.host = std::string(url.encoded_host_address());
   if (url.has_port()) {
     const std::string_view port = url.port();
-    unsigned number = 0;
-    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-    if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || number == 0 ||
-        number > 65535)
+    const unsigned number = port_number(port);
+    if (number == 0)
       throw std::invalid_argument("port " + shown(port) + " is not a number 1..65535");
     out.port = static_cast<std::uint16_t>(number);
   }
