@@ -85,19 +85,8 @@ void http_session::handle(request req) {
     return handle_admin(req, path);
 
   const admission_result admitted = settings_->admission.check(admission_request::from(req, query));
-  if (admitted.status != 0) {
-    ctx_.metrics.add(keyed::admission_refusals, admitted.code);
-    // Nothing the peer chose goes into the message (the query may carry the token being
-    // refused, and a varying path would make every line look new): repeats from a misconfigured
-    // page or a scanner are then counted, not written (log.repeat_window).
-    log_context fields;
-    fields.remote_address = remote_address_;
-    ctx_.log.warn("http",
-                  "refused a request with " + std::to_string(admitted.status) + " " + admitted.code,
-                  fields);
-    return send(make_json_error(static_cast<http::status>(admitted.status), admitted.code,
-                                admitted.message, v));
-  }
+  if (admitted.status != 0)
+    return refuse(admitted, "http", v);
 
   // Probes and the scrape are answered while draining too: that is when a load balancer needs
   // /readyz most, and the last scrape shows how the drain went.
@@ -221,20 +210,27 @@ void http_session::open_session(request req, bool proxy, std::string client_id, 
   session->start(std::move(req));
 }
 
+void http_session::refuse(const admission_result &admitted, const char *component,
+                          unsigned version) {
+  ctx_.metrics.add(keyed::admission_refusals, admitted.code);
+  // Nothing the peer chose goes into the message (the query may carry the token being refused,
+  // and a varying path would make every line look new): repeats from a misconfigured page or a
+  // scanner are then counted, not written (log.repeat_window).
+  log_context fields;
+  fields.remote_address = remote_address_;
+  ctx_.log.warn(component,
+                "refused a request with " + std::to_string(admitted.status) + " " + admitted.code,
+                fields);
+  send(make_json_error(static_cast<http::status>(admitted.status), admitted.code, admitted.message,
+                       version));
+}
+
 void http_session::handle_admin(const request &req, std::string_view path) {
   const auto v = req.version();
   const admission_result admitted =
       settings_->admission.check_admin(admission_request::from(req, {}));
-  if (admitted.status != 0) {
-    ctx_.metrics.add(keyed::admission_refusals, admitted.code);
-    log_context fields;
-    fields.remote_address = remote_address_;
-    ctx_.log.warn("admin",
-                  "refused a request with " + std::to_string(admitted.status) + " " + admitted.code,
-                  fields);
-    return send(make_json_error(static_cast<http::status>(admitted.status), admitted.code,
-                                admitted.message, v));
-  }
+  if (admitted.status != 0)
+    return refuse(admitted, "admin", v);
   const bool reload = path == "/api/admin/reload";
   const bool metrics_page_on = path == "/metrics" && settings_->config.metrics.enabled;
   if (!reload && !metrics_page_on && path != "/healthz" && path != "/readyz")

@@ -7,6 +7,7 @@
 
 #include "base/worker_types.hpp"
 #include "cluster/client_lease.hpp"
+#include "policy/admission.hpp"
 #include "proxy/connection_slot.hpp"
 #include "proxy/session_services.hpp"
 
@@ -38,6 +39,8 @@ private:
   void on_read(boost::beast::error_code ec);
   void handle(request req);
   void handle_admin(const request &req, std::string_view path);
+  // A request the admission policy refused: counted, logged under `component`, answered.
+  void refuse(const admission_result &admitted, const char *component, unsigned version);
   void reload_configuration(const request &req);
   void upgrade(request req, bool proxy, std::string client_id);
   void open_session(request req, bool proxy, std::string client_id, bool registered,
