@@ -113,6 +113,29 @@ void metrics_registry::hook_timed(std::size_t plugin, hook_kind hook,
   }
 }
 
+void metrics_registry::track(queue_gauge &gauge) {
+  if constexpr (metrics_counting) {
+    std::lock_guard lock(mutex_);
+    queues_.insert(&gauge);
+  }
+}
+
+void metrics_registry::untrack(queue_gauge &gauge) {
+  if constexpr (metrics_counting) {
+    std::lock_guard lock(mutex_);
+    if (queues_.erase(&gauge) != 0) {
+      auto &retired = retired_peaks_[static_cast<std::size_t>(gauge.kind)];
+      retired = std::max(retired, gauge.peak.load(std::memory_order_relaxed));
+    }
+  }
+}
+
+// The queue gauge of each peer, and the metric that reports its bytes.
+static metric queue_bytes_metric(high_water kind) noexcept {
+  return kind == high_water::queue_bytes_client ? metric::queue_bytes_client
+                                                : metric::queue_bytes_upstream;
+}
+
 metrics_registry::snapshot metrics_registry::collect() const {
   snapshot s;
   std::lock_guard lock(mutex_);
@@ -120,8 +143,13 @@ metrics_registry::snapshot metrics_registry::collect() const {
   for (const auto &b : blocks_) {
     for (std::size_t i = 0; i < metric_count; ++i)
       s.values[i] += b->values[i].load(relaxed);
-    for (std::size_t i = 0; i < high_water_count; ++i)
-      s.high_waters[i] = std::max(s.high_waters[i], b->high_waters[i].load(relaxed));
+  }
+  for (std::size_t i = 0; i < high_water_count; ++i)
+    s.high_waters[i] = std::max(s.high_waters[i], retired_peaks_[i]);
+  for (const queue_gauge *q : queues_) {
+    const auto kind = static_cast<std::size_t>(q->kind);
+    s.values[static_cast<std::size_t>(queue_bytes_metric(q->kind))] += q->bytes.load(relaxed);
+    s.high_waters[kind] = std::max(s.high_waters[kind], q->peak.load(relaxed));
   }
   for (std::size_t f = 0; f < keyed_families; ++f) {
     for (std::size_t k = 0; k < keys_[f].size(); ++k) {
@@ -140,7 +168,7 @@ metrics_registry::snapshot metrics_registry::collect() const {
       std::int64_t nanoseconds = 0;
       for (const auto &b : blocks_) {
         const hook_slots &slots = b->hooks[p][h];
-        stats.calls += slots.calls.load(relaxed);
+        stats.calls += b->hook_calls[h][p].load(relaxed);
         stats.failures += slots.failures.load(relaxed);
         stats.timed += slots.timed.load(relaxed);
         nanoseconds += slots.nanoseconds.load(relaxed);

@@ -34,6 +34,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -82,7 +83,7 @@ enum class metric : std::uint16_t {
   count_
 };
 
-// Highest value one queue reached; per thread a maximum, the scrape takes the maximum of those.
+// Highest value one queue reached (queue_gauge below; the scrape takes the maximum).
 enum class high_water : std::uint8_t { queue_bytes_client, queue_bytes_upstream, count_ };
 
 // Counters labelled by a value known only at run time.
@@ -116,6 +117,16 @@ enum class hook_kind : std::uint8_t {
 
 std::string_view hook_kind_name(hook_kind hook) noexcept;
 
+// What one outbound queue holds now and the most it has held, written by the queue's owner
+// (relaxed stores, one writer) and summed by the scrape. Queues are not counted in the thread's
+// block: a queue changes twice per frame on every hop, and a store into the queue's own memory
+// costs one instruction where a block update costs a dozen (docs/performance.md, "Metrics cost").
+struct queue_gauge {
+  std::atomic<std::int64_t> bytes{0};
+  std::atomic<std::int64_t> peak{0};
+  high_water kind = high_water::queue_bytes_client;
+};
+
 class metrics_registry {
 public:
   static constexpr std::size_t metric_count = static_cast<std::size_t>(metric::count_);
@@ -140,11 +151,12 @@ public:
     if constexpr (metrics_counting)
       bump(local().values[static_cast<std::size_t>(m)], n);
   }
-  void raise(high_water h, std::int64_t value) noexcept {
+  // Two counts with one look-up of this thread's block (a message and its bytes).
+  void add(metric a, std::int64_t na, metric b, std::int64_t nb) noexcept {
     if constexpr (metrics_counting) {
-      auto &slot = local().high_waters[static_cast<std::size_t>(h)];
-      if (value > slot.load(std::memory_order_relaxed))
-        slot.store(value, std::memory_order_relaxed);
+      block &local_block = local();
+      bump(local_block.values[static_cast<std::size_t>(a)], na);
+      bump(local_block.values[static_cast<std::size_t>(b)], nb);
     }
   }
   void add(keyed family, std::string_view key, std::int64_t n = 1) {
@@ -170,23 +182,15 @@ public:
   // of that name (a reload's fresh instance goes on counting where the old one stopped). Names
   // get slots in the order first seen; past max_plugins the slot is max_plugins: not counted.
   std::size_t plugin_slot(std::string_view name);
-  // Counts one call of `hook` in plugin `plugin`; true when this call is to be timed.
-  bool hook_called(std::size_t plugin, hook_kind hook) noexcept {
-    if constexpr (metrics_counting) {
-      if (plugin >= max_plugins)
-        return false;
-      block &b = local();
-      bump(b.hooks[plugin][static_cast<std::size_t>(hook)].calls, 1);
-      return ++b.hook_sample_tick % hook_time_sample_every == 0;
-    }
-    return false;
-  }
-  void hook_failed(std::size_t plugin, hook_kind hook) noexcept {
-    if constexpr (metrics_counting)
-      if (plugin < max_plugins)
-        bump(local().hooks[plugin][static_cast<std::size_t>(hook)].failures, 1);
-  }
+  class hook_walk;
+  // The counting of one walk along a hook chain (plugin_runtime.cpp).
+  hook_walk walk(hook_kind hook) noexcept;
   void hook_timed(std::size_t plugin, hook_kind hook, std::chrono::nanoseconds took) noexcept;
+
+  // A queue's gauge is part of every scrape from track() to untrack() (both take the registry's
+  // lock: once per queue, never per frame).
+  void track(queue_gauge &gauge);
+  void untrack(queue_gauge &gauge);
 
   // ---- the scrape ----
   struct keyed_value {
@@ -216,7 +220,7 @@ public:
 
 private:
   struct hook_slots {
-    std::atomic<std::int64_t> calls{0}, failures{0}, timed{0}, nanoseconds{0};
+    std::atomic<std::int64_t> failures{0}, timed{0}, nanoseconds{0};
     std::array<std::atomic<std::int64_t>, hook_buckets.size() + 1> buckets{};
   };
   struct string_hash {
@@ -228,9 +232,11 @@ private:
   // One thread's slots. Cache-line aligned so that no two threads' slots share a line.
   struct alignas(64) block {
     std::array<std::atomic<std::int64_t>, metric_count> values{};
-    std::array<std::atomic<std::int64_t>, high_water_count> high_waters{};
     std::array<std::atomic<std::int64_t>, keyed_families * max_keys_per_family> keyed_values{};
     std::array<std::array<hook_slots, hook_count>, max_plugins> hooks{};
+    // Calls per hook and plugin, apart from the rest so that a walk counts into one dense row;
+    // the last column takes the plugins past max_plugins and is never reported.
+    std::array<std::array<std::atomic<std::int64_t>, max_plugins + 1>, hook_count> hook_calls{};
     std::uint32_t hook_sample_tick = 0;
     // This thread's memory of keyed slots (only the owner reads or writes it).
     std::array<std::unordered_map<std::string, std::uint16_t, string_hash, std::equal_to<>>,
@@ -238,13 +244,14 @@ private:
         slots;
   };
 
-  static void bump(std::atomic<std::int64_t> &slot, std::int64_t n) noexcept {
+  [[gnu::always_inline]] static void bump(std::atomic<std::int64_t> &slot,
+                                          std::int64_t n) noexcept {
     // One writer per slot: no read-modify-write instruction needed.
     slot.store(slot.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   static std::string_view format_code(char (&text)[16], int code) noexcept;
 
-  block &local() noexcept;
+  [[gnu::always_inline]] block &local() noexcept;
   block &attach_this_thread();
   std::size_t slot_of(keyed family, std::string_view key);
   // The slot of `key` in `family`, and whether it is the key's own (false: "other").
@@ -256,6 +263,8 @@ private:
   std::unordered_map<std::thread::id, block *> owners_;
   std::array<std::vector<std::string>, keyed_families> keys_; // slot index within the family
   std::vector<std::string> plugin_names_;
+  std::unordered_set<const queue_gauge *> queues_;             // live queues (under mutex_)
+  std::array<std::int64_t, high_water_count> retired_peaks_{}; // of queues gone (under mutex_)
   plugin_metrics plugin_defined_;
 };
 
@@ -273,6 +282,52 @@ inline metrics_registry::block &metrics_registry::local() noexcept {
   if (c.generation == generation_) [[likely]]
     return *static_cast<block *>(c.block);
   return attach_this_thread();
+}
+
+// One walk along a hook chain, counted: the thread's block is looked up once per walk (not once
+// per plugin), and one walk in hook_time_sample_every has every call in it timed, which keeps the
+// per-call cost to one increment (the +3 % of docs/performance.md's first measurement was mostly
+// the per-call look-ups and sampling ticks).
+class metrics_registry::hook_walk {
+public:
+  // Counts one call of the walk's hook in `plugin`; true when the call is to be timed.
+  bool called(std::size_t plugin) noexcept {
+    if constexpr (metrics_counting) {
+      // The walk's first call looks the block up: a walk past no plugin costs nothing.
+      if (calls_ == nullptr) [[unlikely]]
+        begin();
+      bump(calls_[plugin], 1); // plugin <= max_plugins (plugin_slot)
+      return timed_;
+    }
+    return false;
+  }
+  void failed(std::size_t plugin) noexcept {
+    if constexpr (metrics_counting)
+      if (plugin < max_plugins)
+        bump(registry_->local().hooks[plugin][hook_index_].failures, 1);
+  }
+  void took(std::size_t plugin, std::chrono::nanoseconds time) noexcept {
+    registry_->hook_timed(plugin, static_cast<hook_kind>(hook_index_), time);
+  }
+
+private:
+  friend class metrics_registry;
+  hook_walk(metrics_registry &registry, hook_kind hook) noexcept
+      : registry_(&registry), hook_index_(static_cast<std::size_t>(hook)) {}
+  void begin() noexcept {
+    block &b = registry_->local();
+    calls_ = b.hook_calls[hook_index_].data();
+    timed_ = ++b.hook_sample_tick % hook_time_sample_every == 0;
+  }
+
+  metrics_registry *registry_;
+  std::atomic<std::int64_t> *calls_ = nullptr;
+  std::size_t hook_index_;
+  bool timed_ = false;
+};
+
+inline metrics_registry::hook_walk metrics_registry::walk(hook_kind hook) noexcept {
+  return hook_walk(*this, hook);
 }
 
 inline std::size_t metrics_registry::slot_of(keyed family, std::string_view key) {

@@ -30,28 +30,27 @@ void complete_refusal(hook_refusal &r, const std::string &plugin) {
 
 apistudio_str to_str(std::string_view s) noexcept { return {s.data(), s.size()}; }
 
-// A hook call, counted; one call in metrics_registry::hook_time_sample_every is also timed (two
-// clock reads per call would cost as much as the no-op chain itself, docs/architecture.md).
+// A hook call, counted in `walk`; in one walk of metrics_registry::hook_time_sample_every the call
+// is also timed (two clock reads per call would cost as much as the no-op chain itself,
+// docs/architecture.md). The plugin is called from one place so that the call inlines.
 template <class Call>
-apistudio_verdict counted(metrics_registry &m, const apistudio_plugin_handle &p, hook_kind kind,
+apistudio_verdict counted(metrics_registry::hook_walk &walk, const apistudio_plugin_handle &p,
                           Call &&call) noexcept {
-  if (!m.hook_called(p.index, kind)) [[likely]] {
-    const apistudio_verdict v = guarded(call);
-    if (v == APISTUDIO_FAIL || !is_known(v))
-      m.hook_failed(p.index, kind);
-    return v;
-  }
-  const auto start = std::chrono::steady_clock::now();
+  const bool timed = walk.called(p.index);
+  std::chrono::steady_clock::time_point start;
+  if (timed) [[unlikely]]
+    start = std::chrono::steady_clock::now();
   const apistudio_verdict v = guarded(call);
-  m.hook_timed(p.index, kind, std::chrono::steady_clock::now() - start);
-  if (v == APISTUDIO_FAIL || !is_known(v))
-    m.hook_failed(p.index, kind);
+  if (timed) [[unlikely]]
+    walk.took(p.index, std::chrono::steady_clock::now() - start);
+  if (v != APISTUDIO_CONTINUE && v != APISTUDIO_REPLACE && (v == APISTUDIO_FAIL || !is_known(v)))
+    walk.failed(p.index);
   return v;
 }
 template <class Call>
-bool counted_void(metrics_registry &m, const apistudio_plugin_handle &p, hook_kind kind,
+bool counted_void(metrics_registry::hook_walk &walk, const apistudio_plugin_handle &p,
                   Call &&call) noexcept {
-  return counted(m, p, kind, [&] {
+  return counted(walk, p, [&] {
            call();
            return APISTUDIO_CONTINUE;
          }) == APISTUDIO_CONTINUE;
@@ -122,6 +121,7 @@ open_outcome plugin_runtime::session_open(session_context &ctx,
   info.headers = borrowed.data();
   info.header_count = borrowed.size();
 
+  auto walk = impl_->metrics.walk(hook_kind::on_session_open);
   for (std::size_t i = 0; i < plugins.size(); ++i) {
     apistudio_plugin_handle &p = *plugins[i];
     // "Opened" means the plugin takes part in the session (and will get on_session_close), also
@@ -132,7 +132,7 @@ open_outcome plugin_runtime::session_open(session_context &ctx,
 
     hook_refusal refusal;
     void *state = nullptr;
-    const apistudio_verdict v = counted(impl_->metrics, p, hook_kind::on_session_open, [&] {
+    const apistudio_verdict v = counted(walk, p, [&] {
       return p.hooks.on_session_open(p.instance, as_session(ctx), &info, &state,
                                      as_refusal(refusal));
     });
@@ -180,14 +180,15 @@ void plugin_runtime::session_close(session_context &ctx) {
   if (ctx.chain == nullptr)
     return;
   const auto &plugins = ctx.chain->plugins;
+  auto walk = impl_->metrics.walk(hook_kind::on_session_close);
   for (std::size_t i = std::min(plugins.size(), ctx.plugin_opened.size()); i-- > 0;) {
     if (!ctx.plugin_opened[i])
       continue;
     apistudio_plugin_handle &p = *plugins[i];
     void *state = i < ctx.plugin_states.size() ? ctx.plugin_states[i] : nullptr;
-    if (p.hooks.on_session_close != nullptr &&
-        !counted_void(impl_->metrics, p, hook_kind::on_session_close,
-                      [&] { p.hooks.on_session_close(p.instance, as_session(ctx), state); })) {
+    if (p.hooks.on_session_close != nullptr && !counted_void(walk, p, [&] {
+          p.hooks.on_session_close(p.instance, as_session(ctx), state);
+        })) {
       impl_->log.error(p.log_component,
                        "plugin '" + p.name + "' threw in on_session_close of session " +
                            std::to_string(ctx.id),
@@ -252,8 +253,9 @@ chain_outcome run_message_chain(plugin_runtime::impl &rt, session_context &ctx, 
                                 Hook plugin_hooks::*hook, chain_order order, const char *name,
                                 hook_kind kind) {
   chain_outcome outcome;
+  auto walk = rt.metrics.walk(kind);
   for_each_hooked(ctx, hook, order, [&](apistudio_plugin_handle &p, void *state) {
-    const apistudio_verdict v = counted(rt.metrics, p, kind, [&] {
+    const apistudio_verdict v = counted(walk, p, [&] {
       return (p.hooks.*hook)(p.instance, as_session(ctx), state, as_message(msg),
                              as_refusal(msg.refusal));
     });
@@ -279,9 +281,9 @@ chain_outcome run_message_chain(plugin_runtime::impl &rt, session_context &ctx, 
 template <class Hook>
 void notify_upstream(plugin_runtime::impl &rt, session_context &ctx, Hook plugin_hooks::*hook,
                      const apistudio_upstream_info &info, const char *name, hook_kind kind) {
+  auto walk = rt.metrics.walk(kind);
   for_each_hooked(ctx, hook, chain_order::config, [&](apistudio_plugin_handle &p, void *state) {
-    if (!counted_void(rt.metrics, p, kind,
-                      [&] { (p.hooks.*hook)(p.instance, as_session(ctx), state, &info); }))
+    if (!counted_void(walk, p, [&] { (p.hooks.*hook)(p.instance, as_session(ctx), state, &info); }))
       rt.log.error(p.log_component, "plugin '" + p.name + "' threw in " + name,
                    plugin_log_fields(p, &ctx));
     return true;
@@ -345,25 +347,26 @@ chain_outcome plugin_runtime::message_from_upstream(session_context &ctx, hook_m
 chain_outcome plugin_runtime::upstream_connect(session_context &ctx,
                                                upstream_request_data &request) {
   chain_outcome outcome;
-  for_each_hooked(
-      ctx, &plugin_hooks::on_upstream_connect, chain_order::config,
-      [&](apistudio_plugin_handle &p, void *state) {
-        const apistudio_verdict v = counted(impl_->metrics, p, hook_kind::on_upstream_connect, [&] {
-          return p.hooks.on_upstream_connect(p.instance, as_session(ctx), state,
-                                             as_request(request), as_refusal(request.refusal));
-        });
-        if (v == APISTUDIO_CONTINUE || v == APISTUDIO_REPLACE)
-          return true;
-        if (v == APISTUDIO_FAIL || !is_known(v)) {
-          outcome = stopped_at(*impl_, p, v, "on_upstream_connect", ctx);
-          return false;
-        }
-        // Every other verdict refuses this connection (not the client socket).
-        complete_refusal(request.refusal, p.name);
-        impl_->metrics.add_plugin_refusal(p.name, request.refusal.code);
-        outcome = {APISTUDIO_REFUSE, p.name};
-        return false;
-      });
+  auto walk = impl_->metrics.walk(hook_kind::on_upstream_connect);
+  for_each_hooked(ctx, &plugin_hooks::on_upstream_connect, chain_order::config,
+                  [&](apistudio_plugin_handle &p, void *state) {
+                    const apistudio_verdict v = counted(walk, p, [&] {
+                      return p.hooks.on_upstream_connect(p.instance, as_session(ctx), state,
+                                                         as_request(request),
+                                                         as_refusal(request.refusal));
+                    });
+                    if (v == APISTUDIO_CONTINUE || v == APISTUDIO_REPLACE)
+                      return true;
+                    if (v == APISTUDIO_FAIL || !is_known(v)) {
+                      outcome = stopped_at(*impl_, p, v, "on_upstream_connect", ctx);
+                      return false;
+                    }
+                    // Every other verdict refuses this connection (not the client socket).
+                    complete_refusal(request.refusal, p.name);
+                    impl_->metrics.add_plugin_refusal(p.name, request.refusal.code);
+                    outcome = {APISTUDIO_REFUSE, p.name};
+                    return false;
+                  });
   return outcome;
 }
 
@@ -407,7 +410,8 @@ void plugin_runtime::deliver_bus(session_context &ctx,
       return;
     const delivery_scope in_hand(delivery);
     impl_->metrics.add(metric::bus_deliveries);
-    if (!counted_void(impl_->metrics, p, hook_kind::on_bus_message, [&] {
+    auto walk = impl_->metrics.walk(hook_kind::on_bus_message);
+    if (!counted_void(walk, p, [&] {
           p.hooks.on_bus_message(p.instance, as_session(ctx), ctx.plugin_states[i],
                                  to_str(own_topic), to_str(payload));
         })) {

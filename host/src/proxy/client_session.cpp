@@ -18,9 +18,8 @@ client_session::client_session(session_services &ctx,
                                std::string client_id, bool client_registered,
                                std::string remote_address)
     : ctx_(ctx), settings_(std::move(settings)), ws_(std::move(socket)), slot_(std::move(slot)),
-      client_registered_(client_registered),
-      out_(settings_->config.limits.max_outbound_queue_bytes,
-           {&ctx.metrics, metric::queue_bytes_client, high_water::queue_bytes_client}),
+      client_registered_(client_registered), out_(settings_->config.limits.max_outbound_queue_bytes,
+                                                  {&ctx.metrics, high_water::queue_bytes_client}),
       stall_timer_(ws_.get_executor()), keepalive_timer_(ws_.get_executor()) {
   if (proxy_protocol)
     upstreams_.emplace(*this, ctx, flow_, ws_.get_executor());
@@ -172,8 +171,8 @@ void client_session::on_read(beast::error_code ec) {
     return finish();
   }
   const auto data = read_buf_.cdata();
-  ctx_.metrics.add(metric::client_frames_received);
-  ctx_.metrics.add(metric::client_frame_bytes_received, static_cast<std::int64_t>(data.size()));
+  ctx_.metrics.add(metric::client_frames_received, 1, metric::client_frame_bytes_received,
+                   static_cast<std::int64_t>(data.size()));
   handle_client_frame(std::string_view(static_cast<const char *>(data.data()), data.size()),
                       !ws_.got_text());
   read_buf_.consume(read_buf_.size());
@@ -269,8 +268,8 @@ void client_session::do_write() {
       // this error and on_write ends the session.
       break;
     }
-    ctx_.metrics.add(metric::client_frames_sent);
-    ctx_.metrics.add(metric::client_frame_bytes_sent, static_cast<std::int64_t>(f.bytes().size()));
+    ctx_.metrics.add(metric::client_frames_sent, 1, metric::client_frame_bytes_sent,
+                     static_cast<std::int64_t>(f.bytes().size()));
     out_.pop();
   }
   if (out_.empty())

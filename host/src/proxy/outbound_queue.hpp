@@ -17,7 +17,8 @@
 // nothing. A frame is bytes only: what the protocol owes once it is written (a message_sent) is
 // remembered on the protocol's side (pending_acks.hpp).
 // The queue reports its bytes to the metrics (apistudio_queue_bytes and its high-water mark) when
-// given a registry; the counts are per thread (base/metrics.hpp), so this stays lock-free.
+// given a registry: it keeps them in its own queue_gauge, which the scrape reads
+// (base/metrics.hpp), so a frame costs a store, no lock and no look-up.
 #pragma once
 
 #include "base/metrics.hpp"
@@ -52,18 +53,24 @@ struct outbound_frame {
   }
 };
 
-// Where a queue counts its bytes: none, or a registry and the peer's gauge and high-water mark.
+// Where a queue counts its bytes: none, or a registry and which peer's queue it is.
 struct queue_metrics {
   metrics_registry *registry = nullptr;
-  metric bytes = metric::queue_bytes_client;
-  high_water peak = high_water::queue_bytes_client;
+  high_water peer = high_water::queue_bytes_client;
 };
 
 class outbound_queue {
 public:
   explicit outbound_queue(std::size_t limit = 4 << 20, queue_metrics metrics = {})
-      : limit_(limit), high_(limit / 2), low_(limit / 4), metrics_(metrics) {}
-  ~outbound_queue() { counted(-static_cast<std::int64_t>(bytes_)); }
+      : limit_(limit), high_(limit / 2), low_(limit / 4), registry_(metrics.registry) {
+    gauge_.kind = metrics.peer;
+    if (registry_ != nullptr)
+      registry_->track(gauge_);
+  }
+  ~outbound_queue() {
+    if (registry_ != nullptr)
+      registry_->untrack(gauge_);
+  }
   outbound_queue(const outbound_queue &) = delete;
   outbound_queue &operator=(const outbound_queue &) = delete;
 
@@ -89,9 +96,11 @@ public:
     const std::size_t n = slot().bytes().size();
     bytes_ += n;
     ++count_;
-    if (metrics_.registry != nullptr) {
-      metrics_.registry->add(metrics_.bytes, static_cast<std::int64_t>(n));
-      metrics_.registry->raise(metrics_.peak, static_cast<std::int64_t>(bytes_));
+    published();
+    if constexpr (metrics_counting) {
+      const auto now = static_cast<std::int64_t>(bytes_);
+      if (now > gauge_.peak.load(std::memory_order_relaxed))
+        gauge_.peak.store(now, std::memory_order_relaxed);
     }
   }
   // commit(), unless the frame would take a queue that already holds something past the limit:
@@ -117,7 +126,7 @@ public:
   void pop() {
     outbound_frame &f = ring_[head_];
     bytes_ -= f.bytes().size();
-    counted(-static_cast<std::int64_t>(f.bytes().size()));
+    published();
     f.release_shared();
     // Keep ordinary buffers; let a rare huge one go so an idle session stays small.
     if (f.owned.capacity() > kept_capacity)
@@ -136,7 +145,7 @@ public:
     while (count_ > 1) {
       const std::size_t last = (head_ + count_ - 1) % ring_.size();
       bytes_ -= ring_[last].bytes().size();
-      counted(-static_cast<std::int64_t>(ring_[last].bytes().size()));
+      published();
       ring_[last].release_shared();
       --count_;
     }
@@ -153,9 +162,9 @@ public:
 private:
   static constexpr std::size_t kept_capacity = 64 * 1024;
 
-  void counted(std::int64_t delta) noexcept {
-    if (metrics_.registry != nullptr && delta != 0)
-      metrics_.registry->add(metrics_.bytes, delta);
+  void published() noexcept {
+    if constexpr (metrics_counting)
+      gauge_.bytes.store(static_cast<std::int64_t>(bytes_), std::memory_order_relaxed);
   }
 
   outbound_frame &slot() noexcept { return ring_[(head_ + count_) % ring_.size()]; }
@@ -175,7 +184,8 @@ private:
   std::size_t limit_;
   std::size_t high_;
   std::size_t low_;
-  queue_metrics metrics_;
+  metrics_registry *registry_;
+  queue_gauge gauge_;
 };
 
 } // namespace apistudio

@@ -30,7 +30,7 @@ public:
         dialer_(std::make_shared<basic_upstream_dialer<Stream>>(ctx, executor, verify)),
         keepalive_timer_(executor), stall_timer_(executor), grace_timer_(executor),
         queue_(settings_->config.limits.max_outbound_queue_bytes,
-               {&ctx.metrics, metric::queue_bytes_upstream, high_water::queue_bytes_upstream}) {}
+               {&ctx.metrics, high_water::queue_bytes_upstream}) {}
 
   void open(dial_request request, upstream_owner *owner, open_handler done) override {
     url = request.url;

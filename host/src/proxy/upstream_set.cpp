@@ -70,8 +70,7 @@ void upstream_set::do_send_message() {
   if (!plugin_runtime::empty(session_.context()) && !pass_to_upstream_hooks(bytes, cid, rid))
     return;
   u->acks.push(rid);
-  ctx_.metrics.add(metric::messages_client_to_upstream);
-  ctx_.metrics.add(metric::message_bytes_client_to_upstream,
+  ctx_.metrics.add(metric::messages_client_to_upstream, 1, metric::message_bytes_client_to_upstream,
                    static_cast<std::int64_t>(bytes->size()));
   // The upstream takes the bytes; `bytes` keeps a spare buffer for the next message.
   if (u->connection->send(*bytes, cmd_.binary))
@@ -337,8 +336,7 @@ void upstream_set::upstream_message(upstream_connection &u, std::string_view pay
       return;
     payload = msg_.payload;
   }
-  ctx_.metrics.add(metric::messages_upstream_to_client);
-  ctx_.metrics.add(metric::message_bytes_upstream_to_client,
+  ctx_.metrics.add(metric::messages_upstream_to_client, 1, metric::message_bytes_upstream_to_client,
                    static_cast<std::int64_t>(payload.size()));
   outbound_frame &f = session_.begin_frame();
   encode_message_received(f.owned, payload, binary, {u.connection_id, {}}, ctx_.clock.unix_ms());

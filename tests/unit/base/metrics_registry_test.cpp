@@ -2,6 +2,7 @@
 // a new registry never sees an old one's counts, and the exposition's escaping and histogram.
 #include "base/metrics.hpp"
 #include "base/metrics_exposition.hpp"
+#include "proxy/outbound_queue.hpp"
 
 #include <gtest/gtest.h>
 
@@ -27,15 +28,12 @@ TEST(MetricsRegistry, CountsOfEveryThreadAreSummed) {
       m.add(metric::sessions_open_proxy, 2);
       m.add(metric::sessions_open_proxy, -1);
       m.add(keyed::send_error_events, "NOT_CONNECTED");
-      m.raise(high_water::queue_bytes_client, 100);
     });
   for (auto &t : threads)
     t.join();
-  m.raise(high_water::queue_bytes_client, 50);
   const auto s = m.collect();
   EXPECT_EQ(s.values[static_cast<std::size_t>(metric::messages_client_to_upstream)], 40000);
   EXPECT_EQ(s.values[static_cast<std::size_t>(metric::sessions_open_proxy)], 4);
-  EXPECT_EQ(s.high_waters[static_cast<std::size_t>(high_water::queue_bytes_client)], 100);
   ASSERT_EQ(s.keyed.size(), 1u);
   EXPECT_EQ(s.keyed[0].key, "NOT_CONNECTED");
   EXPECT_EQ(s.keyed[0].value, 4);
@@ -69,7 +67,7 @@ TEST(MetricsExposition, EscapesLabelValuesAndWritesCumulativeBuckets) {
   metrics_registry m;
   ASSERT_EQ(m.plugin_slot("quote\"back\\slash"), 0u);
   m.add_plugin_refusal("quote\"back\\slash", "NO\nPE");
-  m.hook_called(0, hook_kind::on_client_message);
+  m.walk(hook_kind::on_client_message).called(0);
   m.hook_timed(0, hook_kind::on_client_message, std::chrono::microseconds(3));
   m.hook_timed(0, hook_kind::on_client_message, std::chrono::seconds(2));
   const std::string text = render_metrics(m.collect(), {}, "9.9.9");
@@ -110,6 +108,62 @@ TEST(MetricsRegistry, PluginSlotsFollowNamesAcrossReloads) {
   for (std::size_t i = 2; i < metrics_registry::max_plugins; ++i)
     EXPECT_EQ(m.plugin_slot("p" + std::to_string(i)), i);
   EXPECT_EQ(m.plugin_slot("one-too-many"), metrics_registry::max_plugins);
-  EXPECT_FALSE(m.hook_called(metrics_registry::max_plugins, hook_kind::on_client_message));
+  auto walk = m.walk(hook_kind::on_client_message);
+  for (std::size_t i = 0; i < metrics_registry::hook_time_sample_every; ++i)
+    EXPECT_FALSE(walk.called(metrics_registry::max_plugins));
+  EXPECT_TRUE(m.collect().hooks.empty());
   EXPECT_EQ(m.plugin_slot("b"), 1u);
+}
+
+// Hook times are sampled per chain walk: one walk in hook_time_sample_every has every call in it
+// timed, the others none; every call is counted either way.
+TEST(MetricsRegistry, OneWalkInEverySamplePeriodIsTimedWhole) {
+  metrics_registry m;
+  ASSERT_EQ(m.plugin_slot("a"), 0u);
+  ASSERT_EQ(m.plugin_slot("b"), 1u);
+  std::size_t timed_walks = 0, timed_calls = 0;
+  for (std::size_t w = 0; w < 2 * metrics_registry::hook_time_sample_every; ++w) {
+    auto walk = m.walk(hook_kind::on_message_from_upstream);
+    const bool first = walk.called(0), second = walk.called(1);
+    EXPECT_EQ(first, second);
+    timed_walks += first ? 1 : 0;
+    timed_calls += (first ? 1 : 0) + (second ? 1 : 0);
+  }
+  EXPECT_EQ(timed_walks, 2u);
+  EXPECT_EQ(timed_calls, 4u);
+  const auto s = m.collect();
+  ASSERT_EQ(s.hooks.size(), 2u);
+  EXPECT_EQ(s.hooks[0].calls,
+            static_cast<std::int64_t>(2 * metrics_registry::hook_time_sample_every));
+  EXPECT_EQ(s.hooks[1].calls,
+            static_cast<std::int64_t>(2 * metrics_registry::hook_time_sample_every));
+}
+
+// Queues report their bytes through their own gauge: the scrape sums the live queues per peer and
+// keeps the highest any queue held, also after that queue is gone.
+TEST(MetricsRegistry, QueueBytesAreWhatLiveQueuesHoldAndTheirPeakOutlivesThem) {
+  metrics_registry m;
+  const auto bytes = [&](metric which) { return value(m, which); };
+  const auto peak = [&](high_water which) {
+    return m.collect().high_waters[static_cast<std::size_t>(which)];
+  };
+  outbound_queue upstream(1 << 20, {&m, high_water::queue_bytes_upstream});
+  {
+    outbound_queue client(1 << 20, {&m, high_water::queue_bytes_client});
+    for (const std::size_t n : {100u, 250u}) {
+      client.emplace().owned.assign(n, 'x');
+      client.commit();
+    }
+    upstream.emplace().owned.assign(7, 'y');
+    upstream.commit();
+    EXPECT_EQ(bytes(metric::queue_bytes_client), 350);
+    EXPECT_EQ(bytes(metric::queue_bytes_upstream), 7);
+    client.pop();
+    EXPECT_EQ(bytes(metric::queue_bytes_client), 250);
+    EXPECT_EQ(peak(high_water::queue_bytes_client), 350);
+  }
+  EXPECT_EQ(bytes(metric::queue_bytes_client), 0);
+  EXPECT_EQ(peak(high_water::queue_bytes_client), 350);
+  EXPECT_EQ(bytes(metric::queue_bytes_upstream), 7);
+  EXPECT_EQ(peak(high_water::queue_bytes_upstream), 7);
 }
