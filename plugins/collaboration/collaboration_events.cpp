@@ -9,6 +9,12 @@
 namespace apistudio::plugins::collaboration {
 
 namespace {
+parse_result ok(client_event event) {
+  parse_result r;
+  r.event = std::move(event);
+  return r;
+}
+
 parse_result fail(std::string why) {
   parse_result r;
   r.error = std::move(why);
@@ -29,22 +35,28 @@ std::optional<std::string> id_field(const json &object, std::string_view name, s
   }
   return value;
 }
-} // namespace
 
-parse_result parse_client_event(std::string_view payload, bool binary) {
-  if (binary)
-    return fail("binary frames are not accepted");
-  if (common::json_nesting_exceeds(payload, max_event_depth))
-    return fail("nested deeper than " + std::to_string(max_event_depth) + " levels");
-  auto frame = json::parse(payload.begin(), payload.end(), nullptr, false);
-  if (frame.is_discarded())
-    return fail("not valid JSON");
-  if (!frame.is_object())
-    return fail("expected a JSON object");
-  const auto type_it = frame.find("type");
-  if (type_it == frame.end() || !type_it->is_string())
-    return fail("missing string field 'type'");
-  const auto &type = type_it->get_ref<const std::string &>();
+void read_user_claim(const json &frame, parse_result &r) {
+  const auto it = frame.find("user_id");
+  if (it == frame.end() || it->is_null())
+    return;
+  if (!it->is_string()) {
+    r.claim = user_claim::invalid;
+    return;
+  }
+  const auto &value = it->get_ref<const std::string &>();
+  if (value.empty())
+    return;
+  if (!valid_id(value)) {
+    r.claim = user_claim::invalid;
+    return;
+  }
+  r.claim = user_claim::valid;
+  r.claimed_user_id = value;
+}
+
+// The fields of one event type; `frame` is a parsed object with a string "type".
+parse_result parse_event_body(json &frame, const std::string &type) {
   std::string why;
 
   if (type == "user_presence") {
@@ -54,7 +66,7 @@ parse_result parse_client_event(std::string_view payload, bool binary) {
                             : std::nullopt;
     if (!status)
       return fail("'status' must be \"online\" or \"away\"");
-    return {presence_change{*status}, {}};
+    return ok(presence_change{*status});
   }
   if (type == "collection_updated") {
     auto id = id_field(frame, "collection_id", why);
@@ -63,7 +75,7 @@ parse_result parse_client_event(std::string_view payload, bool binary) {
     auto changes = frame.find("changes");
     if (changes == frame.end() || !changes->is_object())
       return fail("'changes' must be a JSON object");
-    return {collection_update{std::move(*id), std::move(*changes)}, {}};
+    return ok(collection_update{std::move(*id), std::move(*changes)});
   }
   if (type == "request_shared") {
     auto id = id_field(frame, "request_id", why);
@@ -84,10 +96,31 @@ parse_result parse_client_event(std::string_view payload, bool binary) {
           share.shared_with.end())
         share.shared_with.push_back(name);
     }
-    return {std::move(share), {}};
+    return ok(std::move(share));
   }
   // Echo a bounded, escaped piece of the unknown type: it comes from the network.
   return fail("unknown type '" + common::escape_for_log(common::utf8_prefix(type, 64)) + "'");
+}
+} // namespace
+
+parse_result parse_client_event(std::string_view payload, bool binary) {
+  if (binary)
+    return fail("binary frames are not accepted");
+  if (common::json_nesting_exceeds(payload, max_event_depth))
+    return fail("nested deeper than " + std::to_string(max_event_depth) + " levels");
+  auto frame = json::parse(payload.begin(), payload.end(), nullptr, false);
+  if (frame.is_discarded())
+    return fail("not valid JSON");
+  if (!frame.is_object())
+    return fail("expected a JSON object");
+  const auto type_it = frame.find("type");
+  if (type_it == frame.end() || !type_it->is_string())
+    return fail("missing string field 'type'");
+  const std::string type = type_it->get_ref<const std::string &>();
+  auto r = parse_event_body(frame, type);
+  if (r.event)
+    read_user_claim(frame, r);
+  return r;
 }
 
 json user_presence_event(std::string_view user_id, std::string_view status,
@@ -123,13 +156,18 @@ json request_shared_event(const request_share &share, std::string_view shared_by
   return e;
 }
 
-std::string invalid_format_event(std::string_view detail, std::string_view timestamp) {
+std::string error_event(std::string_view code, std::string_view message,
+                        std::string_view timestamp) {
   json e;
   e["type"] = "error";
-  e["code"] = "INVALID_FORMAT";
-  e["error"] = "Invalid message format: " + std::string(detail);
+  e["code"] = code;
+  e["error"] = message;
   e["timestamp"] = timestamp;
   return serialize(e);
+}
+
+std::string invalid_format_event(std::string_view detail, std::string_view timestamp) {
+  return error_event("INVALID_FORMAT", "Invalid message format: " + std::string(detail), timestamp);
 }
 
 std::string serialize(const json &value) {

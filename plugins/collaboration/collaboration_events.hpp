@@ -5,8 +5,11 @@
 //   {"type":"user_presence","status":"online"|"away"}
 //   {"type":"collection_updated","collection_id":"<id>","changes":{...}}
 //   {"type":"request_shared","request_id":"<id>","shared_with":["<user id>", ...]}   (1-100 users)
-// Fields the server owns (user_id, workspace_id, updated_by, shared_by, timestamp) are set by the
-// server whatever the client wrote. Anything else -> an INVALID_FORMAT error event.
+// Any of the three may carry a top-level "user_id": the client naming itself. Whether that counts
+// is the plugin's decision (collaboration_plugin.cpp: with tokens it is ignored; without, it
+// binds the session's identity once and must agree with it afterwards), so the parser only
+// reports it. Fields the server owns (user_id, workspace_id, updated_by, shared_by, timestamp)
+// are set by the server whatever the client wrote. Anything else -> an INVALID_FORMAT error event.
 //
 // Bus envelope (topic "ws:<workspace_id>"): a one-line routing header, a newline, then the event
 // exactly as clients receive it, serialised once by the publisher:
@@ -44,10 +47,20 @@ struct request_share {
 };
 using client_event = std::variant<presence_change, collection_update, request_share>;
 
+// The top-level "user_id" of a parsed event. Absent, null and "" all mean "not declared" (a
+// client that does not know its user yet may send an empty one).
+enum class user_claim { none, valid, invalid };
+
 struct parse_result {
   std::optional<client_event> event;
-  std::string error; // when !event: what is wrong, for the INVALID_FORMAT message
+  std::string error;                   // when !event: what is wrong, for the INVALID_FORMAT message
+  user_claim claim = user_claim::none; // when event
+  std::string claimed_user_id;         // when claim == valid
 };
+
+// The INVALID_FORMAT detail for a claim that is not a valid id.
+inline constexpr std::string_view invalid_user_id_detail =
+    "'user_id' must be 1-128 characters from A-Z a-z 0-9 . _ ~ - @";
 
 inline constexpr std::size_t max_event_depth = 32;
 inline constexpr std::size_t max_shared_with = 100;
@@ -61,7 +74,10 @@ json collection_updated_event(const collection_update &update, std::string_view 
                               std::string_view timestamp);
 json request_shared_event(const request_share &share, std::string_view shared_by,
                           std::string_view timestamp);
-// {"type":"error","code":"INVALID_FORMAT","error":"Invalid message format: <detail>","timestamp"}
+// {"type":"error","code":"<code>","error":"<message>","timestamp":"<timestamp>"}
+std::string error_event(std::string_view code, std::string_view message,
+                        std::string_view timestamp);
+// error_event("INVALID_FORMAT", "Invalid message format: <detail>", timestamp)
 std::string invalid_format_event(std::string_view detail, std::string_view timestamp);
 
 // Never throws on odd strings (invalid UTF-8 is replaced).

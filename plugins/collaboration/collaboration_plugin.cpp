@@ -1,12 +1,19 @@
 // collaboration_plugin.cpp — the hooks of the /ws collaboration endpoint: identity before the
 // upgrade, presence on join/leave, fan-out of client events through the host bus. Every /ws frame
-// is answered (INVALID_FORMAT) or dropped: the host answers unhandled /ws frames itself. Other
+// is answered (an error event) or dropped: the host answers unhandled /ws frames itself. Other
 // paths are not this plugin's business: every hook returns at once for them.
 //
 // Joining happens in on_session_open, the only hook that runs when a client connects: the
 // snapshot frames sent to the joiner there are queued by the host and written after the 101
 // response (a session refused later by another plugin still gets on_session_close, which
 // undoes the join).
+//
+// Identity: the token's user, else ?user_id=, else (no tokens only) the first valid user_id the
+// client declares in an event. Until then the session is subscribed and got the snapshot, but is
+// neither listed nor announced, and its events other than that declaration are refused
+// (IDENTITY_REQUIRED). Once bound, a different user_id in an event is refused
+// (IDENTITY_MISMATCH): the client's word binds once per connection. All hooks of one session run
+// on its thread, so member_state needs no lock.
 #include "collaboration/collaboration_events.hpp"
 #include "collaboration/collaboration_settings.hpp"
 #include "collaboration/identity.hpp"
@@ -24,10 +31,15 @@ namespace {
 
 constexpr std::string_view collaboration_path = "/ws";
 
+// Error codes of this plugin besides the spec's INVALID_FORMAT (docs/plugins.md, "Errors").
+constexpr std::string_view identity_required_code = "IDENTITY_REQUIRED";
+constexpr std::string_view identity_mismatch_code = "IDENTITY_MISMATCH";
+
 struct member_state {
-  std::string user_id;
+  std::string user_id; // empty: not identified yet (no tokens, no ?user_id=, nothing declared)
   std::string workspace_id;
   std::string topic;
+  bool identified() const noexcept { return !user_id.empty(); }
 };
 
 class collaboration_plugin final : public sdk::plugin<member_state> {
@@ -37,37 +49,43 @@ public:
         store_(std::make_unique<in_memory_presence_store>()) {
     if (settings_.tokens.empty())
       host().log(sdk::log_level::info,
-                 "no tokens configured: /ws clients name themselves with ?user_id= "
-                 "(unauthenticated)");
+                 "no tokens configured: /ws clients name themselves with ?user_id= or the "
+                 "user_id of their first event (unauthenticated)");
   }
 
   sdk::outcome on_session_open(sdk::session &session, const sdk::session_info &info,
                                std::unique_ptr<member_state> &state) override {
     if (info.path != collaboration_path)
       return sdk::verdict::continue_;
-    auto who =
-        resolve_identity(settings_, info.query, info.header("Authorization"), random_user_id);
+    auto who = resolve_identity(settings_, info.query, info.header("Authorization"));
     if (who.http_status != 0)
       return sdk::refuse({}, who.message, who.http_status);
-    session.set_identity(who.user_id);
 
     auto member = std::make_unique<member_state>();
-    member->user_id = std::move(who.user_id);
     member->workspace_id = std::move(who.workspace_id);
     member->topic = bus_topic(member->workspace_id);
     const auto id = session.id();
-    // Subscribe before joining the store: whoever joins after us (in the store) publishes after
+    // Subscribe before reading the store: whoever joins after us (in the store) publishes after
     // our subscription, so we see them either in our snapshot or as an event — at worst both.
     host().subscribe(id, member->topic);
-    const auto joined = store_->join(member->workspace_id, member->user_id, id);
-
     const auto now = common::iso8601_now();
-    for (const auto &other : joined.others)
-      host().send(id, serialize(user_presence_event(other.user_id, to_string(other.status),
-                                                    member->workspace_id, now)));
-    if (joined.first_session)
-      publish(*member, id, std::nullopt,
-              user_presence_event(member->user_id, "online", member->workspace_id, now));
+    if (who.user_id.empty()) {
+      // Not identified yet: the session gets the snapshot and the workspace's broadcasts now,
+      // but is not listed and announced until it declares a user_id (bind_identity).
+      for (const auto &other : store_->members(member->workspace_id))
+        host().send(id, serialize(user_presence_event(other.user_id, to_string(other.status),
+                                                      member->workspace_id, now)));
+    } else {
+      session.set_identity(who.user_id);
+      member->user_id = std::move(who.user_id);
+      const auto joined = store_->join(member->workspace_id, member->user_id, id);
+      for (const auto &other : joined.others)
+        host().send(id, serialize(user_presence_event(other.user_id, to_string(other.status),
+                                                      member->workspace_id, now)));
+      if (joined.first_session)
+        publish(*member, id, std::nullopt,
+                user_presence_event(member->user_id, "online", member->workspace_id, now));
+    }
     state = std::move(member);
     return sdk::verdict::continue_;
   }
@@ -77,7 +95,7 @@ public:
       return;
     const auto id = session.id();
     host().unsubscribe(id, member->topic);
-    if (store_->leave(member->workspace_id, member->user_id, id))
+    if (member->identified() && store_->leave(member->workspace_id, member->user_id, id))
       publish(*member, id, std::nullopt,
               user_presence_event(member->user_id, "offline", member->workspace_id,
                                   common::iso8601_now()));
@@ -94,7 +112,39 @@ public:
       return sdk::verdict::reply;
     }
     const auto id = session.id();
+    // With tokens the token decides and an event's user_id is ignored, as before. Without, the
+    // user_id is the client's word: it binds an unidentified session and must agree afterwards.
+    bool announced = false;
+    if (settings_.tokens.empty()) {
+      if (parsed.claim == user_claim::invalid) {
+        message.set_reply(invalid_format_event(invalid_user_id_detail, now));
+        return sdk::verdict::reply;
+      }
+      if (parsed.claim == user_claim::valid && member->identified() &&
+          parsed.claimed_user_id != member->user_id) {
+        message.set_reply(error_event(identity_mismatch_code,
+                                      "this connection is bound to user_id '" + member->user_id +
+                                          "': reconnect to use another one",
+                                      now));
+        return sdk::verdict::reply;
+      }
+      if (!member->identified()) {
+        if (parsed.claim != user_claim::valid) {
+          message.set_reply(
+              error_event(identity_required_code,
+                          "declare who you are first: send {\"type\":\"user_presence\",\"status\":"
+                          "\"online\",\"user_id\":\"<your id>\"} or connect with ?user_id=",
+                          now));
+          return sdk::verdict::reply;
+        }
+        announced =
+            bind_identity(session, *member, std::move(parsed.claimed_user_id), *parsed.event, now);
+      }
+    }
+
     if (auto *p = std::get_if<presence_change>(&*parsed.event)) {
+      if (announced)
+        return sdk::verdict::handled; // the join's announcement carried this status
       store_->set_status(member->workspace_id, member->user_id, p->status);
       publish(
           *member, id, std::nullopt,
@@ -115,11 +165,35 @@ public:
     const auto envelope = decode_envelope(payload);
     if (!envelope || !should_deliver(*envelope, session.id(), member->user_id))
       return;
-    // A part of `payload` itself: the host shares the delivery between recipients, no copy.
+    // A session not identified yet has an empty user_id, which no to_users list holds (ids are
+    // never empty): it gets broadcasts, never a share. A part of `payload` itself: the host
+    // shares the delivery between recipients, no copy.
     host().send(session.id(), envelope->event);
   }
 
 private:
+  // Joins the store under the first user_id the session declared and announces it when it is the
+  // user's first session of the workspace: one user_presence, with the status of `event` when it
+  // is a user_presence (so the join and that status are one announcement), else "online". The
+  // snapshot was sent at open and the session has been subscribed since, so nothing is resent.
+  // True when the announcement was published.
+  bool bind_identity(sdk::session &session, member_state &member, std::string user_id,
+                     const client_event &event, std::string_view now) {
+    session.set_identity(user_id);
+    member.user_id = std::move(user_id);
+    const auto joined = store_->join(member.workspace_id, member.user_id, session.id());
+    if (!joined.first_session)
+      return false;
+    auto status = presence_status::online;
+    if (const auto *p = std::get_if<presence_change>(&event)) {
+      status = p->status;
+      store_->set_status(member.workspace_id, member.user_id, status);
+    }
+    publish(member, session.id(), std::nullopt,
+            user_presence_event(member.user_id, to_string(status), member.workspace_id, now));
+    return true;
+  }
+
   void publish(const member_state &member, sdk::session_id from,
                std::optional<std::vector<std::string>> to_users, json event) const {
     // Serialised once here, for every recipient (collaboration_events.hpp, "Bus envelope").

@@ -16,7 +16,8 @@ constexpr std::array<cfg::setting_spec, 3> table{{
      "When not empty, every `/ws` client needs a token (`Authorization: Bearer <token>` or "
      "`?token=`): it fixes the user id and the workspaces the client may join (the first is the "
      "default). Prefer the list form with `token: ${ENV_VAR}`: the config loader expands `${...}` "
-     "in values, not in keys. Empty: the client names itself with `?user_id=` (unauthenticated)."},
+     "in values, not in keys. Empty: the client names itself (unauthenticated) with `?user_id=`, "
+     "else with the `user_id` of its first event."},
     {"default_workspace", "string", "`default`",
      "The workspace of a client that names none, when no tokens are configured."},
     {"away_after", "duration", "none",

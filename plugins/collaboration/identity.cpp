@@ -4,9 +4,7 @@
 #include "common/text.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <optional>
-#include <random>
 
 namespace apistudio::plugins::collaboration {
 
@@ -37,17 +35,8 @@ bool constant_time_equals(std::string_view a, std::string_view b) noexcept {
   return diff == 0;
 }
 
-std::string random_user_id() {
-  std::random_device device;
-  const auto value = static_cast<unsigned>(device()) & 0xffffffffu;
-  char buffer[16];
-  std::snprintf(buffer, sizeof buffer, "%08x", value);
-  return std::string("user-") + buffer;
-}
-
 identity_result resolve_identity(const settings &config, std::string_view query,
-                                 std::string_view authorization_header,
-                                 const std::function<std::string()> &generate_user_id) {
+                                 std::string_view authorization_header) {
   const auto workspace_param = common::find_query_value(query, "workspace_id");
   // Checked after authentication: an anonymous caller learns nothing but 401.
   const auto workspace_problem = [&]() -> std::optional<identity_result> {
@@ -94,8 +83,6 @@ identity_result resolve_identity(const settings &config, std::string_view query,
     if (!valid_id(*user_param.value))
       return refuse(400, "invalid user_id: use 1-128 characters from A-Z a-z 0-9 . _ ~ - @");
     r.user_id = *user_param.value;
-  } else {
-    r.user_id = generate_user_id();
   }
   if (auto problem = workspace_problem())
     return *problem;

@@ -56,6 +56,9 @@ void fuzz_client_event(std::string_view payload, bool binary) {
     return;
   }
   check(!binary, "a binary frame never gives an event");
+  check(r.claim == collab::user_claim::valid ? collab::valid_id(r.claimed_user_id)
+                                             : r.claimed_user_id.empty(),
+        "a claimed user_id is reported only when it is a valid id");
   if (const auto *presence = std::get_if<collab::presence_change>(&*r.event)) {
     const auto status = collab::to_string(presence->status);
     check(status == "online" || status == "away", "presence is online or away");
@@ -122,20 +125,19 @@ void fuzz_identity(std::string_view query, std::string_view authorization) {
                 {"tok-bob-SECRET", "bob", {"team"}}};
     return s;
   }();
-  const auto generated = [] { return std::string("user-0000fuzz"); };
-
-  const auto anonymous = collab::resolve_identity(open, query, authorization, generated);
+  const auto anonymous = collab::resolve_identity(open, query, authorization);
   check(anonymous.http_status == 0 || anonymous.http_status == 400,
         "without tokens: accepted or 400");
   if (anonymous.http_status == 0) {
-    check(collab::valid_id(anonymous.user_id) && collab::valid_id(anonymous.workspace_id),
-          "without tokens: the identity is made of valid ids");
+    check((anonymous.user_id.empty() || collab::valid_id(anonymous.user_id)) &&
+              collab::valid_id(anonymous.workspace_id),
+          "without tokens: the identity is made of valid ids (or no user yet)");
     check(!anonymous.from_token, "without tokens: not from a token");
   } else {
     check(!anonymous.message.empty(), "a refusal says why");
   }
 
-  const auto checked = collab::resolve_identity(guarded, query, authorization, generated);
+  const auto checked = collab::resolve_identity(guarded, query, authorization);
   const int s = checked.http_status;
   check(s == 0 || s == 400 || s == 401 || s == 403, "with tokens: 0, 400, 401 or 403");
   check(checked.message.find("SECRET") == std::string::npos, "a refusal never repeats a token");

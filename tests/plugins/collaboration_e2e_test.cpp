@@ -1,7 +1,8 @@
 // collaboration loaded from libcollaboration.so into a real host (issue 4), driven by real /ws
 // clients: presence on join, status change, leave and abrupt drop; collection updates and request
 // shares with server-set fields; workspace isolation; tokens in the header and the query; refusals
-// before the upgrade; malformed events.
+// before the upgrade; malformed events; without tokens, the identity a client declares in its
+// first event (bound to the connection, announced once).
 //
 // "Nothing arrives" is shown with a marker: the client sends a malformed frame, and the
 // INVALID_FORMAT answer must be the next frame it reads.
@@ -88,8 +89,8 @@ TEST(CollaborationE2E, AwayStatusReachesOthersAndLaterJoiners) {
   expect_presence(bob, "alice", "online", "team");
   expect_presence(alice, "bob", "online", "team");
 
-  bob.send_json({{"type", "user_presence"}, {"status", "away"}, {"user_id", "mallory"}});
-  expect_presence(alice, "bob", "away", "team"); // user_id is the server's, not the frame's
+  bob.send_json({{"type", "user_presence"}, {"status", "away"}, {"workspace_id", "elsewhere"}});
+  expect_presence(alice, "bob", "away", "team"); // workspace_id is the server's, not the frame's
   expect_nothing_pending(bob);                   // the sender gets no copy
 
   ws_client dave;
@@ -176,15 +177,200 @@ TEST(CollaborationE2E, PlainClientWithoutParametersJoinsTheDefaultWorkspace) {
   ws_client first, second;
   ASSERT_TRUE(first.connect(host.port(), "/ws"));
   ASSERT_TRUE(second.connect(host.port(), "/ws"));
-  const json seen = second.read_json();
-  EXPECT_EQ(seen.value("type", ""), "user_presence") << seen.dump();
-  EXPECT_EQ(seen.value("workspace_id", ""), "default");
-  const std::string generated = seen.value("user_id", "");
-  EXPECT_EQ(generated.rfind("user-", 0), 0u) << generated;
-  const json announced = first.read_json();
-  EXPECT_EQ(announced.value("workspace_id", ""), "default");
-  EXPECT_NE(announced.value("user_id", ""), generated); // two different generated users
-  EXPECT_EQ(announced.value("user_id", "").rfind("user-", 0), 0u);
+  first.send_json({{"type", "user_presence"}, {"status", "online"}, {"user_id", "alice"}});
+  expect_presence(second, "alice", "online", "default");
+}
+
+// ---- Identity without tokens: the query's user_id, else the first one an event declares ----
+
+// The spec's own flow: connect without user_id, name yourself in user_presence. Nobody sees a
+// generated stranger; the name sticks to the connection for its later events.
+TEST(CollaborationE2E, ClientsThatNameThemselvesInUserPresenceAppearUnderThatName) {
+  host_instance host(collaboration());
+  ws_client first, second;
+  ASSERT_TRUE(first.connect(host.port(), "/ws?workspace_id=w1"));
+  ASSERT_TRUE(second.connect(host.port(), "/ws?workspace_id=w1"));
+  expect_nothing_pending(first); // not identified: nobody was announced to anybody
+  expect_nothing_pending(second);
+
+  first.send_json({{"type", "user_presence"}, {"status", "online"}, {"user_id", "alice"}});
+  expect_presence(second, "alice", "online", "w1");
+  second.send_json({{"type", "user_presence"}, {"status", "online"}, {"user_id", "bob"}});
+  expect_presence(first, "bob", "online", "w1");
+
+  // Later events without user_id are alice's; repeating the same user_id is fine.
+  first.send_json(
+      {{"type", "collection_updated"}, {"collection_id", "c1"}, {"changes", {{"name", "N"}}}});
+  EXPECT_EQ(second.read_json()["changes"]["updated_by"], "alice");
+  first.send_json({{"type", "request_shared"},
+                   {"request_id", "r1"},
+                   {"shared_with", {"bob"}},
+                   {"user_id", "alice"}});
+  EXPECT_EQ(second.read_json().value("shared_by", ""), "alice");
+  first.send_json({{"type", "user_presence"}, {"status", "away"}});
+  expect_presence(second, "alice", "away", "w1");
+
+  // A later joiner's snapshot lists both under their names; leaving announces the name too.
+  ws_client third;
+  ASSERT_TRUE(third.connect(host.port(), "/ws?user_id=carol&workspace_id=w1"));
+  std::map<std::string, std::string> status;
+  for (int i = 0; i < 2; ++i) {
+    const json e = third.read_json();
+    status[e.value("user_id", "")] = e.value("status", "");
+  }
+  EXPECT_EQ(status, (std::map<std::string, std::string>{{"alice", "away"}, {"bob", "online"}}));
+  expect_presence(first, "carol", "online", "w1");
+  expect_presence(second, "carol", "online", "w1");
+  first.close();
+  expect_presence(second, "alice", "offline", "w1");
+  expect_presence(third, "alice", "offline", "w1");
+  expect_nothing_pending(second);
+}
+
+// An undeclared session is a silent observer: it gets the snapshot and the workspace's
+// broadcasts, is never listed or announced, and may not publish until it names itself.
+TEST(CollaborationE2E, UndeclaredSessionsReceiveButAreNeitherListedNorAnnounced) {
+  host_instance host(collaboration());
+  ws_client bob, lurker;
+  ASSERT_TRUE(bob.connect(host.port(), ws_target("bob", "team")));
+  ASSERT_TRUE(lurker.connect(host.port(), "/ws?workspace_id=team"));
+  expect_presence(lurker, "bob", "online", "team"); // the snapshot, at once
+
+  bob.send_json(
+      {{"type", "collection_updated"}, {"collection_id", "c1"}, {"changes", json::object()}});
+  EXPECT_EQ(lurker.read_json().value("collection_id", ""), "c1");
+
+  for (const json &event :
+       {json{{"type", "collection_updated"}, {"collection_id", "c2"}, {"changes", json::object()}},
+        json{{"type", "user_presence"}, {"status", "away"}},
+        json{{"type", "user_presence"}, {"status", "away"}, {"user_id", ""}},
+        json{{"type", "request_shared"}, {"request_id", "r"}, {"shared_with", {"bob"}}}}) {
+    lurker.send_json(event);
+    const json e = lurker.read_json();
+    EXPECT_EQ(e.value("type", ""), "error") << e.dump();
+    EXPECT_EQ(e.value("code", ""), "IDENTITY_REQUIRED") << event.dump() << " -> " << e.dump();
+    EXPECT_NE(e.value("error", "").find("user_id"), std::string::npos) << e.dump();
+    expect_server_timestamp(e);
+  }
+
+  ws_client dave; // lists bob only
+  ASSERT_TRUE(dave.connect(host.port(), ws_target("dave", "team")));
+  expect_presence(dave, "bob", "online", "team");
+  expect_nothing_pending(dave);
+  expect_presence(lurker, "dave", "online", "team");
+  expect_presence(bob, "dave", "online", "team");
+  lurker.close(); // leaving unnamed announces nothing
+  expect_nothing_pending(bob);
+  expect_nothing_pending(dave);
+}
+
+TEST(CollaborationE2E, TheQueryUserIdWinsAndAnIdentityOnceBoundNeverChanges) {
+  host_instance host(collaboration());
+  ws_client alice, bob, named_later;
+  ASSERT_TRUE(alice.connect(host.port(), ws_target("alice", "team")));
+  ASSERT_TRUE(bob.connect(host.port(), ws_target("bob", "team")));
+  expect_presence(bob, "alice", "online", "team");
+  expect_presence(alice, "bob", "online", "team");
+
+  // Bound by the query: another user_id in an event is refused and published to nobody.
+  alice.send_json({{"type", "user_presence"}, {"status", "away"}, {"user_id", "mallory"}});
+  json e = alice.read_json();
+  EXPECT_EQ(e.value("type", ""), "error") << e.dump();
+  EXPECT_EQ(e.value("code", ""), "IDENTITY_MISMATCH") << e.dump();
+  EXPECT_NE(e.value("error", "").find("'alice'"), std::string::npos) << e.dump();
+  expect_server_timestamp(e);
+  alice.send_json({{"type", "user_presence"}, {"status", "away"}, {"user_id", "alice"}});
+  expect_presence(bob, "alice", "away", "team");
+
+  // Bound by its first event: the same, for every event type.
+  ASSERT_TRUE(named_later.connect(host.port(), "/ws?workspace_id=team"));
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(named_later.read_json().value("type", ""), "user_presence"); // the snapshot
+  named_later.send_json({{"type", "collection_updated"},
+                         {"collection_id", "c1"},
+                         {"changes", {{"a", 1}}},
+                         {"user_id", "carol"}});
+  expect_presence(alice, "carol", "online", "team"); // the join, then the event
+  expect_presence(bob, "carol", "online", "team");
+  EXPECT_EQ(bob.read_json()["changes"]["updated_by"], "carol");
+  EXPECT_EQ(alice.read_json()["changes"]["updated_by"], "carol");
+  for (const json &event :
+       {json{{"type", "user_presence"}, {"status", "online"}, {"user_id", "mallory"}},
+        json{{"type", "collection_updated"},
+             {"collection_id", "c2"},
+             {"changes", json::object()},
+             {"user_id", "alice"}},
+        json{{"type", "request_shared"},
+             {"request_id", "r"},
+             {"shared_with", {"bob"}},
+             {"user_id", "bob"}}}) {
+    named_later.send_json(event);
+    EXPECT_EQ(named_later.read_json().value("code", ""), "IDENTITY_MISMATCH") << event.dump();
+  }
+  expect_nothing_pending(alice);
+  expect_nothing_pending(bob);
+  named_later.close();
+  expect_presence(alice, "carol", "offline", "team");
+}
+
+TEST(CollaborationE2E, AnInvalidDeclaredUserIdIsRefusedAndBindsNothing) {
+  host_instance host(collaboration());
+  ws_client bob, client;
+  ASSERT_TRUE(bob.connect(host.port(), ws_target("bob", "team")));
+  ASSERT_TRUE(client.connect(host.port(), "/ws?workspace_id=team"));
+  expect_presence(client, "bob", "online", "team");
+  for (const json &user_id : {json("a b"), json(std::string(129, 'x')), json("caf\u00e9"), json(42),
+                              json{{"id", "alice"}}}) {
+    client.send_json({{"type", "user_presence"}, {"status", "online"}, {"user_id", user_id}});
+    const json e = client.read_json();
+    EXPECT_EQ(e.value("code", ""), "INVALID_FORMAT") << user_id.dump() << " -> " << e.dump();
+    EXPECT_EQ(e.value("error", ""),
+              "Invalid message format: 'user_id' must be 1-128 characters from A-Z a-z 0-9 . _ ~ "
+              "- @")
+        << e.dump();
+  }
+  // Still unnamed; a valid one (128 characters is the limit) then binds.
+  client.send_json({{"type", "user_presence"}, {"status", "online"}});
+  EXPECT_EQ(client.read_json().value("code", ""), "IDENTITY_REQUIRED");
+  expect_nothing_pending(bob);
+  const std::string longest(128, 'x');
+  client.send_json({{"type", "user_presence"}, {"status", "online"}, {"user_id", longest}});
+  expect_presence(bob, longest, "online", "team");
+}
+
+// Announced once: by the declaring user_presence itself (with its status), and not at all when
+// the user is already online through another connection.
+TEST(CollaborationE2E, TheJoinOfADeclaredIdentityIsAnnouncedOnce) {
+  host_instance host(collaboration());
+  ws_client bob, tab1, tab2;
+  ASSERT_TRUE(bob.connect(host.port(), ws_target("bob", "team")));
+  ASSERT_TRUE(tab1.connect(host.port(), "/ws?workspace_id=team"));
+  expect_presence(tab1, "bob", "online", "team");
+  tab1.send_json({{"type", "user_presence"}, {"status", "away"}, {"user_id", "alice"}});
+  expect_presence(bob, "alice", "away", "team"); // one event: the join with its status
+  expect_nothing_pending(bob);
+
+  ASSERT_TRUE(tab2.connect(host.port(), "/ws?workspace_id=team"));
+  std::map<std::string, std::string> status;
+  for (int i = 0; i < 2; ++i) {
+    const json e = tab2.read_json();
+    status[e.value("user_id", "")] = e.value("status", "");
+  }
+  EXPECT_EQ(status, (std::map<std::string, std::string>{{"alice", "away"}, {"bob", "online"}}));
+  tab2.send_json({{"type", "collection_updated"},
+                  {"collection_id", "c1"},
+                  {"changes", json::object()},
+                  {"user_id", "alice"}});
+  // alice was online already: no second "online", only the update.
+  const json update = bob.read_json();
+  EXPECT_EQ(update.value("type", ""), "collection_updated") << update.dump();
+  EXPECT_EQ(update["changes"]["updated_by"], "alice");
+  EXPECT_EQ(tab1.read_json().value("type", ""), "collection_updated"); // her other tab hears it
+  expect_nothing_pending(bob);
+  tab2.close(); // alice still has tab1: not offline yet
+  expect_nothing_pending(bob);
+  tab1.close();
+  expect_presence(bob, "alice", "offline", "team");
 }
 
 TEST(CollaborationE2E, MalformedEventsGetInvalidFormatAndTheSocketStaysOpen) {
@@ -239,6 +425,12 @@ TEST(CollaborationE2E, TokensFixIdentityAndRefuseBadOnesBeforeTheUpgrade) {
                    {"collection_id", "c1"},
                    {"changes", {{"updated_by", "mallory"}}}});
   EXPECT_EQ(bob.read_json()["changes"]["updated_by"], "alice");
+  // With tokens an event's user_id is ignored, whatever it holds: the token decides.
+  alice.send_json({{"type", "user_presence"}, {"status", "away"}, {"user_id", "mallory"}});
+  expect_presence(bob, "alice", "away", "team");
+  alice.send_json({{"type", "user_presence"}, {"status", "online"}, {"user_id", "not valid!"}});
+  expect_presence(bob, "alice", "online", "team");
+  expect_nothing_pending(alice);
 
   struct refusal {
     std::string target;

@@ -46,12 +46,15 @@ TEST(ShippedConfig, StartsAndServesWithAllFourPlugins) {
   EXPECT_EQ(names, (std::vector<std::string>{"rate_limiter", "auth_header_injector",
                                              "collaboration", "debug_logger"}));
 
-  // collaboration answers on /ws; a plain client joins the default workspace.
+  // collaboration answers on /ws; a plain client joins the default workspace and is announced
+  // under the user_id it declares.
   ws_client a, b;
   ASSERT_TRUE(a.connect(port, "/ws"));
   ASSERT_TRUE(b.connect(port, "/ws"));
+  a.send_json({{"type", "user_presence"}, {"status", "online"}, {"user_id", "alice"}});
   const json presence = b.read_json();
   EXPECT_EQ(presence.value("type", ""), "user_presence") << presence.dump();
+  EXPECT_EQ(presence.value("user_id", ""), "alice") << presence.dump();
   EXPECT_EQ(presence.value("workspace_id", ""), "default");
   b.send_text("{}");
   EXPECT_EQ(b.read_json().value("code", ""), "INVALID_FORMAT");

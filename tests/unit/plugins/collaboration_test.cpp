@@ -9,14 +9,11 @@
 
 #include <gtest/gtest.h>
 
-#include <regex>
 #include <utility>
 
 namespace co = apistudio::plugins::collaboration;
 
 namespace {
-
-const auto fixed_user = [] { return std::string("user-0badcafe"); };
 
 co::settings with_tokens() {
   return co::parse_settings(R"({"tokens":{
@@ -37,66 +34,58 @@ TEST(PluginsCollaboration, IdsAreShortAndFromTheAllowedSet) {
 
 TEST(PluginsCollaboration, WithoutTokensIdentityComesFromTheQuery) {
   const co::settings open;
-  auto r = co::resolve_identity(open, "user_id=al%69ce&workspace_id=team%2Done", "", fixed_user);
+  auto r = co::resolve_identity(open, "user_id=al%69ce&workspace_id=team%2Done", "");
   EXPECT_EQ(r.http_status, 0);
   EXPECT_EQ(r.user_id, "alice");
   EXPECT_EQ(r.workspace_id, "team-one");
   EXPECT_FALSE(r.from_token);
 
-  r = co::resolve_identity(open, "", "", fixed_user);
-  EXPECT_EQ(r.user_id, "user-0badcafe");
+  r = co::resolve_identity(open, "", "");
+  EXPECT_EQ(r.http_status, 0);
+  EXPECT_EQ(r.user_id, ""); // not identified yet: the first event's user_id will say
   EXPECT_EQ(r.workspace_id, "default");
 
-  EXPECT_EQ(co::resolve_identity(open, "user_id=a+b", "", fixed_user).http_status, 400);
-  EXPECT_EQ(co::resolve_identity(open, "user_id=", "", fixed_user).http_status, 400);
-  EXPECT_EQ(co::resolve_identity(open, "user_id=%zz", "", fixed_user).http_status, 400);
-  EXPECT_EQ(co::resolve_identity(open, "workspace_id=a%2Fb", "", fixed_user).http_status, 400);
+  EXPECT_EQ(co::resolve_identity(open, "user_id=a+b", "").http_status, 400);
+  EXPECT_EQ(co::resolve_identity(open, "user_id=", "").http_status, 400);
+  EXPECT_EQ(co::resolve_identity(open, "user_id=%zz", "").http_status, 400);
+  EXPECT_EQ(co::resolve_identity(open, "workspace_id=a%2Fb", "").http_status, 400);
   // The first of repeated parameters counts.
-  EXPECT_EQ(co::resolve_identity(open, "user_id=a&user_id=b", "", fixed_user).user_id, "a");
-}
-
-TEST(PluginsCollaboration, RandomUserIdsHaveTheDocumentedShape) {
-  const std::regex shape("user-[0-9a-f]{8}");
-  EXPECT_TRUE(std::regex_match(co::random_user_id(), shape));
+  EXPECT_EQ(co::resolve_identity(open, "user_id=a&user_id=b", "").user_id, "a");
 }
 
 TEST(PluginsCollaboration, TokensAreRequiredWhenConfigured) {
   const auto config = with_tokens();
-  const auto missing = co::resolve_identity(config, "user_id=alice", "", fixed_user);
+  const auto missing = co::resolve_identity(config, "user_id=alice", "");
   EXPECT_EQ(missing.http_status, 401);
   EXPECT_EQ(missing.message, "missing token");
-  EXPECT_EQ(co::resolve_identity(config, "token=nope", "", fixed_user).http_status, 401);
-  EXPECT_EQ(co::resolve_identity(config, "", "Bearer nope", fixed_user).http_status, 401);
-  EXPECT_EQ(co::resolve_identity(config, "", "Basic tok-alice", fixed_user).http_status, 401);
+  EXPECT_EQ(co::resolve_identity(config, "token=nope", "").http_status, 401);
+  EXPECT_EQ(co::resolve_identity(config, "", "Bearer nope").http_status, 401);
+  EXPECT_EQ(co::resolve_identity(config, "", "Basic tok-alice").http_status, 401);
 
-  auto r = co::resolve_identity(config, "", "Bearer tok-alice", fixed_user);
+  auto r = co::resolve_identity(config, "", "Bearer tok-alice");
   EXPECT_EQ(r.http_status, 0);
   EXPECT_EQ(r.user_id, "alice");
   EXPECT_EQ(r.workspace_id, "ws1"); // the token's first workspace
   EXPECT_TRUE(r.from_token);
 
-  r = co::resolve_identity(config, "token=tok-bob&user_id=mallory", "", fixed_user);
+  r = co::resolve_identity(config, "token=tok-bob&user_id=mallory", "");
   EXPECT_EQ(r.user_id, "bob"); // the token decides, not the query
   EXPECT_EQ(r.workspace_id, "ws2");
 
   // A header token the plugin does not know (e.g. the host's access token) and a valid query one.
-  r = co::resolve_identity(config, "token=tok-alice", "Bearer host-access-token", fixed_user);
+  r = co::resolve_identity(config, "token=tok-alice", "Bearer host-access-token");
   EXPECT_EQ(r.user_id, "alice");
 }
 
 TEST(PluginsCollaboration, WorkspaceMustBeOneTheTokenAllows) {
   const auto config = with_tokens();
-  EXPECT_EQ(
-      co::resolve_identity(config, "workspace_id=ws2", "bearer tok-alice", fixed_user).workspace_id,
-      "ws2");
-  const auto denied =
-      co::resolve_identity(config, "workspace_id=ws1", "Bearer tok-bob", fixed_user);
+  EXPECT_EQ(co::resolve_identity(config, "workspace_id=ws2", "bearer tok-alice").workspace_id,
+            "ws2");
+  const auto denied = co::resolve_identity(config, "workspace_id=ws1", "Bearer tok-bob");
   EXPECT_EQ(denied.http_status, 403);
-  EXPECT_EQ(
-      co::resolve_identity(config, "workspace_id=a%20b", "Bearer tok-bob", fixed_user).http_status,
-      400);
+  EXPECT_EQ(co::resolve_identity(config, "workspace_id=a%20b", "Bearer tok-bob").http_status, 400);
   // Authentication comes first: no token, bad workspace -> 401, not 400.
-  EXPECT_EQ(co::resolve_identity(config, "workspace_id=a%20b", "", fixed_user).http_status, 401);
+  EXPECT_EQ(co::resolve_identity(config, "workspace_id=a%20b", "").http_status, 401);
 }
 
 TEST(PluginsCollaboration, TokensMayBeAListSoThatEnvironmentVariablesCanFillThem) {
@@ -104,7 +93,7 @@ TEST(PluginsCollaboration, TokensMayBeAListSoThatEnvironmentVariablesCanFillThem
       {"token":"tok-alice","user_id":"alice","workspaces":["ws1"]},
       {"token":"tok-bob","user_id":"bob","workspaces":["ws2","ws3"]}]})");
   ASSERT_EQ(config.tokens.size(), 2u);
-  const auto r = co::resolve_identity(config, "workspace_id=ws3", "Bearer tok-bob", fixed_user);
+  const auto r = co::resolve_identity(config, "workspace_id=ws3", "Bearer tok-bob");
   EXPECT_EQ(r.http_status, 0);
   EXPECT_EQ(r.user_id, "bob");
   EXPECT_EQ(r.workspace_id, "ws3");
@@ -205,6 +194,51 @@ TEST(PluginsCollaboration, ValidEventsParse) {
   ASSERT_TRUE(r.event) << r.error;
   EXPECT_EQ(std::get<co::request_share>(*r.event).shared_with,
             (std::vector<std::string>{"bob", "carol"}));
+}
+
+TEST(PluginsCollaboration, AnEventsUserIdIsReportedAsAClaim) {
+  const auto claim_of = [](std::string_view payload) {
+    const auto r = co::parse_client_event(payload, false);
+    EXPECT_TRUE(r.event) << payload << ": " << r.error;
+    return std::make_pair(r.claim, r.claimed_user_id);
+  };
+  using c = co::user_claim;
+  EXPECT_EQ(claim_of(R"({"type":"user_presence","status":"online"})"),
+            std::make_pair(c::none, std::string()));
+  EXPECT_EQ(claim_of(R"({"type":"user_presence","status":"online","user_id":null})").first,
+            c::none);
+  EXPECT_EQ(claim_of(R"({"type":"user_presence","status":"online","user_id":""})").first, c::none);
+  EXPECT_EQ(claim_of(R"({"type":"user_presence","status":"away","user_id":"alice"})"),
+            std::make_pair(c::valid, std::string("alice")));
+  EXPECT_EQ(
+      claim_of(R"({"type":"collection_updated","collection_id":"c","changes":{},"user_id":"a@b"})"),
+      std::make_pair(c::valid, std::string("a@b")));
+  EXPECT_EQ(
+      claim_of(R"({"type":"request_shared","request_id":"r","shared_with":["b"],"user_id":"al"})"),
+      std::make_pair(c::valid, std::string("al")));
+  EXPECT_EQ(claim_of(R"({"type":"user_presence","status":"online","user_id":"a b"})").first,
+            c::invalid);
+  EXPECT_EQ(claim_of(R"({"type":"user_presence","status":"online","user_id":7})").first,
+            c::invalid);
+  EXPECT_EQ(claim_of(R"({"type":"user_presence","status":"online","user_id":["alice"]})").first,
+            c::invalid);
+  const std::string too_long =
+      R"({"type":"user_presence","status":"online","user_id":")" + std::string(129, 'x') + "\"}";
+  EXPECT_EQ(claim_of(too_long).first, c::invalid);
+  // The event's own problems come first: a malformed event is INVALID_FORMAT whatever its user_id.
+  EXPECT_FALSE(
+      co::parse_client_event(R"({"type":"user_presence","user_id":"alice"})", false).event);
+}
+
+TEST(PluginsCollaboration, ErrorEventsHaveTheSpecsShape) {
+  const auto e = nlohmann::json::parse(
+      co::error_event("IDENTITY_MISMATCH", "why", "2025-01-01T12:00:00.000Z"));
+  EXPECT_EQ(e, (nlohmann::json{{"type", "error"},
+                               {"code", "IDENTITY_MISMATCH"},
+                               {"error", "why"},
+                               {"timestamp", "2025-01-01T12:00:00.000Z"}}));
+  EXPECT_EQ(nlohmann::json::parse(co::invalid_format_event("x", "t")).value("error", ""),
+            "Invalid message format: x");
 }
 
 TEST(PluginsCollaboration, MalformedEventsSayWhatIsWrong) {
