@@ -167,6 +167,8 @@ TEST(ClusterBus, CollaborationSpansHostsWithTheRulesOfOneHost) {
   expect_presence(dave_b, "eve", "away");
   expect_nothing_pending(eve_a);
   expect_nothing_pending(dave_b);
+  expect_nothing_pending(alice); // nor did "team", on either host
+  expect_nothing_pending(carol);
 
   // A leave on b reaches a.
   bob.close();
