@@ -5,6 +5,7 @@
 #include "common/text.hpp"
 
 #include <algorithm>
+#include <random>
 
 namespace apistudio::plugins::collaboration {
 
@@ -179,6 +180,7 @@ std::string bus_topic(std::string_view workspace_id) { return "ws:" + std::strin
 std::string encode_envelope(const bus_envelope &envelope) {
   json header;
   header["from_session"] = envelope.from_session;
+  header["origin"] = envelope.origin;
   header["to_users"] = envelope.to_users ? json(*envelope.to_users) : json(nullptr);
   // serialize() escapes control characters in strings: the header holds no newline of its own.
   std::string out = serialize(header);
@@ -205,6 +207,11 @@ std::optional<bus_envelope> decode_envelope(std::string_view payload) {
     return std::nullopt;
   bus_envelope out;
   out.from_session = from->get<std::uint64_t>();
+  if (const auto origin = h.find("origin"); origin != h.end()) {
+    if (!origin->is_number_unsigned())
+      return std::nullopt;
+    out.origin = origin->get<std::uint64_t>();
+  }
   if (to->is_array()) {
     out.to_users.emplace();
     for (const auto &u : *to) {
@@ -219,11 +226,20 @@ std::optional<bus_envelope> decode_envelope(std::string_view payload) {
   return out;
 }
 
-bool should_deliver(const bus_envelope &envelope, std::uint64_t me, std::string_view my_user) {
+bool should_deliver(const bus_envelope &envelope, std::uint64_t me, std::string_view my_user,
+                    std::uint64_t my_origin) {
   if (!envelope.to_users)
-    return envelope.from_session != me;
+    return envelope.from_session != me || envelope.origin != my_origin;
   const auto &users = *envelope.to_users;
   return std::find(users.begin(), users.end(), my_user) != users.end();
+}
+
+std::uint64_t random_origin() {
+  std::random_device device;
+  std::uint64_t out = 0;
+  while (out == 0)
+    out = (static_cast<std::uint64_t>(device()) << 32) ^ device();
+  return out;
 }
 
 } // namespace apistudio::plugins::collaboration

@@ -13,7 +13,10 @@
 //
 // Bus envelope (topic "ws:<workspace_id>"): a one-line routing header, a newline, then the event
 // exactly as clients receive it, serialised once by the publisher:
-//   {"from_session":<id>,"to_users":null|["<user id>",...]}\n{"type":...}
+//   {"from_session":<id>,"origin":<n>,"to_users":null|["<user id>",...]}\n{"type":...}
+// origin: a random number of the publishing plugin instance (one per host process), since
+// session ids are per process and the bus spans hosts (docs/cluster.md): the sender is the pair
+// (origin, from_session). An envelope without it has origin 0.
 // to_users null: every session of the workspace but the sender's; a list: only sessions of
 // those users (the sender's own session included if its user is listed). A recipient parses only
 // the header and forwards the event's bytes as they are: the host then queues a view of the one
@@ -88,14 +91,20 @@ std::string bus_topic(std::string_view workspace_id);
 struct bus_envelope {
   std::uint64_t from_session = 0;
   std::optional<std::vector<std::string>> to_users;
-  std::string_view event; // the serialised event; decode_envelope points it into its input
+  std::string_view event;   // the serialised event; decode_envelope points it into its input
+  std::uint64_t origin = 0; // the publishing instance (see "Bus envelope" above)
 };
 std::string encode_envelope(const bus_envelope &envelope);
 // The event is not parsed again (the publisher, this plugin, wrote it): only checked to be one
 // non-empty line that starts like a JSON object.
 std::optional<bus_envelope> decode_envelope(std::string_view payload);
 
-// Whether the session `me` of user `my_user` gets this envelope's event.
-bool should_deliver(const bus_envelope &envelope, std::uint64_t me, std::string_view my_user);
+// Whether the session `me` (of the plugin instance `my_origin`) of user `my_user` gets this
+// envelope's event.
+bool should_deliver(const bus_envelope &envelope, std::uint64_t me, std::string_view my_user,
+                    std::uint64_t my_origin = 0);
+
+// A random non-zero origin for one plugin instance.
+std::uint64_t random_origin();
 
 } // namespace apistudio::plugins::collaboration

@@ -163,7 +163,7 @@ public:
     if (member == nullptr || topic != member->topic)
       return;
     const auto envelope = decode_envelope(payload);
-    if (!envelope || !should_deliver(*envelope, session.id(), member->user_id))
+    if (!envelope || !should_deliver(*envelope, session.id(), member->user_id, origin_))
       return;
     // A session not identified yet has an empty user_id, which no to_users list holds (ids are
     // never empty): it gets broadcasts, never a share. A part of `payload` itself: the host
@@ -198,11 +198,13 @@ private:
                std::optional<std::vector<std::string>> to_users, json event) const {
     // Serialised once here, for every recipient (collaboration_events.hpp, "Bus envelope").
     const std::string text = serialize(event);
-    host().publish(member.topic, encode_envelope({from, std::move(to_users), text}));
+    host().publish(member.topic, encode_envelope({from, std::move(to_users), text, origin_}));
   }
 
   const settings settings_;
   const std::unique_ptr<presence_store> store_;
+  // Session ids are per process: with the bus spanning hosts, (origin_, id) names the sender.
+  const std::uint64_t origin_ = random_origin();
 };
 
 } // namespace

@@ -99,17 +99,21 @@ void fuzz_envelope(std::string_view payload) {
   check(json::accept(header), "an envelope's header re-encodes to valid JSON");
   const auto again = collab::decode_envelope(text);
   check(again.has_value(), "a re-encoded envelope decodes");
-  check(again->from_session == envelope->from_session && again->to_users == envelope->to_users &&
-            again->event == envelope->event,
+  check(again->from_session == envelope->from_session && again->origin == envelope->origin &&
+            again->to_users == envelope->to_users && again->event == envelope->event,
         "an envelope round-trips");
   const std::uint64_t me = envelope->from_session ^ 1;
   if (!envelope->to_users) {
-    check(!collab::should_deliver(*envelope, envelope->from_session, "anyone"),
+    check(!collab::should_deliver(*envelope, envelope->from_session, "anyone", envelope->origin),
           "a broadcast skips its sender");
-    check(collab::should_deliver(*envelope, me, "anyone"), "a broadcast reaches the others");
+    check(collab::should_deliver(*envelope, me, "anyone", envelope->origin),
+          "a broadcast reaches the others");
+    check(collab::should_deliver(*envelope, envelope->from_session, "anyone", envelope->origin ^ 1),
+          "a broadcast reaches the same session id of another origin");
   } else {
     for (const auto &user : *envelope->to_users)
-      check(collab::should_deliver(*envelope, me, user), "a listed user gets the event");
+      check(collab::should_deliver(*envelope, me, user, envelope->origin),
+            "a listed user gets the event");
   }
 }
 

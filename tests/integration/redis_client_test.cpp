@@ -95,6 +95,17 @@ public:
     std::lock_guard lock(mutex_);
     return events_;
   }
+  // Subscriber mode: before start().
+  void subscribe(const std::string &channel) {
+    client_->subscribe(channel, [this](std::string payload) {
+      std::lock_guard lock(mutex_);
+      messages_.push_back(std::move(payload));
+    });
+  }
+  std::vector<std::string> messages() const {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
   redis_client &client() { return *client_; }
   net::io_context &worker() { return worker_; }
 
@@ -111,6 +122,7 @@ private:
   std::thread::id worker_id_;
   mutable std::mutex mutex_;
   std::vector<std::string> events_;
+  std::vector<std::string> messages_;
 };
 
 redis_options options_for(const redis_server &server, int db = 0) {
@@ -219,6 +231,36 @@ TEST(RedisClient, ReconnectsWithBackoffWhenRedisComesBack) {
   ASSERT_GE(events.size(), 3u);
   EXPECT_EQ(events.front(), "up");
   EXPECT_EQ(events.back(), "up");
+}
+
+// Subscriber mode (the cross-host bus): connected means subscribed, messages are binary-safe, and
+// a reconnection subscribes again by itself.
+TEST(RedisClient, ASubscriberGetsEveryMessageAndSubscribesAgainAfterALoss) {
+  auto server = std::make_unique<redis_server>();
+  const std::uint16_t port = server->port();
+  client_harness h(options_for(*server));
+  h.subscribe("test:chan");
+  ASSERT_EQ(h.start(), "");
+  // Connected only once Redis confirmed the SUBSCRIBE: one subscriber right away.
+  EXPECT_EQ(server->command("PUBLISH test:chan hello"), ":1\r\n");
+  EXPECT_EQ(server->command("PUBLISH test:chan \"a\\x00b\\nc\""), ":1\r\n");
+  EXPECT_EQ(server->command("PUBLISH other:chan nope"), ":0\r\n");
+  const auto arrived = [&h](std::size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (h.messages().size() < n && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    return h.messages().size() >= n;
+  };
+  ASSERT_TRUE(arrived(2));
+  EXPECT_EQ(h.messages(), (std::vector<std::string>{"hello", std::string("a\0b\nc", 5)}));
+
+  server->stop();
+  ASSERT_TRUE(h.wait_connected(false, 10s));
+  server = std::make_unique<redis_server>(port);
+  ASSERT_TRUE(h.wait_connected(true, 15s));
+  EXPECT_EQ(server->command("PUBLISH test:chan again"), ":1\r\n");
+  ASSERT_TRUE(arrived(3));
+  EXPECT_EQ(h.messages().back(), "again");
 }
 
 TEST(RedisClient, ACommandPastItsTimeoutFailsAndTheLinkIsRemade) {

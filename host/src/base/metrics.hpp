@@ -80,6 +80,12 @@ enum class metric : std::uint16_t {
   // SIGHUP reloads of the configuration file
   config_reloads_applied,
   config_reloads_failed,
+  // the cross-host bus (cluster.backend: redis, docs/cluster.md)
+  cluster_bus_published,    // handed to Redis and accepted
+  cluster_bus_received,     // from another node, delivered to this host's subscribers
+  cluster_bus_dropped,      // meant for other hosts, not sent (no engine, bound, too large, failed)
+  cluster_bus_refused,      // from Redis but not a valid envelope
+  cluster_engine_connected, // gauge: 1 while the engine's connection is up
   count_
 };
 

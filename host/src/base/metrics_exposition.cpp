@@ -156,6 +156,19 @@ const std::vector<fixed_family> &fixed_families() {
        "Configuration reloads (SIGHUP), by result: applied, or failed with nothing changed.",
        {{metric::config_reloads_applied, "result", "applied"},
         {metric::config_reloads_failed, "result", "failed"}}},
+      {"apistudio_cluster_bus_messages_total",
+       "counter",
+       "Cross-host bus messages (cluster.backend: redis), by outcome: published to Redis, "
+       "received from another host, dropped (not sent: no engine, too many in flight, too "
+       "large, failed), refused (not a valid envelope).",
+       {{metric::cluster_bus_published, "outcome", "published"},
+        {metric::cluster_bus_received, "outcome", "received"},
+        {metric::cluster_bus_dropped, "outcome", "dropped"},
+        {metric::cluster_bus_refused, "outcome", "refused"}}},
+      {"apistudio_cluster_engine_connected",
+       "gauge",
+       "1 while the connection to the cluster engine (Redis) is up, else 0.",
+       {{metric::cluster_engine_connected, {}, {}}}},
   };
   return families;
 }

@@ -2,6 +2,7 @@
 #include "cluster/cluster_engine.hpp"
 
 #include "base/logger.hpp"
+#include "base/metrics.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -37,8 +38,8 @@ redis_options options_of(const cluster_config &c) {
 
 } // namespace
 
-cluster_engine::cluster_engine(const cluster_config &config, logger &log)
-    : log_(log), url_(config.url),
+cluster_engine::cluster_engine(const cluster_config &config, logger &log, metrics_registry *metrics)
+    : log_(log), metrics_(metrics), url_(config.url),
       node_id_(config.node_id.empty() ? default_node_id() : config.node_id),
       prefix_(config.key_prefix), lease_ttl_(config.lease_ttl),
       client_(redis_client::create(io_.get_executor(), options_of(config), log)) {}
@@ -72,7 +73,21 @@ std::string cluster_engine::connect_first() {
   return outcome.get();
 }
 
+void cluster_engine::subscribe(std::string channel, redis_client::message_handler on_message,
+                               redis_client::state_observer on_state) {
+  if (subscriber_ || stopped_)
+    return;
+  subscriber_ = redis_client::create(io_.get_executor(), client_->options(), log_);
+  subscriber_->subscribe(std::move(channel), std::move(on_message));
+  subscriber_->start(std::move(on_state)); // posted to the engine's thread: ordered after this
+}
+
 void cluster_engine::observe(bool up, const std::string &reason) {
+  // The gauge: +1 and -1 on this thread only, so its sum is 1 while connected.
+  if (metrics_ != nullptr && up != gauge_up_) {
+    gauge_up_ = up;
+    metrics_->add(metric::cluster_engine_connected, up ? 1 : -1);
+  }
   if (up) {
     log_.info("cluster", std::string(ever_connected_ ? "reconnected" : "connected") +
                              " to the cluster engine at " + url_ + " as node " + node_id_);
@@ -109,11 +124,15 @@ void cluster_engine::stop() {
     // released expires within lease_ttl.
     boost::asio::post(io_, [this] {
       client_->stop();
+      if (subscriber_)
+        subscriber_->stop();
       io_.stop();
     });
     thread_.join();
   } else {
     client_->stop();
+    if (subscriber_)
+      subscriber_->stop();
     io_.run(); // never started: the stop and its cancellations run here
   }
 }

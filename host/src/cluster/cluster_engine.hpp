@@ -26,7 +26,8 @@
 
 namespace apistudio {
 class logger;
-}
+class metrics_registry;
+} // namespace apistudio
 
 namespace apistudio::cluster {
 
@@ -35,7 +36,8 @@ std::string default_node_id();
 
 class cluster_engine {
 public:
-  cluster_engine(const cluster_config &config, logger &log);
+  // `metrics` (may be null) gets the apistudio_cluster_engine_connected gauge.
+  cluster_engine(const cluster_config &config, logger &log, metrics_registry *metrics = nullptr);
   ~cluster_engine();
   cluster_engine(const cluster_engine &) = delete;
   cluster_engine &operator=(const cluster_engine &) = delete;
@@ -48,6 +50,11 @@ public:
 
   bool connected() const noexcept { return client_->connected(); }
   redis_client &client() noexcept { return *client_; }
+  // Any thread, at most once, after connect_first(): a second connection of its own (pub/sub
+  // needs one), subscribed to `channel` on every (re)connection. `on_message` and `on_state`
+  // run on the engine's thread until stop(); what they use must outlive it.
+  void subscribe(std::string channel, redis_client::message_handler on_message,
+                 redis_client::state_observer on_state);
   const std::string &node_id() const noexcept { return node_id_; }
   const std::string &url() const noexcept { return url_; }
   // cluster.key_prefix + name: every key and channel this host uses.
@@ -66,6 +73,7 @@ private:
   void observe(bool connected, const std::string &reason);
 
   logger &log_;
+  metrics_registry *metrics_;
   std::string url_;
   std::string node_id_;
   std::string prefix_;
@@ -74,12 +82,14 @@ private:
   std::atomic<std::uint64_t> lease_serial_{0};
   boost::asio::io_context io_;
   std::shared_ptr<redis_client> client_;
+  std::shared_ptr<redis_client> subscriber_; // set by subscribe(), before its first use there
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread thread_;
   bool stopped_ = false;
   // Touched on the engine's thread only (the observer runs there).
   bool ever_connected_ = false;
   bool outage_logged_ = false;
+  bool gauge_up_ = false;
 };
 
 } // namespace apistudio::cluster

@@ -209,9 +209,48 @@ struct redis_client::impl : std::enable_shared_from_this<redis_client::impl> {
          });
   }
 
-  void became_connected(std::uint64_t attempt) {
+  // Subscriber mode: the last step of a connection. The same callback then gets the
+  // confirmation and every message (hiredis keeps it per channel until the context goes).
+  void subscribe_then_connected(std::uint64_t attempt) {
     if (attempt != attempt_ || stopped_ || context_ == nullptr)
       return;
+    const char *argv[] = {"SUBSCRIBE", channel_.data()};
+    const std::size_t lengths[] = {9, channel_.size()};
+    if (redisAsyncCommandArgv(context_, &impl::on_subscribed, reinterpret_cast<void *>(attempt), 2,
+                              argv, lengths) != REDIS_OK)
+      attempt_failed("cannot send SUBSCRIBE");
+  }
+
+  static void on_subscribed(redisAsyncContext *ac, void *reply, void *privdata) {
+    // NULL when the context is being freed (a loss, stop, or ~impl): nothing to look at, and
+    // `ac->data` may be an impl being destroyed.
+    if (reply == nullptr)
+      return;
+    auto *self = static_cast<impl *>(ac->data);
+    if (ac != self->context_ || self->stopped_)
+      return;
+    const auto *r = static_cast<const redisReply *>(reply);
+    if (r->type == REDIS_REPLY_ERROR)
+      return self->attempt_failed("SUBSCRIBE refused: " + std::string(r->str, r->len));
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+      return;
+    const std::string_view kind(r->element[0]->str, r->element[0]->len);
+    if (kind == "subscribe") {
+      const auto attempt = reinterpret_cast<std::uintptr_t>(privdata);
+      if (!self->connected_)
+        self->became_connected(attempt, true);
+      return;
+    }
+    if (kind == "message" && r->element[2]->type == REDIS_REPLY_STRING && self->on_message_)
+      self->on_message_(std::string(r->element[2]->str, r->element[2]->len));
+  }
+
+  void became_connected(std::uint64_t attempt, bool subscribed = false) {
+    if (attempt != attempt_ || stopped_ || context_ == nullptr)
+      return;
+    if (!channel_.empty() && !subscribed)
+      return subscribe_then_connected(attempt);
     connect_timer_.cancel();
     backoff_ = options_.min_backoff;
     connected_ = true;
@@ -373,6 +412,7 @@ struct redis_client::impl : std::enable_shared_from_this<redis_client::impl> {
     sweep_timer_.cancel();
     fail_all_and_drop(cluster_errc::stopped);
     observer_ = nullptr;
+    on_message_ = nullptr;
   }
 
   net::any_io_executor executor_;
@@ -391,6 +431,8 @@ struct redis_client::impl : std::enable_shared_from_this<redis_client::impl> {
   bool stopped_ = false;
   bool sweeping_ = false;
   state_observer observer_;
+  std::string channel_; // subscriber mode: set before start(), then only read
+  message_handler on_message_;
   std::atomic<bool> connected_{false};
   std::atomic<std::size_t> in_flight_{0}; // accepted by command() and not answered yet
 };
@@ -414,6 +456,11 @@ void redis_client::start(state_observer observer) {
 
 void redis_client::stop() {
   net::dispatch(impl_->executor_, [self = impl_] { self->stop_now(); });
+}
+
+void redis_client::subscribe(std::string channel, message_handler on_message) {
+  impl_->channel_ = std::move(channel);
+  impl_->on_message_ = std::move(on_message);
 }
 
 void redis_client::command(std::vector<std::string> args, net::any_io_executor completion,

@@ -15,6 +15,10 @@
 //   and made again: past its timeout a slow Redis is treated as a lost one, so the requests
 //   hiredis still holds cannot pile up.
 // - The password is used for AUTH and never logged or put in a message; the URL is.
+// - Subscriber mode (pub/sub needs a connection of its own: once subscribed, Redis accepts no
+//   other command on it): subscribe() before start(). Every connection then SUBSCRIBEs to that
+//   channel before it counts as connected, so a reconnection re-subscribes by itself; messages
+//   arrive on the client's executor. command() is not for such a client.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -76,6 +80,8 @@ public:
   // not with the reason ("connection refused", "AUTH refused: WRONGPASS ..."). The reason never
   // holds the password.
   using state_observer = std::function<void(bool connected, const std::string &reason)>;
+  // Subscriber mode: one message published on the channel (the payload, binary-safe).
+  using message_handler = std::function<void(std::string payload)>;
 
   static std::shared_ptr<redis_client> create(boost::asio::any_io_executor executor,
                                               redis_options options, logger &log);
@@ -87,6 +93,9 @@ public:
   void start(state_observer observer = {});
   // Any thread; returns at once. Idempotent.
   void stop();
+  // Before start(): makes this a subscriber of `channel` (see the rules above); `on_message`
+  // runs on the client's executor for each message, until stop().
+  void subscribe(std::string channel, message_handler on_message);
 
   // Any thread. `args` is the command and its arguments, binary-safe.
   void command(std::vector<std::string> args, boost::asio::any_io_executor completion,

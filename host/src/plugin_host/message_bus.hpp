@@ -1,13 +1,21 @@
-// message_bus.hpp — publish/subscribe between sessions. This release has one in-process
-// implementation; a Redis-backed one (several hosts) implements the same small interface.
+// message_bus.hpp — publish/subscribe between sessions: in-process (cluster.backend: local), or
+// spanning every host on one Redis (cluster.backend: redis, docs/cluster.md), behind the same
+// small interface.
 #pragma once
 
 #include "plugin_host/session_port.hpp"
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace apistudio {
+
+class logger;
+class metrics_registry;
+namespace cluster {
+class cluster_engine;
+}
 
 class message_bus {
 public:
@@ -22,5 +30,14 @@ public:
 
 // In-process bus over the session directory.
 std::unique_ptr<message_bus> make_local_message_bus(session_directory &directory);
+
+// The in-process bus, plus every publish sent to the other hosts through `engine`'s Redis and
+// theirs delivered here (cluster_message_bus.cpp). A publish never waits for Redis: past the
+// bound of publishes in flight, or while the engine is down, the copy for the other hosts is
+// dropped and counted; local delivery is never affected. `engine`, `metrics` and `log` must
+// outlive the engine's thread; the bus itself may go first.
+std::unique_ptr<message_bus> make_cluster_message_bus(session_directory &directory,
+                                                      cluster::cluster_engine &engine,
+                                                      metrics_registry &metrics, logger &log);
 
 } // namespace apistudio

@@ -73,10 +73,11 @@ void require_tokens_when_public(const host_config &config) {
 // binds it next): a host that cannot share its state refuses to start, unless the operator chose
 // to start local-only (cluster.start_without_engine). The URL is named, never the password.
 void connect_cluster_engine(const cluster_config &config,
-                            std::unique_ptr<cluster::cluster_engine> &engine, logger &log) {
+                            std::unique_ptr<cluster::cluster_engine> &engine, logger &log,
+                            metrics_registry &metrics) {
   if (config.backend != cluster_backend::redis)
     return;
-  engine = std::make_unique<cluster::cluster_engine>(config, log);
+  engine = std::make_unique<cluster::cluster_engine>(config, log, &metrics);
   const std::string failure = engine->connect_first();
   if (failure.empty())
     return;
@@ -187,8 +188,10 @@ host_server::host_server(host_config config, host_options options) : config_(std
   p.log.set_threshold(config_.debug ? log_level::debug : config_.log.level);
   p.log.set_repeat_window(config_.log.repeat_window);
   raise_descriptor_limit(p.log);
-  connect_cluster_engine(config_.cluster, p.cluster, p.log);
-  p.bus = make_local_message_bus(p.directory);
+  connect_cluster_engine(config_.cluster, p.cluster, p.log, p.metrics);
+  // With an engine the bus spans the hosts (docs/cluster.md, "The cross-host bus").
+  p.bus = p.cluster ? make_cluster_message_bus(p.directory, *p.cluster, p.metrics, p.log)
+                    : make_local_message_bus(p.directory);
   p.plugins = std::make_unique<plugin_runtime>(config_, p.workers.main(), p.directory, *p.bus,
                                                p.log, p.clock, &p.metrics);
   p.resolver =

@@ -323,6 +323,27 @@ TEST(PluginsCollaboration, EnvelopeRoundTripsAndFiltersRecipients) {
   EXPECT_EQ(co::bus_topic("ws1"), "ws:ws1");
 }
 
+// Session ids are per process and the bus spans hosts: the sender is (origin, from_session), so
+// session 7 of another host is not mistaken for the sender (docs/cluster.md).
+TEST(PluginsCollaboration, TheSenderIsItsOriginAndSessionNotTheSessionAlone) {
+  const std::uint64_t here = co::random_origin(), there = co::random_origin();
+  ASSERT_NE(here, 0u);
+  ASSERT_NE(here, there);
+  const co::bus_envelope broadcast{7, std::nullopt, "{}", there};
+  const auto decoded = co::decode_envelope(co::encode_envelope(broadcast));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->origin, there);
+  EXPECT_TRUE(co::should_deliver(*decoded, 7, "a", here));   // same id, another host
+  EXPECT_FALSE(co::should_deliver(*decoded, 7, "a", there)); // the sender itself
+  EXPECT_TRUE(co::should_deliver(*decoded, 8, "a", there));
+  // Without an origin (an older publisher): 0, as before.
+  const auto old = co::decode_envelope("{\"from_session\":7,\"to_users\":null}\n{}");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->origin, 0u);
+  EXPECT_FALSE(co::should_deliver(*old, 7, "a"));
+  EXPECT_FALSE(co::decode_envelope("{\"from_session\":7,\"origin\":-1,\"to_users\":null}\n{}"));
+}
+
 // The event travels as the bytes clients get: serialised once by the publisher, never parsed
 // again, and what a recipient forwards is a part of the bus payload itself (the host shares it).
 TEST(PluginsCollaboration, EnvelopeCarriesTheEventSerialisedOnceAndRecipientsForwardAPartOfIt) {
