@@ -61,13 +61,13 @@ void expect_refused(const std::string &yaml, const std::string &library_file,
 
 TEST(HostBinary, EachBrokenPluginIsRefusedWithNameFileLocationAndReason) {
   const std::vector<load_failure> cases = {
-      {"libtest_wrong_major.so", "was built for plugin SDK 2.0 but this host implements SDK 1.1"},
-      {"libtest_newer_minor.so", "built for plugin SDK 1.99, newer than this host's SDK 1.1"},
+      {"libtest_wrong_major.so", "was built for plugin SDK 2.0 but this host implements SDK 1.2"},
+      {"libtest_newer_minor.so", "built for plugin SDK 1.99, newer than this host's SDK 1.2"},
       {"libtest_no_version.so", "does not export apistudio_plugin_abi_version()"},
       {"libtest_no_descriptor.so", "does not export apistudio_plugin_descriptor_v1()"},
       {"libtest_descriptor_null.so", "returned no descriptor (NULL)"},
       {"libtest_descriptor_small.so", "smaller than the"},
-      {"libtest_descriptor_mismatch.so", "declares plugin SDK 1.2 in its descriptor but 1.1"},
+      {"libtest_descriptor_mismatch.so", "declares plugin SDK 1.3 in its descriptor but 1.2"},
       {"libtest_descriptor_no_name.so", "has a descriptor without a name"},
       {"libtest_descriptor_no_create.so", "has a descriptor without on_create"},
       {"libdoes_not_exist.so", "does not exist"},

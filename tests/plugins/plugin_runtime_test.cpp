@@ -293,7 +293,7 @@ TEST_F(plugin_runtime_test, wrong_major_is_refused_before_the_descriptor_is_touc
   EXPECT_THAT(error, HasSubstr("plugin 'test_wrong_major' (" + fixture_file("test_wrong_major")));
   EXPECT_THAT(error, HasSubstr(e.location));
   EXPECT_THAT(error, HasSubstr("SDK 2.0"));
-  EXPECT_THAT(error, HasSubstr("SDK 1.1"));
+  EXPECT_THAT(error, HasSubstr("SDK 1.2"));
   EXPECT_EQ(std::getenv("APISTUDIO_TEST_DESCRIPTOR_CALLED"), nullptr);
 }
 
@@ -304,7 +304,7 @@ TEST_F(plugin_runtime_test, newer_minor_is_refused_before_the_descriptor_is_touc
   EXPECT_THAT(error, HasSubstr("plugin 'test_newer_minor' (" + fixture_file("test_newer_minor")));
   EXPECT_THAT(error, HasSubstr(e.location));
   EXPECT_THAT(error, HasSubstr("SDK 1.99"));
-  EXPECT_THAT(error, HasSubstr("SDK 1.1"));
+  EXPECT_THAT(error, HasSubstr("SDK 1.2"));
   EXPECT_THAT(error, HasSubstr("upgrade the host"));
   EXPECT_EQ(std::getenv("APISTUDIO_TEST_DESCRIPTOR_CALLED"), nullptr);
 }
@@ -322,7 +322,7 @@ TEST_F(plugin_runtime_test, every_malformed_descriptor_is_refused_with_its_reaso
       {"test_no_descriptor", "does not export apistudio_plugin_descriptor_v1"},
       {"test_descriptor_null", "returned no descriptor"},
       {"test_descriptor_small", "smaller than the"},
-      {"test_descriptor_mismatch", "declares plugin SDK 1.2 in its descriptor but 1.1"},
+      {"test_descriptor_mismatch", "declares plugin SDK 1.3 in its descriptor but 1.2"},
       {"test_descriptor_no_name", "without a name"},
       {"test_descriptor_no_create", "without on_create"},
   };
@@ -374,7 +374,7 @@ TEST_F(plugin_runtime_test, reports_what_it_loaded_and_resolves_paths) {
   ASSERT_EQ(info.size(), 3u);
   EXPECT_EQ(info[0].name, "A");
   EXPECT_EQ(info[0].version, "1.2.3");
-  EXPECT_EQ(info[0].sdk_version, "1.1");
+  EXPECT_EQ(info[0].sdk_version, "1.2");
   EXPECT_EQ(info[0].file, fixture_file("test_recorder"));
   EXPECT_EQ(info[1].file, fixture_file("test_c_plugin"));
   EXPECT_EQ(info[2].file, fixture_file("test_throws"));

@@ -45,7 +45,7 @@ TEST(SdkTemplatePlugin, AddsItsHeaderAndTagsUpstreamText) {
   test_upstream echo;
   host_instance host(with_template(
       {{"header_name", "X-Template"}, {"header_value", "from-template"}, {"tag", "[tpl] "}}));
-  EXPECT_TRUE(host.log_contains("loaded plugin 'template_plugin' 0.1.0 (SDK 1.1) from " +
+  EXPECT_TRUE(host.log_contains("loaded plugin 'template_plugin' 0.1.0 (SDK 1.2) from " +
                                 std::filesystem::path(template_plugin).lexically_normal().string()))
       << host.log_text();
 
@@ -69,7 +69,7 @@ TEST(SdkTemplatePlugin, AddsItsHeaderAndTagsUpstreamText) {
   ASSERT_EQ(plugins["plugins"].size(), 1u);
   EXPECT_EQ(plugins["plugins"][0]["name"], "template_plugin");
   EXPECT_EQ(plugins["plugins"][0]["version"], "0.1.0");
-  EXPECT_EQ(plugins["plugins"][0]["sdk_version"], "1.1");
+  EXPECT_EQ(plugins["plugins"][0]["sdk_version"], "1.2");
 }
 
 TEST(SdkTemplatePlugin, OverrideClientFalseKeepsTheClientsHeader) {

@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define APISTUDIO_SDK_VERSION_MAJOR 1
-#define APISTUDIO_SDK_VERSION_MINOR 1
+#define APISTUDIO_SDK_VERSION_MINOR 2
 #define APISTUDIO_SDK_VERSION_PATCH 0
 /* (major << 16) | minor, what apistudio_plugin_abi_version() returns. Written without a cast so
  * that C++ code compiled with -Wold-style-cast includes it without a warning. */
@@ -111,6 +111,8 @@ typedef void *apistudio_instance_plugin_ptr;
 typedef void *apistudio_session_state_plugin_ptr;
 /* Plugin-owned: the user_data of a timer; the host hands it to the timer's callbacks. */
 typedef void *apistudio_timer_data_plugin_ptr;
+/* Plugin-owned: the user_data of an asynchronous host call; handed to its completion. */
+typedef void *apistudio_callback_data_plugin_ptr;
 
 /* Session ids are stable for the life of a client socket and never reused by one host process;
  * use them to reach a session outside a hook (timers, bus, other sessions). */
@@ -200,6 +202,33 @@ typedef enum apistudio_metric_kind {
   APISTUDIO_METRIC_COUNTER = 0, /* only grows: metric_add with a delta >= 0 */
   APISTUDIO_METRIC_GAUGE = 1    /* goes up and down: metric_add (any sign) and metric_set */
 } apistudio_metric_kind;
+
+/* One member of a presence scope, as a presence_join's completion lists them. */
+typedef struct apistudio_presence_member {
+  apistudio_str member;
+  apistudio_str status;
+} apistudio_presence_member;
+
+/* What presence_join completes with; valid during the completion call only. */
+typedef struct apistudio_presence_snapshot {
+  uint32_t struct_size;
+  /* 1 when the member had no other session in the scope, on any host, before this join: the
+   * plugin announces it. */
+  int first_session;
+  /* Every other member of the scope and its status, on every host, ordered by member. */
+  const apistudio_presence_member *members;
+  size_t member_count;
+  /* 0 when the cluster engine could not be asked (down, or no answer within its timeout): then
+   * first_session and members are what this host alone knows. Always 1 with backend local. */
+  int complete;
+} apistudio_presence_snapshot;
+
+/* The completion of presence_join, called exactly once: on the joining session's thread (never
+ * concurrently with its hooks) while the session lives; if it ended before the answer came, on a
+ * host thread with `snapshot` NULL, only so that user_data can be freed. */
+typedef void (*apistudio_presence_fn)(apistudio_callback_data_plugin_ptr user_data,
+                                      apistudio_session_id session,
+                                      const apistudio_presence_snapshot *snapshot);
 
 /* ---- services the host provides ----------------------------------------------------------------
  */
@@ -305,6 +334,44 @@ typedef struct apistudio_host_api {
   /* Any thread, lock-free. Gauges only (0 for a counter): the series' value becomes `value`. */
   int (*metric_set)(apistudio_plugin_host_ptr plugin, uint32_t metric, apistudio_str label_value,
                     int64_t value);
+
+  /* ---- added in 1.2, cluster mode (docs/cluster.md): check struct_size before calling ---- */
+
+  /* Any thread. 1 when the bus, presence and counters below span every host of a cluster
+   * (cluster.backend: redis, whether or not the engine is reachable right now); 0 when they are
+   * this process's own (cluster.backend: local). */
+  int (*cluster_shared)(apistudio_plugin_host_ptr plugin);
+
+  /* Any thread; never waits for the network. A sliding-window counter shared by every host:
+   * adds `delta` (0 only reads) to the count of `key` and returns the count of the last
+   * `window_ms` (1 ms to 1 hour; other values return UINT64_MAX and count nothing), `delta`
+   * included. Keys (1-256 bytes) are the plugin's own. The window is approximated the way Kong's
+   * and Cloudflare's sliding windows are: the current fixed window's count plus the previous
+   * one's, weighted by how much of it the sliding window still covers. With backend local the
+   * counts are this process's; with backend redis they are this host's own plus the other hosts'
+   * as of the last synchronisation (every cluster.counter_sync_interval): docs/cluster.md says
+   * how far past a limit a client spread over N hosts can get. Keys expire after two windows
+   * without a count. */
+  uint64_t (*counter_add)(apistudio_plugin_host_ptr plugin, apistudio_str key, uint64_t window_ms,
+                          uint64_t delta);
+
+  /* Any thread. Presence: puts `session` into the scope `scope` (1-1024 bytes, e.g. a workspace)
+   * as `member` (1-1024 bytes, e.g. a user id) with `status` (1-64 bytes, the plugin's own word,
+   * e.g. "online"). A member is present in a scope while one of its sessions is, on any host;
+   * its status is the one last set by any of its sessions. A session is in a scope once: joining
+   * again replaces its member and status. The entry ends with the session or presence_leave;
+   * with backend redis each host keeps its entries alive with heartbeats, so those of a host that
+   * died expire within cluster.presence_ttl. `done` is called exactly once (apistudio_presence_fn).
+   * Returns 0 when refused (bad lengths, no such session); `done` has then been called with NULL. */
+  int (*presence_join)(apistudio_plugin_host_ptr plugin, apistudio_session_id session,
+                       apistudio_str scope, apistudio_str member, apistudio_str status,
+                       apistudio_presence_fn done, apistudio_callback_data_plugin_ptr user_data);
+  /* Any thread. The status of the member `session` is in `scope` as; 0 when it is not in it. */
+  int (*presence_set_status)(apistudio_plugin_host_ptr plugin, apistudio_session_id session,
+                             apistudio_str scope, apistudio_str status);
+  /* Any thread. Takes `session` out of `scope` (the host does it when the session ends). */
+  void (*presence_leave)(apistudio_plugin_host_ptr plugin, apistudio_session_id session,
+                         apistudio_str scope);
 } apistudio_host_api;
 
 /* ---- what a plugin provides --------------------------------------------------------------------
@@ -399,6 +466,16 @@ typedef struct apistudio_plugin_descriptor {
    * immutable snapshot). NULL: the instance keeps its settings until the host restarts. */
   apistudio_verdict (*on_settings)(apistudio_instance_plugin_ptr instance,
                                    apistudio_str settings_json, apistudio_refusal_host_ptr refusal);
+
+  /* ---- added in 1.2 ---- */
+
+  /* A member of a presence scope (presence_join) has no session left in it on any host: its last
+   * session left or ended, or the host it was on stopped its heartbeats (killed) and its entries
+   * expired. Called once for the whole cluster, on the host where that was found, on a host
+   * thread (not a session's: publish on the bus to tell sessions), never after on_destroy.
+   * `status` is the last status the member had. */
+  void (*on_presence_gone)(apistudio_instance_plugin_ptr instance, apistudio_str scope,
+                           apistudio_str member, apistudio_str status);
 } apistudio_plugin_descriptor;
 
 /* The two exported entry points, for plugin authors writing C by hand. */
