@@ -65,6 +65,7 @@ static const apistudio_plugin_descriptor descriptor = {
     NULL,       /* on_upstream_closed */
     NULL,       /* on_bus_message */
     NULL,       /* on_settings */
+    NULL,       /* on_presence_gone */
 };
 
 APISTUDIO_EXPORT uint32_t apistudio_plugin_abi_version(void) { return APISTUDIO_SDK_ABI_VERSION; }

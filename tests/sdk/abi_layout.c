@@ -59,7 +59,7 @@ AT(apistudio_reason, code, 8);
 AT(apistudio_reason, message, 24);
 AT(apistudio_reason, setting, 40);
 
-SIZE(apistudio_host_api, 272);
+SIZE(apistudio_host_api, 312);
 AT(apistudio_host_api, struct_size, 0);
 AT(apistudio_host_api, abi_version, 4);
 AT(apistudio_host_api, log, 8);
@@ -95,8 +95,14 @@ AT(apistudio_host_api, now_ms, 240);
 AT(apistudio_host_api, metric_register, 248);
 AT(apistudio_host_api, metric_add, 256);
 AT(apistudio_host_api, metric_set, 264);
+/* 1.2 */
+AT(apistudio_host_api, cluster_shared, 272);
+AT(apistudio_host_api, counter_add, 280);
+AT(apistudio_host_api, presence_join, 288);
+AT(apistudio_host_api, presence_set_status, 296);
+AT(apistudio_host_api, presence_leave, 304);
 
-SIZE(apistudio_plugin_descriptor, 136);
+SIZE(apistudio_plugin_descriptor, 144);
 AT(apistudio_plugin_descriptor, struct_size, 0);
 AT(apistudio_plugin_descriptor, abi_version, 4);
 AT(apistudio_plugin_descriptor, name, 8);
@@ -113,6 +119,19 @@ AT(apistudio_plugin_descriptor, on_upstream_opened, 104);
 AT(apistudio_plugin_descriptor, on_upstream_closed, 112);
 AT(apistudio_plugin_descriptor, on_bus_message, 120);
 AT(apistudio_plugin_descriptor, on_settings, 128);
+/* 1.2 */
+AT(apistudio_plugin_descriptor, on_presence_gone, 136);
+
+SIZE(apistudio_presence_member, 32);
+AT(apistudio_presence_member, member, 0);
+AT(apistudio_presence_member, status, 16);
+
+SIZE(apistudio_presence_snapshot, 32);
+AT(apistudio_presence_snapshot, struct_size, 0);
+AT(apistudio_presence_snapshot, first_session, 4);
+AT(apistudio_presence_snapshot, members, 8);
+AT(apistudio_presence_snapshot, member_count, 16);
+AT(apistudio_presence_snapshot, complete, 24);
 
 /* Enums travel as int-sized values; their numbers are part of the contract too. */
 SIZE(apistudio_verdict, 4);

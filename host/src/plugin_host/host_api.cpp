@@ -464,6 +464,34 @@ int host_metric_set(apistudio_plugin_handle *plugin, std::uint32_t metric,
              : 0;
 }
 
+// ---- cluster-wide state (1.2) -------------------------------------------------------------------
+
+int host_cluster_shared(apistudio_plugin_handle *) { return 0; }
+
+// ---- shared counters (1.2)
+
+std::uint64_t host_counter_add(apistudio_plugin_handle *, apistudio_str, std::uint64_t,
+                               std::uint64_t) {
+  return UINT64_MAX; // not implemented yet
+}
+
+// ---- presence (1.2)
+
+int host_presence_join(apistudio_plugin_handle *, apistudio_session_id session, apistudio_str,
+                       apistudio_str, apistudio_str, apistudio_presence_fn done,
+                       apistudio_callback_data_plugin_ptr user_data) {
+  if (done != nullptr)
+    done(user_data, session, nullptr); // not implemented yet
+  return 0;
+}
+
+int host_presence_set_status(apistudio_plugin_handle *, apistudio_session_id, apistudio_str,
+                             apistudio_str) {
+  return 0;
+}
+
+void host_presence_leave(apistudio_plugin_handle *, apistudio_session_id, apistudio_str) {}
+
 // C++20 designated initializers: a member out of order is a compile error, and one added to the
 // struct without a function here is too under our -Wextra -Werror, never a silently shifted table.
 constexpr apistudio_host_api table = {
@@ -502,6 +530,11 @@ constexpr apistudio_host_api table = {
     .metric_register = &host_metric_register,
     .metric_add = &host_metric_add,
     .metric_set = &host_metric_set,
+    .cluster_shared = &host_cluster_shared,
+    .counter_add = &host_counter_add,
+    .presence_join = &host_presence_join,
+    .presence_set_status = &host_presence_set_status,
+    .presence_leave = &host_presence_leave,
 };
 
 } // namespace

@@ -106,6 +106,19 @@ inline url to_url(const apistudio_url &u) noexcept {
   return {view(u.scheme), view(u.host), u.port, view(u.path), view(u.query)};
 }
 
+// One member of a presence scope and its status.
+struct presence_member {
+  std::string member;
+  std::string status;
+};
+
+// What host::join_presence completes with (owned copies: keep them as long as you like).
+struct presence_snapshot {
+  bool first_session = false;           // no other session of the member was in the scope
+  std::vector<presence_member> members; // every other member, on every host, by member
+  bool complete = true; // false: the cluster engine was not reached, this host's view only
+};
+
 // The host's services, bound to this plugin. Cheap to copy; valid until the plugin is destroyed.
 // Every function may be called from any thread.
 class host {
@@ -153,7 +166,82 @@ public:
   }
   std::uint64_t now_ms() const noexcept { return api_->now_ms(handle_); }
 
+  // ---- cluster-wide state (SDK 1.2; docs/plugin-sdk.md, "Shared counters and presence") ----
+
+  // True when the host's table has the functions below (a 1.0 or 1.1 host's does not).
+  bool has_cluster_services() const noexcept {
+    return api_->struct_size >=
+           offsetof(apistudio_host_api, presence_leave) + sizeof api_->presence_leave;
+  }
+  // True when the bus, presence and counters span every host (cluster.backend: redis).
+  bool cluster_shared() const noexcept {
+    return has_cluster_services() && api_->cluster_shared(handle_) != 0;
+  }
+  // Adds `delta` to `key`'s sliding-window count and returns the count of the last `window_ms`
+  // as this host knows it (plugin_abi.h, counter_add). Never waits for the network. UINT64_MAX
+  // for a window out of range, or on a host without the function.
+  std::uint64_t count(std::string_view key, std::uint64_t window_ms,
+                      std::uint64_t delta = 1) const noexcept {
+    if (!has_cluster_services())
+      return UINT64_MAX;
+    return api_->counter_add(handle_, str(key), window_ms, delta);
+  }
+  // Puts `session` into `scope` as `member` with `status`; `done` runs once, on the session's
+  // thread, with the snapshot — or with nullptr when the session ended first (or the join was
+  // refused: then join_presence returns false). What `done` throws is logged and dropped.
+  bool join_presence(session_id session, std::string_view scope, std::string_view member,
+                     std::string_view status,
+                     std::function<void(const presence_snapshot *)> done) const {
+    auto *owned = new presence_callback{api_, handle_, std::move(done)};
+    if (!has_cluster_services()) {
+      run_presence(owned, session, nullptr);
+      return false;
+    }
+    return api_->presence_join(handle_, session, str(scope), str(member), str(status),
+                               &run_presence, owned) != 0;
+  }
+  bool set_presence_status(session_id session, std::string_view scope,
+                           std::string_view status) const noexcept {
+    return has_cluster_services() &&
+           api_->presence_set_status(handle_, session, str(scope), str(status)) != 0;
+  }
+  void leave_presence(session_id session, std::string_view scope) const noexcept {
+    if (has_cluster_services())
+      api_->presence_leave(handle_, session, str(scope));
+  }
+
 private:
+  struct presence_callback {
+    const apistudio_host_api *api;
+    apistudio_plugin_host_ptr handle;
+    std::function<void(const presence_snapshot *)> run;
+  };
+  static void run_presence(void *data, apistudio_session_id,
+                           const apistudio_presence_snapshot *snapshot) noexcept {
+    std::unique_ptr<presence_callback> callback(static_cast<presence_callback *>(data));
+    try {
+      if (snapshot == nullptr) {
+        if (callback->run)
+          callback->run(nullptr);
+        return;
+      }
+      presence_snapshot copy;
+      copy.first_session = snapshot->first_session != 0;
+      copy.complete = snapshot->complete != 0;
+      copy.members.reserve(snapshot->member_count);
+      for (std::size_t i = 0; i < snapshot->member_count; ++i)
+        copy.members.push_back({std::string(view(snapshot->members[i].member)),
+                                std::string(view(snapshot->members[i].status))});
+      if (callback->run)
+        callback->run(&copy);
+    } catch (const std::exception &e) {
+      log_throw(callback->api, callback->handle, "presence completion", e.what());
+    } catch (...) {
+      log_throw(callback->api, callback->handle, "presence completion",
+                "an exception that is not a std::exception");
+    }
+  }
+
   struct timer_callback {
     const apistudio_host_api *api; // with `handle`: to log what the callback threw
     apistudio_plugin_host_ptr handle;
@@ -165,15 +253,16 @@ private:
     try {
       callback->run();
     } catch (const std::exception &e) {
-      log_throw(*callback, e.what());
+      log_throw(callback->api, callback->handle, "timer callback", e.what());
     } catch (...) {
-      log_throw(*callback, "an exception that is not a std::exception");
+      log_throw(callback->api, callback->handle, "timer callback",
+                "an exception that is not a std::exception");
     }
   }
-  static void log_throw(const timer_callback &callback, const char *what) noexcept {
+  static void log_throw(const apistudio_host_api *api, apistudio_plugin_host_ptr handle,
+                        const char *who, const char *what) noexcept {
     try {
-      host(callback.api, callback.handle)
-          .log(log_level::error, std::string("timer callback threw: ") + what);
+      host(api, handle).log(log_level::error, std::string(who) + " threw: " + what);
     } catch (...) {
     }
   }
@@ -438,6 +527,11 @@ public:
   // settings_error to refuse them (the host keeps the old ones and rejects the reload). Without
   // an override the hook is not exported and the instance keeps its settings until a restart.
   virtual void on_settings(std::string_view /*settings_json*/) {}
+  // SDK 1.2: `member` has no session left in presence scope `scope` on any host (it left, its
+  // session ended, or its host died and its entries expired); `status` was its last. Called once
+  // for the whole cluster, on a host thread, not a session's: announce it on the bus.
+  virtual void on_presence_gone(std::string_view /*scope*/, std::string_view /*member*/,
+                                std::string_view /*status*/) {}
 };
 
 namespace detail {
@@ -635,6 +729,14 @@ template <class Plugin> struct exports {
       return 0;
     });
   }
+  static void presence_gone(void *p, apistudio_str scope, apistudio_str member,
+                            apistudio_str status) noexcept {
+    auto *inst = of(p);
+    guarded(inst, "on_presence_gone", 0, [&] {
+      inst->object->on_presence_gone(view(scope), view(member), view(status));
+      return 0;
+    });
+  }
   static void bus_message(void *p, apistudio_session_host_ptr s, void *st, apistudio_str topic,
                           apistudio_str payload) noexcept {
     auto *inst = of(p);
@@ -677,6 +779,7 @@ template <class Plugin> struct exports {
         APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_upstream_closed, upstream_closed),
         APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_bus_message, bus_message),
         APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_settings, settings),
+        APISTUDIO_SDK_HOOK_IF_OVERRIDDEN(on_presence_gone, presence_gone),
     };
 #undef APISTUDIO_SDK_HOOK_IF_OVERRIDDEN
     return &d;
