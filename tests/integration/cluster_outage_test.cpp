@@ -15,9 +15,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <regex>
+#include <thread>
+#include <utility>
 
 #include <unistd.h>
 
@@ -142,21 +146,9 @@ TEST(ClusterOutage, RedisStoppedAndRestartedUnderLoad) {
 
   member on_a, on_b;
   ws_client publisher;
-  ASSERT_TRUE(on_a.join(a.port, "alice"));
-  ASSERT_TRUE(on_b.join(b.port, "bob"));
-  ASSERT_TRUE(publisher.connect(a.port, "/ws?user_id=pat&workspace_id=team"));
   std::atomic<bool> publishing{true};
   std::atomic<int> published{0};
-  std::thread publish_loop([&] {
-    // 200 events/s, without a pause for the outage: the load the bus must take.
-    for (int n = 0; publishing; ++n) {
-      publisher.send_json({{"type", "collection_updated"},
-                           {"collection_id", "c-" + std::to_string(n)},
-                           {"changes", {{"n", n}}}});
-      ++published;
-      std::this_thread::sleep_for(5ms);
-    }
-  });
+  std::thread publish_loop;
   // Runs on every way out (a failed ASSERT too): the publisher stops, and killing the hosts ends
   // the members' connections, so that their readers end before the members are destroyed.
   struct at_exit {
@@ -171,6 +163,20 @@ TEST(ClusterOutage, RedisStoppedAndRestartedUnderLoad) {
     a.process.send_signal(SIGKILL);
     b.process.send_signal(SIGKILL);
   }};
+
+  ASSERT_TRUE(on_a.join(a.port, "alice"));
+  ASSERT_TRUE(on_b.join(b.port, "bob"));
+  ASSERT_TRUE(publisher.connect(a.port, "/ws?user_id=pat&workspace_id=team"));
+  publish_loop = std::thread([&] {
+    // Up to 200 events/s, without a pause for the outage: the load the bus must take.
+    for (int n = 0; publishing; ++n) {
+      publisher.send_json({{"type", "collection_updated"},
+                           {"collection_id", "c-" + std::to_string(n)},
+                           {"changes", {{"n", n}}}});
+      ++published;
+      std::this_thread::sleep_for(5ms);
+    }
+  });
 
   // Before: both hosts' members hear the publisher.
   EXPECT_TRUE(eventually([&] { return on_a.heard > 50 && on_b.heard > 50; }, 10s))
