@@ -253,6 +253,7 @@ struct redis_client::impl : std::enable_shared_from_this<redis_client::impl> {
       return subscribe_then_connected(attempt);
     connect_timer_.cancel();
     backoff_ = options_.min_backoff;
+    ++state_changes_; // before connected_: see state_changes()
     connected_ = true;
     notify(true, "");
   }
@@ -293,6 +294,8 @@ struct redis_client::impl : std::enable_shared_from_this<redis_client::impl> {
   void down(const std::string &reason) {
     ++attempt_; // a handshake step still in flight is stale from here on
     connect_timer_.cancel();
+    if (connected_)
+      ++state_changes_; // before connected_: see state_changes()
     connected_ = false;
     fail_all_and_drop(cluster_errc::connection_lost);
     notify(false, reason);
@@ -405,6 +408,8 @@ struct redis_client::impl : std::enable_shared_from_this<redis_client::impl> {
     if (stopped_)
       return;
     stopped_ = true;
+    if (connected_)
+      ++state_changes_;
     connected_ = false;
     resolver_.cancel();
     connect_timer_.cancel();
@@ -434,6 +439,7 @@ struct redis_client::impl : std::enable_shared_from_this<redis_client::impl> {
   std::string channel_; // subscriber mode: set before start(), then only read
   message_handler on_message_;
   std::atomic<bool> connected_{false};
+  std::atomic<std::uint64_t> state_changes_{0};
   std::atomic<std::size_t> in_flight_{0}; // accepted by command() and not answered yet
 };
 
@@ -503,6 +509,7 @@ void redis_client::command(std::vector<std::string> args, net::any_io_executor c
 }
 
 bool redis_client::connected() const noexcept { return impl_->connected_; }
+std::uint64_t redis_client::state_changes() const noexcept { return impl_->state_changes_; }
 const redis_options &redis_client::options() const noexcept { return impl_->options_; }
 
 } // namespace apistudio::cluster

@@ -103,6 +103,10 @@ public:
 
   // Any thread: true between a successful AUTH/SELECT and the next loss.
   bool connected() const noexcept;
+  // Any thread: how many times connected() changed so far (up, then down, then up ...). Counted
+  // before connected() shows the change, so a caller that saw connected() false reads the loss
+  // counted here: callers use it to do something once per outage or per connection.
+  std::uint64_t state_changes() const noexcept;
   const redis_options &options() const noexcept;
 
   struct impl; // shared with the handlers in flight, so it outlives the last of them

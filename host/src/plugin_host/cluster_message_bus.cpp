@@ -21,6 +21,7 @@
 
 #include <array>
 #include <atomic>
+#include <limits>
 #include <mutex>
 
 namespace apistudio {
@@ -49,8 +50,11 @@ struct bus_core {
   std::mutex mutex; // guards `open` against the engine thread's deliveries
   bool open = true;
   std::atomic<std::size_t> in_flight{0};
-  // Once per outage: re-armed when the subscription is back.
-  std::atomic<bool> drop_logged{false};
+  // The publishing connection's state_changes() when a drop was last logged: one warning per
+  // outage (or per connected spell in which Redis is too slow). Keyed on the connection that
+  // publishes, not on the subscription: the two reconnect on their own backoffs, and when the
+  // subscription came back first, re-arming there logged the drops of the same outage twice.
+  std::atomic<std::uint64_t> drop_logged_at{std::numeric_limits<std::uint64_t>::max()};
   std::array<std::atomic<bool>, refusal_kinds> refusal_logged{};
   // The engine's thread only.
   bool ever_subscribed = false;
@@ -58,7 +62,8 @@ struct bus_core {
 
   void dropped(std::string_view why) {
     metrics.add(metric::cluster_bus_dropped);
-    if (!drop_logged.exchange(true))
+    const auto episode = engine.client().state_changes();
+    if (drop_logged_at.exchange(episode) != episode)
       log.warn("cluster", "cross-host bus: a publish for the other hosts was dropped (" +
                               std::string(why) +
                               "); this host's own sessions still get every message. Further "
@@ -98,7 +103,6 @@ struct bus_core {
                                 " again; messages from the other hosts are delivered again");
       ever_subscribed = true;
       lost_logged = false;
-      drop_logged = false;
       return;
     }
     if (ever_subscribed && !lost_logged) {
