@@ -3,10 +3,13 @@
 // is answered (an error event) or dropped: the host answers unhandled /ws frames itself. Other
 // paths are not this plugin's business: every hook returns at once for them.
 //
-// Joining happens in on_session_open, the only hook that runs when a client connects: the
-// snapshot frames sent to the joiner there are queued by the host and written after the 101
-// response (a session refused later by another plugin still gets on_session_close, which
-// undoes the join).
+// Joining happens in on_session_open, the only hook that runs when a client connects. Presence is
+// the host's (SDK 1.2: join_presence, with backend redis spanning every host): the join completes
+// on the session's thread with the snapshot, sent to the joiner then (frames queued before the
+// 101 response are written after it), and "online" is published when it was the user's first
+// session of the workspace. A session refused later by another plugin still gets
+// on_session_close, which leaves. "offline" is published from on_presence_gone, which the host
+// calls once for the whole cluster when a user's last session left (or its host died).
 //
 // Identity: the token's user, else ?user_id=, else (no tokens only) the first valid user_id the
 // client declares in an event. Until then the session is subscribed and got the snapshot, but is
@@ -45,8 +48,7 @@ struct member_state {
 class collaboration_plugin final : public sdk::plugin<member_state> {
 public:
   collaboration_plugin(sdk::host h, std::string_view settings_json)
-      : plugin(h), settings_(parse_settings(settings_json)),
-        store_(std::make_unique<in_memory_presence_store>()) {
+      : plugin(h), settings_(parse_settings(settings_json)) {
     if (settings_.tokens.empty())
       host().log(sdk::log_level::info,
                  "no tokens configured: /ws clients name themselves with ?user_id= or the "
@@ -72,19 +74,13 @@ public:
     if (who.user_id.empty()) {
       // Not identified yet: the session gets the snapshot and the workspace's broadcasts now,
       // but is not listed and announced until it declares a user_id (bind_identity).
-      for (const auto &other : store_->members(member->workspace_id))
+      for (const auto &other : local_.members(member->workspace_id))
         host().send(id, serialize(user_presence_event(other.user_id, to_string(other.status),
                                                       member->workspace_id, now)));
     } else {
       session.set_identity(who.user_id);
       member->user_id = std::move(who.user_id);
-      const auto joined = store_->join(member->workspace_id, member->user_id, id);
-      for (const auto &other : joined.others)
-        host().send(id, serialize(user_presence_event(other.user_id, to_string(other.status),
-                                                      member->workspace_id, now)));
-      if (joined.first_session)
-        publish(*member, id, std::nullopt,
-                user_presence_event(member->user_id, "online", member->workspace_id, now));
+      join(*member, id, presence_status::online, true, nullptr);
     }
     state = std::move(member);
     return sdk::verdict::continue_;
@@ -95,10 +91,18 @@ public:
       return;
     const auto id = session.id();
     host().unsubscribe(id, member->topic);
-    if (member->identified() && store_->leave(member->workspace_id, member->user_id, id))
-      publish(*member, id, std::nullopt,
-              user_presence_event(member->user_id, "offline", member->workspace_id,
-                                  common::iso8601_now()));
+    if (member->identified()) {
+      local_.leave(member->workspace_id, member->user_id, id);
+      host().leave_presence(id, member->workspace_id); // "offline": on_presence_gone
+    }
+  }
+
+  void on_presence_gone(std::string_view scope, std::string_view user,
+                        std::string_view /*status*/) override {
+    // No session sends this: sender 0 (never a session id) reaches every session of the
+    // workspace, on every host (the bus spans them).
+    publish(bus_topic(scope), 0, std::nullopt,
+            user_presence_event(user, "offline", scope, common::iso8601_now()));
   }
 
   sdk::outcome on_client_message(sdk::session &session, member_state *member,
@@ -114,7 +118,6 @@ public:
     const auto id = session.id();
     // With tokens the token decides and an event's user_id is ignored, as before. Without, the
     // user_id is the client's word: it binds an unidentified session and must agree afterwards.
-    bool announced = false;
     if (settings_.tokens.empty()) {
       if (parsed.claim == user_claim::invalid) {
         message.set_reply(invalid_format_event(invalid_user_id_detail, now));
@@ -137,23 +140,12 @@ public:
                           now));
           return sdk::verdict::reply;
         }
-        announced =
-            bind_identity(session, *member, std::move(parsed.claimed_user_id), *parsed.event, now);
+        bind_identity(session, *member, std::move(parsed.claimed_user_id),
+                      std::move(*parsed.event));
+        return sdk::verdict::handled; // the event is published once the join completed
       }
     }
-
-    if (auto *p = std::get_if<presence_change>(&*parsed.event)) {
-      if (announced)
-        return sdk::verdict::handled; // the join's announcement carried this status
-      store_->set_status(member->workspace_id, member->user_id, p->status);
-      publish(
-          *member, id, std::nullopt,
-          user_presence_event(member->user_id, to_string(p->status), member->workspace_id, now));
-    } else if (auto *c = std::get_if<collection_update>(&*parsed.event)) {
-      publish(*member, id, std::nullopt, collection_updated_event(*c, member->user_id, now));
-    } else if (auto *r = std::get_if<request_share>(&*parsed.event)) {
-      publish(*member, id, r->shared_with, request_shared_event(*r, member->user_id, now));
-    }
+    forward(*member, id, *parsed.event, now);
     return sdk::verdict::handled; // published: the event needs no answer
   }
 
@@ -172,37 +164,82 @@ public:
   }
 
 private:
-  // Joins the store under the first user_id the session declared and announces it when it is the
-  // user's first session of the workspace: one user_presence, with the status of `event` when it
-  // is a user_presence (so the join and that status are one announcement), else "online". The
-  // snapshot was sent at open and the session has been subscribed since, so nothing is resent.
-  // True when the announcement was published.
-  bool bind_identity(sdk::session &session, member_state &member, std::string user_id,
-                     const client_event &event, std::string_view now) {
-    session.set_identity(user_id);
-    member.user_id = std::move(user_id);
-    const auto joined = store_->join(member.workspace_id, member.user_id, session.id());
-    if (!joined.first_session)
-      return false;
-    auto status = presence_status::online;
+  // Publishes a client's event to its workspace (a presence change also becomes its status).
+  void forward(const member_state &member, sdk::session_id id, const client_event &event,
+               std::string_view now) {
     if (const auto *p = std::get_if<presence_change>(&event)) {
-      status = p->status;
-      store_->set_status(member.workspace_id, member.user_id, status);
+      host().set_presence_status(id, member.workspace_id, to_string(p->status));
+      local_.set_status(member.workspace_id, member.user_id, p->status);
+      publish(member.topic, id, std::nullopt,
+              user_presence_event(member.user_id, to_string(p->status), member.workspace_id, now));
+    } else if (const auto *c = std::get_if<collection_update>(&event)) {
+      publish(member.topic, id, std::nullopt, collection_updated_event(*c, member.user_id, now));
+    } else if (const auto *r = std::get_if<request_share>(&event)) {
+      publish(member.topic, id, r->shared_with, request_shared_event(*r, member.user_id, now));
     }
-    publish(member, session.id(), std::nullopt,
-            user_presence_event(member.user_id, to_string(status), member.workspace_id, now));
-    return true;
   }
 
-  void publish(const member_state &member, sdk::session_id from,
+  // Joins the workspace's presence as member.user_id with `status`. On completion (the session's
+  // thread, while it lives): the snapshot to the joiner when `send_snapshot`, "online" (or
+  // `status`) published when it was the user's first session, then `then(first_session)`.
+  // The completion holds copies, never `member`: the session's state may be gone by then.
+  void join(const member_state &member, sdk::session_id id, presence_status status,
+            bool send_snapshot, std::function<void(const member_state &, bool)> then) {
+    local_.join(member.workspace_id, member.user_id, id);
+    if (status != presence_status::online)
+      local_.set_status(member.workspace_id, member.user_id, status);
+    host().join_presence(
+        id, member.workspace_id, member.user_id, to_string(status),
+        [this, id, status, send_snapshot, copy = member,
+         then = std::move(then)](const sdk::presence_snapshot *snapshot) {
+          if (snapshot == nullptr)
+            return; // the session ended first (or the join was refused)
+          const auto now = common::iso8601_now();
+          if (send_snapshot)
+            for (const auto &other : snapshot->members)
+              host().send(id, serialize(user_presence_event(other.member, other.status,
+                                                            copy.workspace_id, now)));
+          if (snapshot->first_session)
+            publish(copy.topic, id, std::nullopt,
+                    user_presence_event(copy.user_id, to_string(status), copy.workspace_id, now));
+          if (then)
+            then(copy, snapshot->first_session);
+        });
+  }
+
+  // Joins presence under the first user_id the session declared and announces it when it is the
+  // user's first session of the workspace: one user_presence, with the status of `event` when it
+  // is a user_presence (so the join and that status are one announcement), else "online"; then
+  // `event` itself, unless that announcement carried it. The snapshot was sent at open and the
+  // session has been subscribed since, so nothing is resent.
+  void bind_identity(sdk::session &session, member_state &member, std::string user_id,
+                     client_event event) {
+    session.set_identity(user_id);
+    member.user_id = std::move(user_id);
+    auto status = presence_status::online;
+    const auto *p = std::get_if<presence_change>(&event);
+    if (p != nullptr)
+      status = p->status;
+    const bool is_presence = p != nullptr;
+    join(member, session.id(), status, false,
+         [this, id = session.id(), is_presence, event = std::move(event)](const member_state &m,
+                                                                          bool announced) {
+           if (!(announced && is_presence))
+             forward(m, id, event, common::iso8601_now());
+         });
+  }
+
+  void publish(const std::string &topic, sdk::session_id from,
                std::optional<std::vector<std::string>> to_users, json event) const {
     // Serialised once here, for every recipient (collaboration_events.hpp, "Bus envelope").
     const std::string text = serialize(event);
-    host().publish(member.topic, encode_envelope({from, std::move(to_users), text, origin_}));
+    host().publish(topic, encode_envelope({from, std::move(to_users), text, origin_}));
   }
 
   const settings settings_;
-  const std::unique_ptr<presence_store> store_;
+  // This host's members, for the snapshot of a session not identified yet (it is not in the
+  // host's presence, which lists a scope only to a joiner): docs/plugins.md.
+  in_memory_presence_store local_;
   // Session ids are per process: with the bus spanning hosts, (origin_, id) names the sender.
   const std::uint64_t origin_ = random_origin();
 };

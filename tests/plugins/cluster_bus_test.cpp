@@ -119,19 +119,22 @@ TEST(ClusterBus, CollaborationSpansHostsWithTheRulesOfOneHost) {
 
   // The first /ws session of each host: the same session id on both (ids are per process),
   // which must not make alice's host take bob's events for her own.
-  // (A join's snapshot is its own host's: presence shared in Redis is another slice.)
+  // A join's snapshot lists the members of every host (presence in Redis).
   ws_client alice, bob, carol, eve_a, dave_b;
   ASSERT_TRUE(alice.connect(a.port(), ws_target("alice", "team")));
   wait_received(b.port(), 1); // alice online, before bob is there to hear it
   ASSERT_TRUE(bob.connect(b.port(), ws_target("bob", "team")));
+  expect_presence(bob, "alice", "online"); // in b's snapshot, from host a
   expect_presence(alice, "bob", "online"); // from host b
   ASSERT_TRUE(carol.connect(b.port(), ws_target("carol", "team")));
-  expect_presence(carol, "bob", "online"); // b's own snapshot
+  expect_presence(carol, "alice", "online"); // the snapshot, ordered by member
+  expect_presence(carol, "bob", "online");
   expect_presence(bob, "carol", "online");
   expect_presence(alice, "carol", "online");
   ASSERT_TRUE(dave_b.connect(b.port(), ws_target("dave", "other")));
   wait_received(a.port(), 3); // bob, carol and dave online
   ASSERT_TRUE(eve_a.connect(a.port(), ws_target("eve", "other")));
+  expect_presence(eve_a, "dave", "online"); // her snapshot
   expect_presence(dave_b, "eve", "online"); // "other" spans the hosts too
 
   // collection_updated from b reaches a (and b's other member), not the sender.
@@ -195,6 +198,8 @@ TEST(ClusterBus, RedisLostThenBackOnTheSamePort) {
   expect_presence(alice, "carol", "online");
   wait_received(b.port(), 2);
   ASSERT_TRUE(bob.connect(b.port(), ws_target("bob", "team")));
+  expect_presence(bob, "alice", "online"); // his snapshot spans the hosts
+  expect_presence(bob, "carol", "online");
   expect_presence(alice, "bob", "online");
   expect_presence(carol, "bob", "online");
 

@@ -86,6 +86,9 @@ enum class metric : std::uint16_t {
   cluster_bus_dropped,      // meant for other hosts, not sent (no engine, bound, too large, failed)
   cluster_bus_refused,      // from Redis but not a valid envelope
   cluster_engine_connected, // gauge: 1 while the engine's connection is up
+  // presence in Redis: what was refused rather than trusted (docs/cluster.md, "Presence")
+  cluster_presence_wrong_type, // a presence key of another type (WRONGTYPE)
+  cluster_presence_malformed,  // a malformed entry, status or reply
   count_
 };
 

@@ -165,6 +165,12 @@ const std::vector<fixed_family> &fixed_families() {
         {metric::cluster_bus_received, "outcome", "received"},
         {metric::cluster_bus_dropped, "outcome", "dropped"},
         {metric::cluster_bus_refused, "outcome", "refused"}}},
+      {"apistudio_cluster_presence_errors_total",
+       "counter",
+       "Presence data from Redis refused rather than trusted, by kind: wrong_type (a key of "
+       "another type), malformed (an entry, status or reply not as this host writes them).",
+       {{metric::cluster_presence_wrong_type, "kind", "wrong_type"},
+        {metric::cluster_presence_malformed, "kind", "malformed"}}},
       {"apistudio_cluster_engine_connected",
        "gauge",
        "1 while the connection to the cluster engine (Redis) is up, else 0.",

@@ -8,6 +8,8 @@
 #include "base/utf8_truncate.hpp"
 #include "protocol/upstream_target.hpp" // is_valid_header_name / is_valid_header_value
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 #include <cstddef>
 #include <functional>
@@ -477,20 +479,108 @@ std::uint64_t host_counter_add(apistudio_plugin_handle *, apistudio_str, std::ui
 
 // ---- presence (1.2)
 
-int host_presence_join(apistudio_plugin_handle *, apistudio_session_id session, apistudio_str,
-                       apistudio_str, apistudio_str, apistudio_presence_fn done,
-                       apistudio_callback_data_plugin_ptr user_data) {
-  if (done != nullptr)
-    done(user_data, session, nullptr); // not implemented yet
-  return 0;
+// The lengths plugin_abi.h gives; anything else is refused before the service sees it.
+bool valid_presence_part(apistudio_str s, std::size_t max) noexcept {
+  return s.data != nullptr && s.size >= 1 && s.size <= max;
+}
+constexpr std::size_t max_presence_scope_bytes = 1024;
+constexpr std::size_t max_presence_member_bytes = 1024;
+constexpr std::size_t max_presence_status_bytes = 64;
+
+// The join's answer, handed to the plugin on the session's thread while the session lives (its
+// chain is reset in session_close, which runs there too), else with NULL only to free user_data.
+void complete_join(const std::weak_ptr<session_port> &weak, apistudio_session_id session,
+                   apistudio_presence_fn done, void *user_data,
+                   const presence_join_result &result) noexcept {
+  const auto port = weak.lock();
+  if (port == nullptr || port->context().chain == nullptr) {
+    guarded_void([&] { done(user_data, session, nullptr); });
+    return;
+  }
+  std::vector<apistudio_presence_member> members;
+  if (!guarded_void([&] {
+        members.reserve(result.others.size());
+        for (const auto &[member, status] : result.others)
+          members.push_back({to_str(member), to_str(status)});
+      })) {
+    guarded_void([&] { done(user_data, session, nullptr); });
+    return;
+  }
+  apistudio_presence_snapshot snapshot{};
+  snapshot.struct_size = sizeof snapshot;
+  snapshot.first_session = result.first_session ? 1 : 0;
+  snapshot.members = members.data();
+  snapshot.member_count = members.size();
+  snapshot.complete = result.complete ? 1 : 0;
+  guarded_void([&] { done(user_data, session, &snapshot); });
 }
 
-int host_presence_set_status(apistudio_plugin_handle *, apistudio_session_id, apistudio_str,
-                             apistudio_str) {
-  return 0;
+int host_presence_join(apistudio_plugin_handle *plugin, apistudio_session_id session,
+                       apistudio_str scope, apistudio_str member, apistudio_str status,
+                       apistudio_presence_fn done, apistudio_callback_data_plugin_ptr user_data) {
+  if (done == nullptr)
+    return 0; // nobody to answer: joining would leave the plugin unaware of its own entry
+  auto refused = [&] {
+    guarded_void([&] { done(user_data, session, nullptr); });
+    return 0;
+  };
+  if (plugin == nullptr || !valid_presence_part(scope, max_presence_scope_bytes) ||
+      !valid_presence_part(member, max_presence_member_bytes) ||
+      !valid_presence_part(status, max_presence_status_bytes))
+    return refused();
+  auto &rt = *plugin->runtime;
+  std::shared_ptr<session_port> port;
+  boost::asio::any_io_executor executor;
+  try {
+    port = rt.directory.find(session);
+    if (port)
+      executor = port->executor();
+  } catch (...) {
+  }
+  if (!port || !executor)
+    return refused();
+  try {
+    // The library stays loaded until the completion ran: `done` is its code.
+    rt.presence.join(plugin->name, session, view(scope), view(member), view(status),
+                     [weak = std::weak_ptr<session_port>(port), executor, library = plugin->library,
+                      session, done, user_data](presence_join_result result) {
+                       boost::asio::post(executor, [weak, library, session, done, user_data,
+                                                    result = std::move(result)] {
+                         complete_join(weak, session, done, user_data, result);
+                       });
+                     });
+    // A session that ended meanwhile has already left its scopes: this entry would outlive it.
+    if (!rt.directory.find(session))
+      rt.presence.leave(plugin->name, session, view(scope));
+    return 1;
+  } catch (...) {
+    return 0; // out of memory; the completion may be lost with it
+  }
 }
 
-void host_presence_leave(apistudio_plugin_handle *, apistudio_session_id, apistudio_str) {}
+int host_presence_set_status(apistudio_plugin_handle *plugin, apistudio_session_id session,
+                             apistudio_str scope, apistudio_str status) {
+  if (plugin == nullptr || !valid_presence_part(scope, max_presence_scope_bytes) ||
+      !valid_presence_part(status, max_presence_status_bytes))
+    return 0;
+  try {
+    return plugin->runtime->presence.set_status(plugin->name, session, view(scope), view(status))
+               ? 1
+               : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+void host_presence_leave(apistudio_plugin_handle *plugin, apistudio_session_id session,
+                         apistudio_str scope) {
+  if (plugin == nullptr || !valid_presence_part(scope, max_presence_scope_bytes))
+    return;
+  try {
+    plugin->runtime->presence.leave(plugin->name, session, view(scope));
+  } catch (...) {
+  }
+}
 
 // C++20 designated initializers: a member out of order is a compile error, and one added to the
 // struct without a function here is too under our -Wextra -Werror, never a silently shifted table.

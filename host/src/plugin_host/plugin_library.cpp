@@ -155,6 +155,9 @@ std::shared_ptr<plugin_library> open_plugin_library(const plugin_config &entry,
   if (descriptor->struct_size >= offsetof(apistudio_plugin_descriptor, on_settings) +
                                      sizeof(apistudio_plugin_descriptor::on_settings))
     h.on_settings = descriptor->on_settings;
+  if (descriptor->struct_size >= offsetof(apistudio_plugin_descriptor, on_presence_gone) +
+                                     sizeof(apistudio_plugin_descriptor::on_presence_gone))
+    h.on_presence_gone = descriptor->on_presence_gone;
   lib->name_.assign(descriptor->name.data, descriptor->name.size);
   if (descriptor->version.data != nullptr)
     lib->version_.assign(descriptor->version.data, descriptor->version.size);

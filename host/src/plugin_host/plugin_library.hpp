@@ -38,7 +38,8 @@ struct plugin_hooks {
   decltype(apistudio_plugin_descriptor::on_upstream_opened) on_upstream_opened = nullptr;
   decltype(apistudio_plugin_descriptor::on_upstream_closed) on_upstream_closed = nullptr;
   decltype(apistudio_plugin_descriptor::on_bus_message) on_bus_message = nullptr;
-  decltype(apistudio_plugin_descriptor::on_settings) on_settings = nullptr; // after 1.0
+  decltype(apistudio_plugin_descriptor::on_settings) on_settings = nullptr;           // after 1.0
+  decltype(apistudio_plugin_descriptor::on_presence_gone) on_presence_gone = nullptr; // 1.2
 };
 
 // The smallest descriptor a 1.x plugin may export: everything SDK 1.0 defined.

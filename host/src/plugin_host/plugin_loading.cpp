@@ -314,6 +314,7 @@ plugin_runtime::impl::~impl() {
   // first (plugin_chain's destructor); the libraries go last, with the handles (pending timer
   // handlers keep their own copy).
   stop();
+  presence.on_gone(nullptr);
   {
     std::lock_guard lock(chain_mutex);
     current.reset();

@@ -6,6 +6,8 @@
 // pointers with stack-allocated arguments, and names are copied only when a chain stops.
 #include "plugin_host/plugin_runtime_impl.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -64,8 +66,9 @@ bool opened(const session_context &ctx, std::size_t index) noexcept {
 
 plugin_runtime::plugin_runtime(const host_config &config, boost::asio::io_context &ioc,
                                session_directory &directory, message_bus &bus, logger &log,
-                               const clock_source &clock, metrics_registry *metrics)
-    : impl_(std::make_unique<impl>(ioc, directory, bus, log, clock, metrics)) {
+                               const clock_source &clock, metrics_registry *metrics,
+                               presence_service *presence)
+    : impl_(std::make_unique<impl>(ioc, directory, bus, log, clock, metrics, presence)) {
   // Loading runs after impl_ is fully built: if a later plugin fails, ~impl destroys the ones
   // already created.
   impl_->load(config);
@@ -200,7 +203,33 @@ void plugin_runtime::session_close(session_context &ctx) {
   }
   impl_->timers->cancel_session(ctx.id);
   impl_->bus.unsubscribe_all(ctx.id);
+  impl_->presence.leave_all(ctx.id); // may report members gone (impl::report_gone)
   ctx.chain.reset(); // here, while the runtime surely exists: it may retire an instance
+}
+
+void plugin_runtime::impl::report_gone(const presence_gone_event &gone) noexcept {
+  try {
+    const auto loaded = chain();
+    if (loaded == nullptr)
+      return;
+    std::shared_ptr<apistudio_plugin_handle> plugin;
+    for (const auto &p : loaded->plugins)
+      if (p->name == gone.plugin && p->hooks.on_presence_gone != nullptr)
+        plugin = p;
+    if (plugin == nullptr || stopped)
+      return; // a plugin removed by a reload, or one without the hook: nobody to tell
+    boost::asio::post(ioc, [plugin = std::move(plugin), gone]() {
+      auto &p = *plugin;
+      if (!guarded_void([&] {
+            p.hooks.on_presence_gone(p.instance, to_str(gone.scope), to_str(gone.member),
+                                     to_str(gone.status));
+          }))
+        p.log->log(log_level::error, p.log_component,
+                   "plugin '" + p.name + "' threw in on_presence_gone", plugin_log_fields(p));
+    });
+  } catch (...) {
+    // Out of memory: the member's absence goes unannounced rather than the host down.
+  }
 }
 
 // ---- chains -------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include "base/metrics.hpp"
 #include "plugin_host/message_bus.hpp"
 #include "plugin_host/plugin_load_error.hpp"
+#include "plugin_host/presence_service.hpp"
 #include "plugin_host/session_port.hpp"
 #include "policy/host_config.hpp"
 #include "protocol/upstream_target.hpp"
@@ -116,10 +117,12 @@ class plugin_runtime {
 public:
   // Loads the plugins; throws plugin_load_error. `ioc` runs timers and global callbacks.
   // Hook calls, failures, times and refusals are counted into `metrics` (a private registry
-  // when null).
+  // when null). The SDK's presence functions use `presence` (an in-process one when null); it
+  // must outlive the runtime.
   plugin_runtime(const host_config &config, boost::asio::io_context &ioc,
                  session_directory &directory, message_bus &bus, logger &log,
-                 const clock_source &clock, metrics_registry *metrics = nullptr);
+                 const clock_source &clock, metrics_registry *metrics = nullptr,
+                 presence_service *presence = nullptr);
   ~plugin_runtime();
   plugin_runtime(const plugin_runtime &) = delete;
   plugin_runtime &operator=(const plugin_runtime &) = delete;

@@ -13,6 +13,7 @@
 #include "plugin_host/plugin_library.hpp"
 #include "plugin_host/plugin_runtime.hpp"
 #include "plugin_host/plugin_timers.hpp"
+#include "plugin_host/presence_service.hpp"
 
 #include <atomic>
 #include <memory>
@@ -126,12 +127,14 @@ inline apistudio_refusal *as_refusal(hook_refusal &r) noexcept {
 
 struct plugin_runtime::impl {
   impl(boost::asio::io_context &io, session_directory &sessions, message_bus &pubsub, logger &logs,
-       const clock_source &time, metrics_registry *counts)
+       const clock_source &time, metrics_registry *counts, presence_service *members)
       : ioc(io), directory(sessions), bus(pubsub), log(logs), clock(time),
         own_metrics(counts ? nullptr : std::make_unique<metrics_registry>()),
-        metrics(counts ? *counts : *own_metrics),
-        timers(plugin_timers::create(io, sessions, logs)) {
+        metrics(counts ? *counts : *own_metrics), timers(plugin_timers::create(io, sessions, logs)),
+        own_presence(members ? nullptr : make_local_presence()),
+        presence(members ? *members : *own_presence) {
     anchor->runtime = this;
+    presence.on_gone([this](const presence_gone_event &gone) { report_gone(gone); });
   }
   ~impl();
   impl(const impl &) = delete;
@@ -166,6 +169,11 @@ struct plugin_runtime::impl {
   std::shared_ptr<retire_anchor> anchor = std::make_shared<retire_anchor>();
   void destroy_instance(apistudio_plugin_handle &p, bool replaced) noexcept;
 
+  // A member gone from a presence scope: on_presence_gone of the plugin's current instance, on
+  // `ioc` (a host thread, never a session's, never inside another hook), holding the instance so
+  // that it cannot be destroyed first (plugin_runtime.cpp).
+  void report_gone(const presence_gone_event &gone) noexcept;
+
   boost::asio::io_context &ioc;
   session_directory &directory;
   message_bus &bus;
@@ -174,6 +182,8 @@ struct plugin_runtime::impl {
   std::unique_ptr<metrics_registry> own_metrics; // when the runtime was given none
   metrics_registry &metrics;
   std::shared_ptr<plugin_timers> timers;
+  std::unique_ptr<presence_service> own_presence; // when the runtime was given none
+  presence_service &presence;
   mutable std::mutex chain_mutex;
   std::shared_ptr<const plugin_chain> current; // new sessions' chain; never null once loaded
   std::atomic<bool> stopped{false};

@@ -313,6 +313,16 @@ void section_reader::read_cluster(const located &section) {
                           "lease_ttl " + format_duration(c.lease_ttl) +
                               " out of range (expected at least 1s and at most 1h)");
            }},
+          {"presence_ttl",
+           [&](const located &v) {
+             c.presence_ttl = yaml_.duration(v, 1h);
+             // Heartbeats every ttl/3 and sweeps every ttl/4: below a second they would race
+             // the expiry they guard against on an ordinary network.
+             if (c.presence_ttl < 1s)
+               yaml_.fail(v.mark(), v.path,
+                          "presence_ttl " + format_duration(c.presence_ttl) +
+                              " out of range (expected at least 1s and at most 1h)");
+           }},
           {"start_without_engine",
            [&](const located &v) { c.start_without_engine = yaml_.boolean(v); }},
       });

@@ -134,6 +134,8 @@ struct cluster_config {
   std::chrono::milliseconds connect_timeout = 5s; // resolve + connect + AUTH + SELECT
   std::chrono::milliseconds command_timeout = 1s; // past it a command fails, the link is redone
   std::chrono::milliseconds lease_ttl = 15s;
+  // How long a host's presence entries outlive its last heartbeat (docs/cluster.md, "Presence").
+  std::chrono::milliseconds presence_ttl = 10s;
   bool start_without_engine = false; // true: start local-only and join when Redis comes
 
   bool operator==(const cluster_config &) const = default;

@@ -122,6 +122,7 @@ struct host_server::parts {
   std::unique_ptr<cluster::cluster_engine> cluster;
   session_directory directory;
   std::unique_ptr<message_bus> bus;
+  std::unique_ptr<presence_service> presence; // outlives the runtime, which reports through it
   std::unique_ptr<plugin_runtime> plugins;
   client_registry clients;
   std::unique_ptr<live_settings> settings;
@@ -192,8 +193,12 @@ host_server::host_server(host_config config, host_options options) : config_(std
   // With an engine the bus spans the hosts (docs/cluster.md, "The cross-host bus").
   p.bus = p.cluster ? make_cluster_message_bus(p.directory, *p.cluster, p.metrics, p.log)
                     : make_local_message_bus(p.directory);
+  // Likewise presence (docs/cluster.md, "Presence").
+  p.presence =
+      p.cluster ? make_cluster_presence(*p.cluster, config_.cluster.presence_ttl, p.metrics, p.log)
+                : make_local_presence();
   p.plugins = std::make_unique<plugin_runtime>(config_, p.workers.main(), p.directory, *p.bus,
-                                               p.log, p.clock, &p.metrics);
+                                               p.log, p.clock, &p.metrics, p.presence.get());
   p.resolver =
       options.resolver ? std::move(options.resolver) : make_cares_resolver(config_.resolver);
   // The egress policy needs the real port (port 0 in tests), so the first snapshot is published

@@ -357,13 +357,14 @@ typedef struct apistudio_host_api {
 
   /* Any thread. Presence: puts `session` into the scope `scope` (1-1024 bytes, e.g. a workspace)
    * as `member` (1-1024 bytes, e.g. a user id) with `status` (1-64 bytes, the plugin's own word,
-   * e.g. "online"). A member is present in a scope while one of its sessions is, on any host;
-   * its status is the one last set by any of its sessions. A session is in a scope once: joining
-   * again replaces its member and status. The entry ends with the session or presence_leave;
-   * with backend redis each host keeps its entries alive with heartbeats, so those of a host that
-   * died expire within cluster.presence_ttl. `done` is called exactly once (apistudio_presence_fn).
-   * Returns 0 when refused (bad lengths, no such session); `done` has then been called with NULL.
-   */
+   * e.g. "online"). A member is present in a scope while one of its sessions is, on any host.
+   * `status` becomes its status when it was not present; a further session of a present member
+   * keeps the current one, which is the one last set by any of its sessions. A session is in a
+   * scope once: joining again replaces its entry. The entry ends with the session or
+   * presence_leave; with backend redis each host keeps its entries alive with heartbeats, so those
+   * of a host that died expire, and are announced gone within cluster.presence_ttl * 5/4
+   * (docs/cluster.md). `done` is called exactly once (apistudio_presence_fn). Returns 0 when
+   * refused (bad lengths, no such session); `done` was then called with NULL. */
   int (*presence_join)(apistudio_plugin_host_ptr plugin, apistudio_session_id session,
                        apistudio_str scope, apistudio_str member, apistudio_str status,
                        apistudio_presence_fn done, apistudio_callback_data_plugin_ptr user_data);

@@ -245,6 +245,63 @@ TEST_F(fake_host_test, new_settings_reach_the_running_instance_or_come_back_refu
   EXPECT_EQ(session.client_message("x").reply->payload, R"({"a":2})"); // kept the ones it had
 }
 
+// ---- presence (SDK 1.2) -------------------------------------------------------------------------
+
+// Joins scope "w" at open as the query's member; "away" sets its status; gone members are noted.
+class present final : public sdk::plugin<sdk::no_state> {
+public:
+  present(sdk::host h, std::string_view) : plugin(h) {}
+  sdk::outcome on_session_open(sdk::session &session, const sdk::session_info &info,
+                               std::unique_ptr<sdk::no_state> &) override {
+    host().join_presence(session.id(), "w", info.query, "online",
+                         [this, id = session.id()](const sdk::presence_snapshot *snapshot) {
+                           if (snapshot == nullptr)
+                             return;
+                           std::string seen = snapshot->first_session ? "first:" : "again:";
+                           for (const auto &m : snapshot->members)
+                             seen += m.member + "=" + m.status + ",";
+                           host().send(id, seen);
+                         });
+    return sdk::verdict::continue_;
+  }
+  sdk::outcome on_client_message(sdk::session &session, sdk::no_state *, sdk::message &m) override {
+    if (m.payload() == "leave")
+      host().leave_presence(session.id(), "w");
+    else
+      host().set_presence_status(session.id(), "w", m.payload());
+    return sdk::verdict::handled;
+  }
+  void on_presence_gone(std::string_view scope, std::string_view member,
+                        std::string_view status) override {
+    gone.push_back(std::string(scope) + "/" + std::string(member) + "/" + std::string(status));
+  }
+  static inline std::vector<std::string> gone;
+};
+
+TEST_F(fake_host_test, presence_joins_lists_and_reports_members_gone) {
+  present::gone.clear();
+  fake::fake_host host(sdk::detail::exports<present>::descriptor("present", "1.0.0"));
+  auto alice = host.open_session("/ws", "alice");
+  auto bob = host.open_session("/ws", "bob");
+  bob.client_message("away");
+  auto alice2 = host.open_session("/ws", "alice");
+  const auto sent = host.sent();
+  ASSERT_EQ(sent.size(), 3u); // each completion ran when its open returned
+  EXPECT_EQ(sent[0].payload, "first:");
+  EXPECT_EQ(sent[1].payload, "first:alice=online,");
+  EXPECT_EQ(sent[2].payload, "again:bob=away,");
+  EXPECT_EQ(host.presence("w").at("alice").sessions.size(), 2u);
+
+  alice.close();
+  EXPECT_TRUE(host.presence_gone().empty()); // alice2 is still in
+  alice2.client_message("leave");
+  ASSERT_EQ(host.presence_gone().size(), 1u);
+  EXPECT_EQ(present::gone, (std::vector<std::string>{"w/alice/online"}));
+  bob.close(); // a session's end leaves too
+  EXPECT_EQ(present::gone, (std::vector<std::string>{"w/alice/online", "w/bob/away"}));
+  EXPECT_TRUE(host.presence("w").empty());
+}
+
 // ---- sessions ---------------------------------------------------------------------------------
 
 TEST_F(fake_host_test, the_plugin_sees_the_upgrade_request_and_session_attributes) {

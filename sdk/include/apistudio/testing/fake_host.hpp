@@ -19,6 +19,9 @@
 // (read them with logs(), sent(), close_requests(), publications()); each hook call returns what
 // the plugin decided (verdict, refusal reason, replacement, reply, close). Time is a manual clock:
 // now_ms() starts at 0 and only advance(ms) moves it, firing the timers that fall due in order.
+// Presence (SDK 1.2) behaves as one host with cluster.backend local: a join completes when the
+// hook that joined returns; presence(scope) shows the members, presence_gone() the
+// on_presence_gone calls made. cluster_shared() is 0; counter_add is not in the fake yet.
 //
 // Rules of use, and where it follows the host on purpose:
 //  - One thread drives it (the test's). A plugin's own threads may call the "any thread" services
@@ -321,11 +324,28 @@ inline void release(const timer_record &t) noexcept {
 }
 
 // Work the host would do later, done when the test's current call returns.
+// One member of a presence scope, as the fake holds it (presence(scope)).
+struct presence_record {
+  std::string status;
+  std::set<apistudio_session_id> sessions;
+};
+
+// An on_presence_gone call the fake made (presence_gone()).
+struct presence_gone_call {
+  std::string scope, member, status;
+};
+
 struct deferred {
-  enum kind_t { deliver, end_session } kind = deliver;
+  enum kind_t { deliver, end_session, presence_done, presence_gone } kind = deliver;
   apistudio_session_id session = 0;
-  std::string topic, payload; // deliver
+  std::string topic, payload; // deliver; presence_gone: scope (topic), member (payload), status
   std::optional<int> code;    // end_session
+  // presence_done: the join's completion and what it completes with
+  apistudio_presence_fn done = nullptr;
+  void *user_data = nullptr;
+  bool first_session = false;
+  std::vector<std::pair<std::string, std::string>> members{};
+  std::string status{};
 };
 
 inline bool is_known(apistudio_verdict v) noexcept {
@@ -416,6 +436,33 @@ struct core {
   std::set<std::pair<std::string, apistudio_session_id>> subscriptions;
   std::deque<deferred> pending;
   std::vector<fake_metric> metrics; // handle = index + 1
+  // Presence, with the host's rules (plugin_abi.h, presence_join): scope -> member -> record.
+  std::map<std::string, std::map<std::string, presence_record>> presence;
+  std::vector<presence_gone_call> presence_gone_calls;
+
+  // Takes `session` out of `scope` (mutex held); a member left without a session is gone: its
+  // on_presence_gone is deferred.
+  void presence_remove_locked(const std::string &scope, apistudio_session_id session) {
+    auto sc = presence.find(scope);
+    if (sc == presence.end())
+      return;
+    for (auto m = sc->second.begin(); m != sc->second.end(); ++m) {
+      if (m->second.sessions.erase(session) == 0)
+        continue;
+      if (m->second.sessions.empty()) {
+        deferred gone;
+        gone.kind = deferred::presence_gone;
+        gone.topic = scope;
+        gone.payload = m->first;
+        gone.status = m->second.status;
+        pending.push_back(std::move(gone));
+        sc->second.erase(m);
+      }
+      break;
+    }
+    if (sc->second.empty())
+      presence.erase(sc);
+  }
 
   apistudio_plugin_host_ptr handle() noexcept {
     return reinterpret_cast<apistudio_plugin_host_ptr>(this);
@@ -459,6 +506,11 @@ struct core {
       }
       for (auto it = subscriptions.begin(); it != subscriptions.end();)
         it = it->second == s->id ? subscriptions.erase(it) : std::next(it);
+      std::vector<std::string> scopes;
+      for (const auto &sc : presence)
+        scopes.push_back(sc.first);
+      for (const auto &scope : scopes)
+        presence_remove_locked(scope, s->id);
     }
     for (const timer_record &t : ended)
       release(t);
@@ -485,6 +537,22 @@ struct core {
         if (it != open_sessions.end())
           s = it->second;
       }
+      if (work.kind == deferred::presence_done) {
+        complete_join(work, s);
+        continue;
+      }
+      if (work.kind == deferred::presence_gone) {
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          presence_gone_calls.push_back({work.topic, work.payload, work.status});
+        }
+        if (has_presence_gone())
+          guarded_void([&] {
+            plugin->on_presence_gone(instance, str(work.topic), str(work.payload),
+                                     str(work.status));
+          });
+        continue;
+      }
       if (!s)
         continue; // ended meanwhile: nothing is delivered to a session that is gone
       if (work.kind == deferred::end_session) {
@@ -496,6 +564,30 @@ struct core {
         });
       }
     }
+  }
+
+  bool has_presence_gone() const noexcept {
+    return plugin->struct_size >= offsetof(apistudio_plugin_descriptor, on_presence_gone) +
+                                      sizeof(apistudio_plugin_descriptor::on_presence_gone) &&
+           plugin->on_presence_gone != nullptr;
+  }
+
+  // A join's completion: the snapshot while the session is open, else NULL (as the host does).
+  void complete_join(const deferred &work, const std::shared_ptr<session_record> &s) {
+    if (!s) {
+      guarded_void([&] { work.done(work.user_data, work.session, nullptr); });
+      return;
+    }
+    std::vector<apistudio_presence_member> members;
+    for (const auto &m : work.members)
+      members.push_back({str(m.first), str(m.second)});
+    apistudio_presence_snapshot snapshot{};
+    snapshot.struct_size = sizeof snapshot;
+    snapshot.first_session = work.first_session ? 1 : 0;
+    snapshot.members = members.data();
+    snapshot.member_count = members.size();
+    snapshot.complete = 1;
+    guarded_void([&] { work.done(work.user_data, work.session, &snapshot); });
   }
 
   // A stop verdict that ends the session: FAIL (or one the host does not know) closes it with
@@ -584,11 +676,15 @@ struct core {
     for (const auto &s : still_open)
       end_session(s, std::nullopt);
     std::map<std::uint64_t, timer_record> left;
+    std::deque<deferred> dropped;
     {
       std::lock_guard<std::mutex> lock(mutex);
-      pending.clear();
+      dropped.swap(pending);
       left.swap(timers);
     }
+    for (const auto &work : dropped) // a join's completion is called once, if only to free
+      if (work.kind == deferred::presence_done)
+        guarded_void([&] { work.done(work.user_data, work.session, nullptr); });
     for (const auto &entry : left)
       release(entry.second);
     if (created && plugin->on_destroy != nullptr)
@@ -911,6 +1007,85 @@ struct api {
     *metric_series(c, id, label_value) = value;
     return 1;
   }
+
+  // ---- 1.2: the fake is one host of backend local ----
+  static int cluster_shared(apistudio_plugin_host_ptr) { return 0; }
+  static std::uint64_t counter_add(apistudio_plugin_host_ptr, apistudio_str, std::uint64_t,
+                                   std::uint64_t) {
+    return UINT64_MAX; // not in the fake yet
+  }
+  static bool presence_part(apistudio_str s, std::size_t max) noexcept {
+    return s.data != nullptr && s.size >= 1 && s.size <= max;
+  }
+  // Completes (the deferred work, when the calling hook returns) like the host with backend
+  // local: first_session, and every other member of the scope with its status, by member.
+  static int presence_join(apistudio_plugin_host_ptr p, apistudio_session_id s, apistudio_str scope,
+                           apistudio_str member, apistudio_str status, apistudio_presence_fn done,
+                           void *user_data) {
+    if (done == nullptr)
+      return 0;
+    if (p == nullptr || !presence_part(scope, 1024) || !presence_part(member, 1024) ||
+        !presence_part(status, 64)) {
+      done(user_data, s, nullptr);
+      return 0;
+    }
+    core &c = *core::of(p);
+    std::unique_lock<std::mutex> lock(c.mutex);
+    if (c.open_sessions.count(s) == 0) {
+      lock.unlock();
+      done(user_data, s, nullptr);
+      return 0;
+    }
+    const std::string sc(view(scope)), m(view(member));
+    // A session is in a scope once: joining again replaces its member.
+    auto existing = c.presence.find(sc);
+    if (existing != c.presence.end()) {
+      auto mine = existing->second.find(m);
+      if (mine == existing->second.end() || mine->second.sessions.count(s) == 0)
+        c.presence_remove_locked(sc, s);
+    }
+    auto &members = c.presence[sc];
+    deferred work;
+    work.kind = deferred::presence_done;
+    work.session = s;
+    work.done = done;
+    work.user_data = user_data;
+    for (const auto &other : members)
+      if (other.first != m)
+        work.members.emplace_back(other.first, other.second.status);
+    auto &record = members[m];
+    work.first_session = record.sessions.empty();
+    if (record.sessions.empty())
+      record.status = std::string(view(status));
+    record.sessions.insert(s);
+    c.pending.push_back(std::move(work));
+    return 1;
+  }
+  static int presence_set_status(apistudio_plugin_host_ptr p, apistudio_session_id s,
+                                 apistudio_str scope, apistudio_str status) {
+    if (p == nullptr || !presence_part(scope, 1024) || !presence_part(status, 64))
+      return 0;
+    core &c = *core::of(p);
+    std::lock_guard<std::mutex> lock(c.mutex);
+    auto sc = c.presence.find(std::string(view(scope)));
+    if (sc == c.presence.end())
+      return 0;
+    for (auto &m : sc->second) {
+      if (m.second.sessions.count(s) != 0) {
+        m.second.status = std::string(view(status));
+        return 1;
+      }
+    }
+    return 0;
+  }
+  static void presence_leave(apistudio_plugin_host_ptr p, apistudio_session_id s,
+                             apistudio_str scope) {
+    if (p == nullptr)
+      return;
+    core &c = *core::of(p);
+    std::lock_guard<std::mutex> lock(c.mutex);
+    c.presence_remove_locked(std::string(view(scope)), s);
+  }
 };
 
 // Filled by name, not position: C++17 has no designated initialisers, and several members share a
@@ -953,13 +1128,19 @@ inline const apistudio_host_api *host_api() noexcept {
     t.metric_register = &api::metric_register;
     t.metric_add = &api::metric_add;
     t.metric_set = &api::metric_set;
+    t.cluster_shared = &api::cluster_shared;
+    t.counter_add = &api::counter_add;
+    t.presence_join = &api::presence_join;
+    t.presence_set_status = &api::presence_set_status;
+    t.presence_leave = &api::presence_leave;
     return t;
   }();
   return &table;
 }
 // A member added to apistudio_host_api (at its end, as a minor version does) must be implemented
 // above before this header compiles again.
-static_assert(offsetof(apistudio_host_api, metric_set) + sizeof(apistudio_host_api::metric_set) ==
+static_assert(offsetof(apistudio_host_api, presence_leave) +
+                      sizeof(apistudio_host_api::presence_leave) ==
                   sizeof(apistudio_host_api),
               "apistudio_host_api grew: give the fake host the new member too");
 
@@ -1292,6 +1473,18 @@ public:
       return it->second;
     }
     return std::nullopt;
+  }
+  // Presence (SDK 1.2) as the plugin left it: the members of `scope`, by member. Completions of
+  // presence_join run when the hook that joined returns; a member whose last session left or
+  // ended is removed and on_presence_gone is called then too (recorded in presence_gone()).
+  std::map<std::string, detail::presence_record> presence(std::string_view scope) const {
+    std::lock_guard<std::mutex> lock(core_->mutex);
+    auto it = core_->presence.find(std::string(scope));
+    return it == core_->presence.end() ? std::map<std::string, detail::presence_record>{}
+                                       : it->second;
+  }
+  std::vector<detail::presence_gone_call> presence_gone() const {
+    return copy(core_->presence_gone_calls);
   }
   bool subscribed(apistudio_session_id session, std::string_view topic) const {
     std::lock_guard<std::mutex> lock(core_->mutex);
