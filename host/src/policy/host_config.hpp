@@ -134,6 +134,8 @@ struct cluster_config {
   std::chrono::milliseconds connect_timeout = 5s; // resolve + connect + AUTH + SELECT
   std::chrono::milliseconds command_timeout = 1s; // past it a command fails, the link is redone
   std::chrono::milliseconds lease_ttl = 15s;
+  // How often shared counters (SDK counter_add) send this host's counts and read the cluster's.
+  std::chrono::milliseconds counter_sync_interval = 100ms;
   bool start_without_engine = false; // true: start local-only and join when Redis comes
 
   bool operator==(const cluster_config &) const = default;

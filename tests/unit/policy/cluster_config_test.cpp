@@ -41,6 +41,7 @@ TEST(ClusterConfig, DefaultsAreLocalWithoutRedis) {
     EXPECT_EQ(c.connect_timeout, 5s);
     EXPECT_EQ(c.command_timeout, 1s);
     EXPECT_EQ(c.lease_ttl, 15s);
+    EXPECT_EQ(c.counter_sync_interval, 100ms);
     EXPECT_FALSE(c.start_without_engine);
   }
 }
@@ -56,6 +57,7 @@ TEST(ClusterConfig, ReadsEveryKey) {
                                 "  connect_timeout: 2s\n"
                                 "  command_timeout: 250ms\n"
                                 "  lease_ttl: 3s\n"
+                                "  counter_sync_interval: 50ms\n"
                                 "  start_without_engine: true\n")
                                .cluster;
   ::unsetenv("APISTUDIO_TEST_REDIS_PASSWORD");
@@ -70,6 +72,7 @@ TEST(ClusterConfig, ReadsEveryKey) {
   EXPECT_EQ(c.connect_timeout, 2s);
   EXPECT_EQ(c.command_timeout, 250ms);
   EXPECT_EQ(c.lease_ttl, 3s);
+  EXPECT_EQ(c.counter_sync_interval, 50ms);
   EXPECT_TRUE(c.start_without_engine);
 }
 
@@ -151,6 +154,11 @@ TEST(ClusterConfig, DurationsAndBooleansAreCheckedLikeEveryOther) {
               StartsWith("test.yaml:2:14: cluster.lease_ttl: lease_ttl 500ms out of range"));
   EXPECT_THAT(error_of("cluster:\n  lease_ttl: 2h\n"),
               StartsWith("test.yaml:2:14: cluster.lease_ttl: "));
+  EXPECT_THAT(error_of("cluster:\n  counter_sync_interval: 5ms\n"),
+              StartsWith("test.yaml:2:26: cluster.counter_sync_interval: counter_sync_interval 5ms "
+                         "out of range"));
+  EXPECT_THAT(error_of("cluster:\n  counter_sync_interval: 2m\n"),
+              StartsWith("test.yaml:2:26: cluster.counter_sync_interval: "));
   EXPECT_THAT(error_of("cluster:\n  start_without_engine: yes\n"),
               StartsWith("test.yaml:2:25: cluster.start_without_engine: "));
 }
