@@ -86,6 +86,11 @@ enum class metric : std::uint16_t {
   cluster_bus_dropped,      // meant for other hosts, not sent (no engine, bound, too large, failed)
   cluster_bus_refused,      // from Redis but not a valid envelope
   cluster_engine_connected, // gauge: 1 while the engine's connection is up
+  // the shared counters (SDK counter_add, backend redis): errors by kind
+  cluster_counter_wrong_type, // a counter key of another type (WRONGTYPE): refused
+  cluster_counter_malformed,  // a value or reply that is not a count: refused
+  cluster_counter_failed,     // a batch not answered (timeout, link lost) or refused by Redis
+  cluster_counter_dropped,    // a new key past the bound of keys held: counted on this host only
   count_
 };
 

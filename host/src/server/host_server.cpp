@@ -3,6 +3,7 @@
 #include "cluster/cluster_engine.hpp"
 #include "plugin_host/message_bus.hpp"
 #include "plugin_host/plugin_runtime.hpp"
+#include "plugin_host/shared_counters.hpp"
 #include "policy/restart_only_settings.hpp"
 #include "proxy/cares_resolver.hpp"
 #include "server/listener.hpp"
@@ -122,6 +123,8 @@ struct host_server::parts {
   std::unique_ptr<cluster::cluster_engine> cluster;
   session_directory directory;
   std::unique_ptr<message_bus> bus;
+  // Plugins' counter_add: after the engine (its batches run there) and before the runtime.
+  std::unique_ptr<shared_counters> counters;
   std::unique_ptr<plugin_runtime> plugins;
   client_registry clients;
   std::unique_ptr<live_settings> settings;
@@ -192,8 +195,12 @@ host_server::host_server(host_config config, host_options options) : config_(std
   // With an engine the bus spans the hosts (docs/cluster.md, "The cross-host bus").
   p.bus = p.cluster ? make_cluster_message_bus(p.directory, *p.cluster, p.metrics, p.log)
                     : make_local_message_bus(p.directory);
+  // Shared counters likewise (docs/cluster.md, "Shared counters").
+  p.counters = p.cluster ? make_cluster_shared_counters(*p.cluster, p.clock, p.metrics, p.log,
+                                                        config_.cluster.counter_sync_interval)
+                         : make_local_shared_counters(p.clock);
   p.plugins = std::make_unique<plugin_runtime>(config_, p.workers.main(), p.directory, *p.bus,
-                                               p.log, p.clock, &p.metrics);
+                                               p.log, p.clock, &p.metrics, p.counters.get());
   p.resolver =
       options.resolver ? std::move(options.resolver) : make_cares_resolver(config_.resolver);
   // The egress policy needs the real port (port 0 in tests), so the first snapshot is published
