@@ -169,7 +169,7 @@ const std::vector<fixed_family> &fixed_families() {
        "gauge",
        "1 while the connection to the cluster engine (Redis) is up, else 0.",
        {{metric::cluster_engine_connected, {}, {}}}},
-      {"apistudio_cluster_counter_errors_total",
+      {"apistudio_cluster_shared_count_errors_total",
        "counter",
        "Shared counters (cluster.backend: redis) by kind of error: wrong_type and malformed "
        "(bad input from Redis, refused), failed (a batch unanswered or refused: counts stay "

@@ -14,7 +14,7 @@
 // and the pending deltas are kept, and sent by the next batch that succeeds while their window is
 // still the current or the previous one.
 //
-// Bad input from Redis is refused and counted (apistudio_cluster_counter_errors_total{kind}),
+// Bad input from Redis is refused and counted (apistudio_cluster_shared_count_errors_total{kind}),
 // logged once per kind: a key of the wrong type (WRONGTYPE), a value that is not a non-negative
 // integer, a reply not shaped as the script's. A refused key's own counts stay this host's.
 #include "base/clock.hpp"
@@ -143,7 +143,7 @@ struct counters_core : std::enable_shared_from_this<counters_core> {
     if (!error_logged[k].exchange(true))
       log.warn("cluster", std::string("shared counters: ") + what +
                               ". Further errors of this kind are counted "
-                              "(apistudio_cluster_counter_errors_total{kind=\"" +
+                              "(apistudio_cluster_shared_count_errors_total{kind=\"" +
                               error_kind_words[k] + "\"}), not logged");
   }
 
