@@ -80,9 +80,9 @@ TEST(HostBinary, EachBrokenPluginIsRefusedWithNameFileLocationAndReason) {
 
 TEST(HostBinary, VersionProblemsShowBothVersionsAndWhatToDo) {
   expect_refused(one_plugin_yaml("broken", "libtest_wrong_major.so"), "libtest_wrong_major.so",
-                 {"SDK 2.0", "SDK 1.1", "rebuild the plugin against SDK 1.1"});
+                 {"SDK 2.0", "SDK 1.2", "rebuild the plugin against SDK 1.2"});
   expect_refused(one_plugin_yaml("broken", "libtest_newer_minor.so"), "libtest_newer_minor.so",
-                 {"SDK 1.99", "SDK 1.1", "upgrade the host"});
+                 {"SDK 1.99", "SDK 1.2", "upgrade the host"});
 }
 
 TEST(HostBinary, AFileThatIsNotALibraryIsRefusedWithTheLoadersReason) {
@@ -191,11 +191,11 @@ TEST(HostBinary, GoodConfigChecksOkAndListsPlugins) {
   EXPECT_EQ(r.json(), (json{{"plugins",
                              {{{"name", "test_c_plugin"},
                                {"version", "0.1.0"},
-                               {"sdk_version", "1.1"},
+                               {"sdk_version", "1.2"},
                                {"file", plugin_dir + "/libtest_c_plugin.so"}},
                               {{"name", "second"},
                                {"version", "1.2.3"},
-                               {"sdk_version", "1.1"},
+                               {"sdk_version", "1.2"},
                                {"file", plugin_dir + "/libtest_recorder.so"}}}}}))
       << r.body;
   host.send_signal(SIGTERM);
@@ -206,7 +206,7 @@ TEST(HostBinary, VersionHelpAndBadFlags) {
   const process_result v = run_process({host_binary, "--version"});
   EXPECT_EQ(v.exit_code, std::optional<int>(0));
   EXPECT_EQ(v.out.rfind("apistudio-host 1.", 0), 0u) << v.out;
-  EXPECT_NE(v.out.find(" (plugin SDK 1.1)\n"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find(" (plugin SDK 1.2)\n"), std::string::npos) << v.out;
 
   const process_result h = run_process({host_binary, "--help"});
   EXPECT_EQ(h.exit_code, std::optional<int>(0));

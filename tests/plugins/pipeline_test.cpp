@@ -524,5 +524,5 @@ TEST(PluginPipeline, PlainCPluginRewritesHeadersAndPayloads) {
   ASSERT_EQ(plugins["plugins"].size(), 1u) << plugins.dump();
   EXPECT_EQ(plugins["plugins"][0]["name"], "test_c_plugin");
   EXPECT_EQ(plugins["plugins"][0]["version"], "0.1.0");
-  EXPECT_EQ(plugins["plugins"][0]["sdk_version"], "1.1");
+  EXPECT_EQ(plugins["plugins"][0]["sdk_version"], "1.2");
 }

@@ -39,7 +39,7 @@ TEST(ShippedConfig, StartsAndServesWithAllFourPlugins) {
   std::vector<std::string> names;
   for (const auto &p : plugins["plugins"]) {
     names.push_back(p.value("name", ""));
-    EXPECT_EQ(p.value("sdk_version", ""), "1.1") << p.dump();
+    EXPECT_EQ(p.value("sdk_version", ""), "1.2") << p.dump();
     EXPECT_EQ(p.value("file", ""), plugin_dir + "/lib" + p.value("name", "") + ".so") << p.dump();
     EXPECT_FALSE(p.value("version", "").empty()) << p.dump();
   }

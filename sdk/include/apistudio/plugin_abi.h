@@ -362,7 +362,7 @@ typedef struct apistudio_host_api {
    * again replaces its member and status. The entry ends with the session or presence_leave;
    * with backend redis each host keeps its entries alive with heartbeats, so those of a host that
    * died expire within cluster.presence_ttl. `done` is called exactly once (apistudio_presence_fn).
-   * Returns 0 when refused (bad lengths, no such session); `done` has then been called with NULL. */
+   * Returns 0 when refused (bad lengths, no such session); `done` was then called with NULL. */
   int (*presence_join)(apistudio_plugin_host_ptr plugin, apistudio_session_id session,
                        apistudio_str scope, apistudio_str member, apistudio_str status,
                        apistudio_presence_fn done, apistudio_callback_data_plugin_ptr user_data);
