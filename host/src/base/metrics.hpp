@@ -89,6 +89,11 @@ enum class metric : std::uint16_t {
   // presence in Redis: what was refused rather than trusted (docs/cluster.md, "Presence")
   cluster_presence_wrong_type, // a presence key of another type (WRONGTYPE)
   cluster_presence_malformed,  // a malformed entry, status or reply
+  // the shared counters (SDK counter_add, backend redis): errors by kind
+  cluster_counter_wrong_type, // a counter key of another type (WRONGTYPE): refused
+  cluster_counter_malformed,  // a value or reply that is not a count: refused
+  cluster_counter_failed,     // a batch not answered (timeout, link lost) or refused by Redis
+  cluster_counter_dropped,    // a new key past the bound of keys held: counted on this host only
   count_
 };
 

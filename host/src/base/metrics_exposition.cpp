@@ -175,6 +175,15 @@ const std::vector<fixed_family> &fixed_families() {
        "gauge",
        "1 while the connection to the cluster engine (Redis) is up, else 0.",
        {{metric::cluster_engine_connected, {}, {}}}},
+      {"apistudio_cluster_shared_count_errors_total",
+       "counter",
+       "Shared counters (cluster.backend: redis) by kind of error: wrong_type and malformed "
+       "(bad input from Redis, refused), failed (a batch unanswered or refused: counts stay "
+       "local), dropped (a new key past the bound of keys held, counted on this host only).",
+       {{metric::cluster_counter_wrong_type, "kind", "wrong_type"},
+        {metric::cluster_counter_malformed, "kind", "malformed"},
+        {metric::cluster_counter_failed, "kind", "failed"},
+        {metric::cluster_counter_dropped, "kind", "dropped"}}},
   };
   return families;
 }

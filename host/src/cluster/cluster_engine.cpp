@@ -110,8 +110,8 @@ void cluster_engine::note_fail_open(const std::string &reason) {
   if (fail_open_logged_.exchange(true))
     return;
   log_.warn("cluster", "the cluster engine at " + url_ + " cannot answer (" + reason +
-                           "): client_id uniqueness and presence are checked on this host only "
-                           "until it is back");
+                           "): client_id uniqueness, presence and the shared counters (rate "
+                           "limits) are checked on this host only until it is back");
 }
 
 void cluster_engine::stop() {

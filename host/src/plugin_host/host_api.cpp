@@ -468,13 +468,27 @@ int host_metric_set(apistudio_plugin_handle *plugin, std::uint32_t metric,
 
 // ---- cluster-wide state (1.2) -------------------------------------------------------------------
 
-int host_cluster_shared(apistudio_plugin_handle *) { return 0; }
+int host_cluster_shared(apistudio_plugin_handle *plugin) {
+  return plugin != nullptr && plugin->runtime->counters.cluster_shared() ? 1 : 0;
+}
 
 // ---- shared counters (1.2)
 
-std::uint64_t host_counter_add(apistudio_plugin_handle *, apistudio_str, std::uint64_t,
-                               std::uint64_t) {
-  return UINT64_MAX; // not implemented yet
+// The key becomes "<plugin name>:<key>": plugins never count into each other's keys.
+std::uint64_t host_counter_add(apistudio_plugin_handle *plugin, apistudio_str key,
+                               std::uint64_t window_ms, std::uint64_t delta) {
+  if (plugin == nullptr || key.size == 0 || key.size > max_counter_key || key.data == nullptr)
+    return counter_refused;
+  try {
+    // Per thread and reused: a message's count allocates nothing once the buffer has grown.
+    thread_local std::string full;
+    full.assign(plugin->name);
+    full += ':';
+    full += view(key);
+    return plugin->runtime->counters.add(full, window_ms, delta);
+  } catch (...) {
+    return counter_refused; // out of memory: counted nothing
+  }
 }
 
 // ---- presence (1.2)

@@ -67,8 +67,8 @@ bool opened(const session_context &ctx, std::size_t index) noexcept {
 plugin_runtime::plugin_runtime(const host_config &config, boost::asio::io_context &ioc,
                                session_directory &directory, message_bus &bus, logger &log,
                                const clock_source &clock, metrics_registry *metrics,
-                               presence_service *presence)
-    : impl_(std::make_unique<impl>(ioc, directory, bus, log, clock, metrics, presence)) {
+                               presence_service *presence, shared_counters *counters)
+    : impl_(std::make_unique<impl>(ioc, directory, bus, log, clock, metrics, presence, counters)) {
   // Loading runs after impl_ is fully built: if a later plugin fails, ~impl destroys the ones
   // already created.
   impl_->load(config);

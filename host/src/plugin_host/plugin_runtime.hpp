@@ -113,16 +113,19 @@ struct plugin_reload_summary {
   std::vector<std::string> removed;       // gone from the chain; open sessions keep them
 };
 
+class shared_counters; // shared_counters.hpp
+
 class plugin_runtime {
 public:
   // Loads the plugins; throws plugin_load_error. `ioc` runs timers and global callbacks.
   // Hook calls, failures, times and refusals are counted into `metrics` (a private registry
-  // when null). The SDK's presence functions use `presence` (an in-process one when null); it
-  // must outlive the runtime.
+  // when null). The SDK's presence functions use `presence` (an in-process one when null), and
+  // plugins' counter_add goes to `counters` (this process's own counts when null: backend
+  // local); both must outlive the runtime.
   plugin_runtime(const host_config &config, boost::asio::io_context &ioc,
                  session_directory &directory, message_bus &bus, logger &log,
                  const clock_source &clock, metrics_registry *metrics = nullptr,
-                 presence_service *presence = nullptr);
+                 presence_service *presence = nullptr, shared_counters *counters = nullptr);
   ~plugin_runtime();
   plugin_runtime(const plugin_runtime &) = delete;
   plugin_runtime &operator=(const plugin_runtime &) = delete;

@@ -14,6 +14,7 @@
 #include "plugin_host/plugin_runtime.hpp"
 #include "plugin_host/plugin_timers.hpp"
 #include "plugin_host/presence_service.hpp"
+#include "plugin_host/shared_counters.hpp"
 
 #include <atomic>
 #include <memory>
@@ -127,10 +128,14 @@ inline apistudio_refusal *as_refusal(hook_refusal &r) noexcept {
 
 struct plugin_runtime::impl {
   impl(boost::asio::io_context &io, session_directory &sessions, message_bus &pubsub, logger &logs,
-       const clock_source &time, metrics_registry *counts, presence_service *members)
+       const clock_source &time, metrics_registry *counts, presence_service *members,
+       shared_counters *shared)
       : ioc(io), directory(sessions), bus(pubsub), log(logs), clock(time),
         own_metrics(counts ? nullptr : std::make_unique<metrics_registry>()),
-        metrics(counts ? *counts : *own_metrics), timers(plugin_timers::create(io, sessions, logs)),
+        metrics(counts ? *counts : *own_metrics),
+        own_counters(shared ? nullptr : make_local_shared_counters(time)),
+        counters(shared ? *shared : *own_counters),
+        timers(plugin_timers::create(io, sessions, logs)),
         own_presence(members ? nullptr : make_local_presence()),
         presence(members ? *members : *own_presence) {
     anchor->runtime = this;
@@ -181,6 +186,8 @@ struct plugin_runtime::impl {
   const clock_source &clock;
   std::unique_ptr<metrics_registry> own_metrics; // when the runtime was given none
   metrics_registry &metrics;
+  std::unique_ptr<shared_counters> own_counters; // when the runtime was given none: local
+  shared_counters &counters;                     // counter_add (SDK 1.2)
   std::shared_ptr<plugin_timers> timers;
   std::unique_ptr<presence_service> own_presence; // when the runtime was given none
   presence_service &presence;

@@ -323,6 +323,16 @@ void section_reader::read_cluster(const located &section) {
                           "presence_ttl " + format_duration(c.presence_ttl) +
                               " out of range (expected at least 1s and at most 1h)");
            }},
+          {"counter_sync_interval",
+           [&](const located &v) {
+             c.counter_sync_interval = yaml_.duration(v, 1min);
+             // Below 10 ms a host would send a batch per few messages: the round trip per
+             // message the batching is there to avoid.
+             if (c.counter_sync_interval < 10ms)
+               yaml_.fail(v.mark(), v.path,
+                          "counter_sync_interval " + format_duration(c.counter_sync_interval) +
+                              " out of range (expected at least 10ms and at most 1m)");
+           }},
           {"start_without_engine",
            [&](const located &v) { c.start_without_engine = yaml_.boolean(v); }},
       });

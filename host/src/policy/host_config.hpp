@@ -136,6 +136,8 @@ struct cluster_config {
   std::chrono::milliseconds lease_ttl = 15s;
   // How long a host's presence entries outlive its last heartbeat (docs/cluster.md, "Presence").
   std::chrono::milliseconds presence_ttl = 10s;
+  // How often shared counters (SDK counter_add) send this host's counts and read the cluster's.
+  std::chrono::milliseconds counter_sync_interval = 100ms;
   bool start_without_engine = false; // true: start local-only and join when Redis comes
 
   bool operator==(const cluster_config &) const = default;

@@ -3,6 +3,7 @@
 #include "cluster/cluster_engine.hpp"
 #include "plugin_host/message_bus.hpp"
 #include "plugin_host/plugin_runtime.hpp"
+#include "plugin_host/shared_counters.hpp"
 #include "policy/restart_only_settings.hpp"
 #include "proxy/cares_resolver.hpp"
 #include "server/listener.hpp"
@@ -123,6 +124,8 @@ struct host_server::parts {
   session_directory directory;
   std::unique_ptr<message_bus> bus;
   std::unique_ptr<presence_service> presence; // outlives the runtime, which reports through it
+  // Plugins' counter_add: after the engine (its batches run there) and before the runtime.
+  std::unique_ptr<shared_counters> counters;
   std::unique_ptr<plugin_runtime> plugins;
   client_registry clients;
   std::unique_ptr<live_settings> settings;
@@ -193,12 +196,16 @@ host_server::host_server(host_config config, host_options options) : config_(std
   // With an engine the bus spans the hosts (docs/cluster.md, "The cross-host bus").
   p.bus = p.cluster ? make_cluster_message_bus(p.directory, *p.cluster, p.metrics, p.log)
                     : make_local_message_bus(p.directory);
-  // Likewise presence (docs/cluster.md, "Presence").
+  // Likewise presence (docs/cluster.md, "Presence") and the shared counters ("Shared counters").
   p.presence =
       p.cluster ? make_cluster_presence(*p.cluster, config_.cluster.presence_ttl, p.metrics, p.log)
                 : make_local_presence();
+  p.counters = p.cluster ? make_cluster_shared_counters(*p.cluster, p.clock, p.metrics, p.log,
+                                                        config_.cluster.counter_sync_interval)
+                         : make_local_shared_counters(p.clock);
   p.plugins = std::make_unique<plugin_runtime>(config_, p.workers.main(), p.directory, *p.bus,
-                                               p.log, p.clock, &p.metrics, p.presence.get());
+                                               p.log, p.clock, &p.metrics, p.presence.get(),
+                                               p.counters.get());
   p.resolver =
       options.resolver ? std::move(options.resolver) : make_cares_resolver(config_.resolver);
   // The egress policy needs the real port (port 0 in tests), so the first snapshot is published

@@ -902,3 +902,30 @@ TEST_F(fake_host_test, label_values_past_the_limit_are_counted_as_other) {
   EXPECT_EQ(host.metric_value("by_user_total", "u15"), std::nullopt);
   EXPECT_EQ(host.metric_value("by_user_total", "other"), 5);
 }
+
+// ---- shared counters (SDK 1.2) ----------------------------------------------------------------
+
+TEST_F(fake_host_test, counters_slide_over_two_fixed_windows_on_the_manual_clock) {
+  fake::fake_host host(descriptor());
+  const sdk::host &h = host_of_plugin();
+  EXPECT_FALSE(h.cluster_shared());
+  EXPECT_EQ(h.count("k", 1000), 1u);
+  EXPECT_EQ(h.count("k", 1000, 2), 3u);
+  EXPECT_EQ(h.count("k", 1000, 0), 3u); // a delta of 0 only reads
+  EXPECT_EQ(h.count("other", 1000), 1u);
+  EXPECT_EQ(h.count("k", 500), 1u); // another window, another count
+  host.advance(1250); // window 1, a quarter in: 3 x 3/4 of the previous one still counts
+  EXPECT_EQ(host.counter("k", 1000), 2u);
+  EXPECT_EQ(h.count("k", 1000), 3u);
+  host.advance(2000); // two windows idle: gone
+  EXPECT_EQ(host.counter("k", 1000), 0u);
+  EXPECT_EQ(h.count("k", 0), UINT64_MAX);
+  EXPECT_EQ(h.count("k", 3600001), UINT64_MAX);
+  EXPECT_EQ(h.count("", 1000), UINT64_MAX);
+  EXPECT_EQ(h.count(std::string(257, 'k'), 1000), UINT64_MAX);
+}
+
+TEST_F(fake_host_test, cluster_shared_answers_what_the_test_chose) {
+  fake::fake_host host(descriptor(), "{}", /*cluster_shared=*/true);
+  EXPECT_TRUE(host_of_plugin().cluster_shared());
+}

@@ -42,6 +42,7 @@ TEST(ClusterConfig, DefaultsAreLocalWithoutRedis) {
     EXPECT_EQ(c.command_timeout, 1s);
     EXPECT_EQ(c.lease_ttl, 15s);
     EXPECT_EQ(c.presence_ttl, 10s);
+    EXPECT_EQ(c.counter_sync_interval, 100ms);
     EXPECT_FALSE(c.start_without_engine);
   }
 }
@@ -58,6 +59,7 @@ TEST(ClusterConfig, ReadsEveryKey) {
                                 "  command_timeout: 250ms\n"
                                 "  lease_ttl: 3s\n"
                                 "  presence_ttl: 4s\n"
+                                "  counter_sync_interval: 50ms\n"
                                 "  start_without_engine: true\n")
                                .cluster;
   ::unsetenv("APISTUDIO_TEST_REDIS_PASSWORD");
@@ -73,6 +75,7 @@ TEST(ClusterConfig, ReadsEveryKey) {
   EXPECT_EQ(c.command_timeout, 250ms);
   EXPECT_EQ(c.lease_ttl, 3s);
   EXPECT_EQ(c.presence_ttl, 4s);
+  EXPECT_EQ(c.counter_sync_interval, 50ms);
   EXPECT_TRUE(c.start_without_engine);
 }
 
@@ -158,6 +161,11 @@ TEST(ClusterConfig, DurationsAndBooleansAreCheckedLikeEveryOther) {
               StartsWith("test.yaml:2:17: cluster.presence_ttl: presence_ttl 900ms out of range"));
   EXPECT_THAT(error_of("cluster:\n  presence_ttl: 61m\n"),
               StartsWith("test.yaml:2:17: cluster.presence_ttl: "));
+  EXPECT_THAT(error_of("cluster:\n  counter_sync_interval: 5ms\n"),
+              StartsWith("test.yaml:2:26: cluster.counter_sync_interval: counter_sync_interval 5ms "
+                         "out of range"));
+  EXPECT_THAT(error_of("cluster:\n  counter_sync_interval: 2m\n"),
+              StartsWith("test.yaml:2:26: cluster.counter_sync_interval: "));
   EXPECT_THAT(error_of("cluster:\n  start_without_engine: yes\n"),
               StartsWith("test.yaml:2:25: cluster.start_without_engine: "));
 }

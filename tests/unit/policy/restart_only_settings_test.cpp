@@ -152,6 +152,7 @@ TEST(RestartOnlySettings, EveryClusterKeyIsRestartOnly) {
       [](cluster_config &c) { c.command_timeout = std::chrono::seconds(9); },
       [](cluster_config &c) { c.lease_ttl = std::chrono::seconds(9); },
       [](cluster_config &c) { c.presence_ttl = std::chrono::seconds(9); },
+      [](cluster_config &c) { c.counter_sync_interval = std::chrono::seconds(9); },
       [](cluster_config &c) { c.start_without_engine = true; },
   };
   for (std::size_t i = 0; i < changes.size(); ++i) {

@@ -21,7 +21,9 @@
 // now_ms() starts at 0 and only advance(ms) moves it, firing the timers that fall due in order.
 // Presence (SDK 1.2) behaves as one host with cluster.backend local: a join completes when the
 // hook that joined returns; presence(scope) shows the members, presence_gone() the
-// on_presence_gone calls made. cluster_shared() is 0; counter_add is not in the fake yet.
+// on_presence_gone calls made. Shared counters (counter_add) count in memory on that clock,
+// windows aligned on it, as one host does with cluster.backend local; cluster_shared() answers
+// what the constructor was told.
 //
 // Rules of use, and where it follows the host on purpose:
 //  - One thread drives it (the test's). A plugin's own threads may call the "any thread" services
@@ -462,6 +464,32 @@ struct core {
     }
     if (sc->second.empty())
       presence.erase(sc);
+  }
+
+  // SDK 1.2: what cluster_shared answers, and counter_add's counts by (key, window), on `now`.
+  bool cluster_shared = false;
+  struct fake_counter {
+    std::uint64_t index = 0; // the fixed window `current` counts: now / window
+    std::uint64_t current = 0;
+    std::uint64_t previous = 0;
+  };
+  std::map<std::pair<std::string, std::uint64_t>, fake_counter> counters;
+
+  // The host's sliding-window estimate (plugin_abi.h, counter_add), on the manual clock.
+  std::uint64_t count(const std::string &key, std::uint64_t window_ms, std::uint64_t delta) {
+    fake_counter &k = counters[{key, window_ms}];
+    const std::uint64_t index = now / window_ms, elapsed = now % window_ms;
+    if (index == k.index + 1) {
+      k.previous = k.current;
+      k.current = 0;
+    } else if (index > k.index + 1) {
+      k.previous = k.current = 0;
+    }
+    k.index = index;
+    k.current = k.current > UINT64_MAX - delta ? UINT64_MAX : k.current + delta;
+    const std::uint64_t weighted = k.previous / window_ms * (window_ms - elapsed) +
+                                   k.previous % window_ms * (window_ms - elapsed) / window_ms;
+    return k.current > UINT64_MAX - weighted ? UINT64_MAX : k.current + weighted;
   }
 
   apistudio_plugin_host_ptr handle() noexcept {
@@ -940,6 +968,23 @@ struct api {
     return c.now;
   }
 
+  // SDK 1.2. The fake is one host: counts are its own, whatever cluster_shared says.
+  static int cluster_shared(apistudio_plugin_host_ptr p) {
+    if (p == nullptr)
+      return 0;
+    core &c = *core::of(p);
+    std::lock_guard<std::mutex> lock(c.mutex);
+    return c.cluster_shared ? 1 : 0;
+  }
+  static std::uint64_t counter_add(apistudio_plugin_host_ptr p, apistudio_str key,
+                                   std::uint64_t window_ms, std::uint64_t delta) {
+    if (p == nullptr || key.size == 0 || key.size > 256 || window_ms == 0 || window_ms > 3600000)
+      return UINT64_MAX;
+    core &c = *core::of(p);
+    std::lock_guard<std::mutex> lock(c.mutex);
+    return c.count(std::string(view(key)), window_ms, delta);
+  }
+
   // The host's limits: 16 metrics, 15 label values each (then "other"), its naming rules.
   static std::uint32_t metric_register(apistudio_plugin_host_ptr p, apistudio_metric_kind kind,
                                        apistudio_str name, apistudio_str help,
@@ -1008,12 +1053,7 @@ struct api {
     return 1;
   }
 
-  // ---- 1.2: the fake is one host of backend local ----
-  static int cluster_shared(apistudio_plugin_host_ptr) { return 0; }
-  static std::uint64_t counter_add(apistudio_plugin_host_ptr, apistudio_str, std::uint64_t,
-                                   std::uint64_t) {
-    return UINT64_MAX; // not in the fake yet
-  }
+  // ---- 1.2: presence, as one host of backend local ----
   static bool presence_part(apistudio_str s, std::size_t max) noexcept {
     return s.data != nullptr && s.size >= 1 && s.size <= max;
   }
@@ -1315,9 +1355,12 @@ class fake_host {
 public:
   // Checks the descriptor as the host's loader does (std::invalid_argument if it would not load),
   // then calls on_create with `settings_json`. A refusal does not throw: see created().
+  // `cluster_shared`: what host().cluster_shared() answers from on_create on (SDK 1.2), as a
+  // host with cluster.backend redis; counter_add still counts in memory, as one host.
   explicit fake_host(const apistudio_plugin_descriptor *plugin,
-                     std::string_view settings_json = "{}")
+                     std::string_view settings_json = "{}", bool cluster_shared = false)
       : core_(std::make_shared<detail::core>()) {
+    core_->cluster_shared = cluster_shared;
     check(plugin);
     core_->plugin = plugin;
     detail::refusal_slot slot;
@@ -1435,6 +1478,13 @@ public:
   std::uint64_t now_ms() const {
     std::lock_guard<std::mutex> lock(core_->mutex);
     return core_->now;
+  }
+  // counter_add's estimate for `key` and `window_ms` now, without counting (as a delta of 0).
+  std::uint64_t counter(std::string_view key, std::uint64_t window_ms) const {
+    if (key.empty() || window_ms == 0 || window_ms > 3600000)
+      return UINT64_MAX;
+    std::lock_guard<std::mutex> lock(core_->mutex);
+    return core_->count(std::string(key), window_ms, 0);
   }
   // Timers started and not yet ended (released).
   std::size_t active_timers() const {
