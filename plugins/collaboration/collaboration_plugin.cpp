@@ -26,8 +26,13 @@
 
 #include <apistudio/plugin.hpp>
 
+#include <cstddef>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace apistudio::plugins::collaboration {
 namespace {
@@ -38,11 +43,26 @@ constexpr std::string_view collaboration_path = "/ws";
 constexpr std::string_view identity_required_code = "IDENTITY_REQUIRED";
 constexpr std::string_view identity_mismatch_code = "IDENTITY_MISMATCH";
 
+// How long after its snapshot a session drops a presence event that only repeats it.
+constexpr std::uint64_t snapshot_echo_window_ms = 5000;
+// Broadcasts held while a join's snapshot is awaited; past it they are sent as they come.
+constexpr std::size_t max_held_before_snapshot = 256;
+
 struct member_state {
   std::string user_id; // empty: not identified yet (no tokens, no ?user_id=, nothing declared)
   std::string workspace_id;
   std::string topic;
   bool identified() const noexcept { return !user_id.empty(); }
+
+  // The snapshot comes first. A join completes later than the subscription (a Redis round trip
+  // with cluster.backend redis), so the workspace's broadcasts arriving in between are held and
+  // sent after it. A user who joined just before us is both in the snapshot and announced by
+  // their own join's "online", which reaches us before or after the snapshot: the announcement
+  // that repeats what the snapshot said, within snapshot_echo_window_ms, is dropped.
+  bool snapshot_pending = false;
+  std::vector<std::string> held;
+  std::map<std::string, std::string, std::less<>> snapshot_said; // user -> status
+  std::uint64_t snapshot_said_until_ms = 0;
 };
 
 class collaboration_plugin final : public sdk::plugin<member_state> {
@@ -157,6 +177,12 @@ public:
     const auto envelope = decode_envelope(payload);
     if (!envelope || !should_deliver(*envelope, session.id(), member->user_id, origin_))
       return;
+    if (member->snapshot_pending && member->held.size() < max_held_before_snapshot) {
+      member->held.emplace_back(envelope->event);
+      return;
+    }
+    if (repeats_snapshot(*member, envelope->event))
+      return;
     // A session not identified yet has an empty user_id, which no to_users list holds (ids are
     // never empty): it gets broadcasts, never a share. A part of `payload` itself: the host
     // shares the delivery between recipients, no copy.
@@ -164,6 +190,31 @@ public:
   }
 
 private:
+  // Whether `event` is a user_presence saying what this session's snapshot said of that user, just
+  // after the snapshot (member_state). Any presence event of a user ends the check for that user.
+  bool repeats_snapshot(member_state &member, std::string_view event) const {
+    if (member.snapshot_said.empty())
+      return false;
+    if (host().now_ms() > member.snapshot_said_until_ms) {
+      member.snapshot_said.clear();
+      return false;
+    }
+    // Events are serialised with their keys in the order they were built, type first
+    // (collaboration_events.cpp): anything else is not a user_presence, and costs no parse.
+    constexpr std::string_view presence_prefix = R"({"type":"user_presence",)";
+    if (event.substr(0, presence_prefix.size()) != presence_prefix)
+      return false;
+    const json parsed = json::parse(event, nullptr, false);
+    if (!parsed.is_object() || parsed.value("type", "") != "user_presence")
+      return false;
+    const auto said = member.snapshot_said.find(parsed.value("user_id", ""));
+    if (said == member.snapshot_said.end())
+      return false;
+    const bool same = said->second == parsed.value("status", "");
+    member.snapshot_said.erase(said);
+    return same;
+  }
+
   // Publishes a client's event to its workspace (a presence change also becomes its status).
   void forward(const member_state &member, sdk::session_id id, const client_event &event,
                std::string_view now) {
@@ -183,28 +234,53 @@ private:
   // thread, while it lives): the snapshot to the joiner when `send_snapshot`, "online" (or
   // `status`) published when it was the user's first session, then `then(first_session)`.
   // The completion holds copies, never `member`: the session's state may be gone by then.
-  void join(const member_state &member, sdk::session_id id, presence_status status,
-            bool send_snapshot, std::function<void(const member_state &, bool)> then) {
+  void join(member_state &member, sdk::session_id id, presence_status status, bool send_snapshot,
+            std::function<void(const member_state &, bool)> then) {
     local_.join(member.workspace_id, member.user_id, id);
     if (status != presence_status::online)
       local_.set_status(member.workspace_id, member.user_id, status);
-    host().join_presence(
+    member.snapshot_pending = send_snapshot;
+    // `state` is used only with a snapshot, which the host hands over on the session's thread
+    // while the session (and so its state) lives; the rest works on copies.
+    const bool joined = host().join_presence(
         id, member.workspace_id, member.user_id, to_string(status),
-        [this, id, status, send_snapshot, copy = member,
+        [this, id, status, state = &member, copy = member,
          then = std::move(then)](const sdk::presence_snapshot *snapshot) {
           if (snapshot == nullptr)
             return; // the session ended first (or the join was refused)
           const auto now = common::iso8601_now();
-          if (send_snapshot)
-            for (const auto &other : snapshot->members)
-              host().send(id, serialize(user_presence_event(other.member, other.status,
-                                                            copy.workspace_id, now)));
+          if (state->snapshot_pending)
+            deliver_snapshot(*state, id, *snapshot, now);
           if (snapshot->first_session)
             publish(copy.topic, id, std::nullopt,
                     user_presence_event(copy.user_id, to_string(status), copy.workspace_id, now));
           if (then)
             then(copy, snapshot->first_session);
         });
+    if (!joined && member.snapshot_pending) {
+      member.snapshot_pending = false; // no snapshot will come: what was held goes now
+      release_held(member, id);
+    }
+  }
+
+  void deliver_snapshot(member_state &member, sdk::session_id id,
+                        const sdk::presence_snapshot &snapshot, std::string_view now) {
+    for (const auto &other : snapshot.members) {
+      host().send(
+          id, serialize(user_presence_event(other.member, other.status, member.workspace_id, now)));
+      member.snapshot_said[other.member] = other.status;
+    }
+    member.snapshot_said_until_ms = host().now_ms() + snapshot_echo_window_ms;
+    member.snapshot_pending = false;
+    release_held(member, id);
+  }
+
+  void release_held(member_state &member, sdk::session_id id) {
+    auto held = std::move(member.held);
+    member.held.clear();
+    for (const auto &event : held)
+      if (!repeats_snapshot(member, event))
+        host().send(id, event);
   }
 
   // Joins presence under the first user_id the session declared and announces it when it is the

@@ -200,8 +200,14 @@ TEST(ClusterBus, RedisLostThenBackOnTheSamePort) {
   ASSERT_TRUE(bob.connect(b.port(), ws_target("bob", "team")));
   expect_presence(bob, "alice", "online"); // his snapshot spans the hosts
   expect_presence(bob, "carol", "online");
-  expect_presence(alice, "bob", "online");
-  expect_presence(carol, "bob", "online");
+  {
+    SCOPED_TRACE("alice hears bob");
+    expect_presence(alice, "bob", "online");
+  }
+  {
+    SCOPED_TRACE("carol hears bob");
+    expect_presence(carol, "bob", "online");
+  }
 
   server->stop();
   ASSERT_TRUE(eventually([&] { return !a.server().context().cluster->connected(); }, 10s));
