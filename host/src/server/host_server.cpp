@@ -203,9 +203,9 @@ host_server::host_server(host_config config, host_options options) : config_(std
   p.counters = p.cluster ? make_cluster_shared_counters(*p.cluster, p.clock, p.metrics, p.log,
                                                         config_.cluster.counter_sync_interval)
                          : make_local_shared_counters(p.clock);
-  p.plugins = std::make_unique<plugin_runtime>(config_, p.workers.main(), p.directory, *p.bus,
-                                               p.log, p.clock, &p.metrics, p.presence.get(),
-                                               p.counters.get());
+  p.plugins =
+      std::make_unique<plugin_runtime>(config_, p.workers.main(), p.directory, *p.bus, p.log,
+                                       p.clock, &p.metrics, p.presence.get(), p.counters.get());
   p.resolver =
       options.resolver ? std::move(options.resolver) : make_cares_resolver(config_.resolver);
   // The egress policy needs the real port (port 0 in tests), so the first snapshot is published
