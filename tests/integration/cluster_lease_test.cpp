@@ -27,14 +27,8 @@ const std::string host_binary = APISTUDIO_HOST_BINARY;
 host_config clustered(const redis_server &server, const std::string &node,
                       std::chrono::milliseconds ttl = 15s) {
   host_config c = test_config();
-  c.cluster.backend = cluster_backend::redis;
-  c.cluster.url = server.url();
-  c.cluster.redis_host = "127.0.0.1";
-  c.cluster.redis_port = server.port();
-  c.cluster.node_id = node;
+  c.cluster = cluster_on(server, node);
   c.cluster.lease_ttl = ttl;
-  c.cluster.connect_timeout = 2s;
-  c.cluster.start_without_engine = true;
   return c;
 }
 

@@ -25,28 +25,12 @@ namespace {
 
 host_config clustered(const redis_server &server, const std::string &node) {
   host_config c = config_with({make_plugin("collaboration")});
-  c.cluster.backend = cluster_backend::redis;
-  c.cluster.url = server.url();
-  c.cluster.redis_host = "127.0.0.1";
-  c.cluster.redis_port = server.port();
-  c.cluster.node_id = node;
-  c.cluster.connect_timeout = 2s;
-  c.cluster.start_without_engine = true;
+  c.cluster = cluster_on(server, node);
   return c;
 }
 
 std::string ws_target(const std::string &user, const std::string &workspace) {
   return "/ws?user_id=" + user + "&workspace_id=" + workspace;
-}
-
-// Both hosts' bus connections are subscribed (Redis counts the subscribers of the channel).
-bool subscribers_are(const redis_server &server, int n) {
-  return eventually(
-      [&] {
-        return server.command("PUBSUB NUMSUB apistudio:bus")
-                   .find(":" + std::to_string(n) + "\r\n") != std::string::npos;
-      },
-      15s);
 }
 
 std::int64_t bus_count(std::uint16_t port, const std::string &outcome) {
@@ -115,7 +99,7 @@ TEST(ClusterBus, CollaborationSpansHostsWithTheRulesOfOneHost) {
   redis_server server;
   host_instance a(clustered(server, "node-a"));
   host_instance b(clustered(server, "node-b"));
-  ASSERT_TRUE(subscribers_are(server, 2));
+  ASSERT_TRUE(bus_subscribers_are(server, 2));
 
   // The first /ws session of each host: the same session id on both (ids are per process),
   // which must not make alice's host take bob's events for her own.
@@ -190,7 +174,7 @@ TEST(ClusterBus, RedisLostThenBackOnTheSamePort) {
   const std::uint16_t redis_port = server->port();
   host_instance a(clustered(*server, "node-a"));
   host_instance b(clustered(*server, "node-b"));
-  ASSERT_TRUE(subscribers_are(*server, 2));
+  ASSERT_TRUE(bus_subscribers_are(*server, 2));
   ws_client alice, carol, bob;
   ASSERT_TRUE(alice.connect(a.port(), ws_target("alice", "team")));
   ASSERT_TRUE(carol.connect(a.port(), ws_target("carol", "team")));
@@ -230,7 +214,7 @@ TEST(ClusterBus, RedisLostThenBackOnTheSamePort) {
 
   // Redis back on the same port: both hosts subscribe again, and cross-host delivery resumes.
   server = std::make_unique<redis_server>(redis_port);
-  ASSERT_TRUE(subscribers_are(*server, 2));
+  ASSERT_TRUE(bus_subscribers_are(*server, 2));
   ASSERT_TRUE(eventually([&] { return a.server().context().cluster->connected(); }, 15s));
   ASSERT_TRUE(eventually([&] { return b.server().context().cluster->connected(); }, 15s));
   alice.send_json(update("after"));
@@ -246,7 +230,7 @@ TEST(ClusterBus, AForeignPublisherIsRefusedCountedAndHarmless) {
   redis_server server;
   host_instance a(clustered(server, "node-a"));
   host_instance b(clustered(server, "node-b"));
-  ASSERT_TRUE(subscribers_are(server, 2));
+  ASSERT_TRUE(bus_subscribers_are(server, 2));
   ws_client alice, bob;
   ASSERT_TRUE(alice.connect(a.port(), ws_target("alice", "team")));
   wait_received(b.port(), 1);

@@ -24,28 +24,13 @@ namespace {
 host_config clustered(const redis_server &server, const std::string &node,
                       std::chrono::milliseconds presence_ttl = 10s) {
   host_config c = config_with({make_plugin("collaboration")});
-  c.cluster.backend = cluster_backend::redis;
-  c.cluster.url = server.url();
-  c.cluster.redis_host = "127.0.0.1";
-  c.cluster.redis_port = server.port();
-  c.cluster.node_id = node;
-  c.cluster.connect_timeout = 2s;
+  c.cluster = cluster_on(server, node);
   c.cluster.presence_ttl = presence_ttl;
-  c.cluster.start_without_engine = true;
   return c;
 }
 
 std::string ws_target(const std::string &user, const std::string &workspace) {
   return "/ws?user_id=" + user + "&workspace_id=" + workspace;
-}
-
-bool subscribers_are(const redis_server &server, int n) {
-  return eventually(
-      [&] {
-        return server.command("PUBSUB NUMSUB apistudio:bus")
-                   .find(":" + std::to_string(n) + "\r\n") != std::string::npos;
-      },
-      15s);
 }
 
 std::int64_t metric_value(std::uint16_t port, const std::string &pattern) {
@@ -81,7 +66,7 @@ TEST(ClusterPresence, AUserOnTwoHostsGoesOfflineWithItsLastSession) {
   redis_server server;
   host_instance a(clustered(server, "node-a"));
   host_instance b(clustered(server, "node-b"));
-  ASSERT_TRUE(subscribers_are(server, 2));
+  ASSERT_TRUE(bus_subscribers_are(server, 2));
   ws_client watcher, alice_a, alice_b;
   ASSERT_TRUE(watcher.connect(b.port(), ws_target("watcher", "team")));
   ASSERT_TRUE(alice_a.connect(a.port(), ws_target("alice", "team")));
@@ -117,7 +102,7 @@ TEST(ClusterPresence, AKilledHostsUsersGoOfflineWithinTheBound) {
   const std::uint16_t doomed_port = doomed.wait_for_listen_port(20s);
   ASSERT_NE(doomed_port, 0) << doomed.err();
   host_instance b(clustered(server, "node-b", ttl));
-  ASSERT_TRUE(subscribers_are(server, 2));
+  ASSERT_TRUE(bus_subscribers_are(server, 2));
 
   ws_client bob, orphan;
   ASSERT_TRUE(bob.connect(b.port(), ws_target("bob", "team")));

@@ -20,12 +20,7 @@ host_config clustered(const redis_server &server, const std::string &node) {
   json settings = {{"limits", json::array({json{{"messages", 10}, {"window", "1h"}}})},
                    {"scope", "client_id"}};
   host_config c = config_with({make_plugin("rate_limiter", settings)});
-  c.cluster.backend = cluster_backend::redis;
-  c.cluster.url = server.url();
-  c.cluster.redis_host = "127.0.0.1";
-  c.cluster.redis_port = server.port();
-  c.cluster.node_id = node;
-  c.cluster.connect_timeout = 2s;
+  c.cluster = cluster_on(server, node);
   c.cluster.counter_sync_interval = sync_interval;
   return c;
 }

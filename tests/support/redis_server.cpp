@@ -138,4 +138,27 @@ std::string redis_server::command(const std::string &line, const std::string &pa
   }
 }
 
+cluster_config cluster_on(const redis_server &server, const std::string &node) {
+  cluster_config c;
+  c.backend = cluster_backend::redis;
+  c.url = server.url();
+  c.redis_host = "127.0.0.1";
+  c.redis_port = server.port();
+  c.node_id = node;
+  c.connect_timeout = std::chrono::seconds(2);
+  c.start_without_engine = true;
+  return c;
+}
+
+bool bus_subscribers_are(const redis_server &server, int n) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  const std::string expected = ":" + std::to_string(n) + "\r\n";
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (server.command("PUBSUB NUMSUB apistudio:bus").find(expected) != std::string::npos)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 } // namespace apistudio::testing

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "child_process.hpp"
+#include "policy/host_config.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -37,6 +38,14 @@ private:
   std::uint16_t port_;
   std::unique_ptr<child_process> process_;
 };
+
+// The cluster section of a host that is node `node` on `server`: backend redis, a 2 s connect
+// timeout, and start_without_engine (a test may start a host before Redis, or stop Redis).
+cluster_config cluster_on(const redis_server &server, const std::string &node);
+
+// Every host's bus connection is subscribed: Redis counts `n` subscribers of apistudio:bus
+// (within 15 s).
+bool bus_subscribers_are(const redis_server &server, int n);
 
 // The redis-server program, or "" when it is not installed (tests then fail saying so).
 std::string redis_server_program();
