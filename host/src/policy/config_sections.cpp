@@ -238,6 +238,16 @@ void section_reader::read_log(const located &section) {
 void section_reader::read_cluster(const located &section) {
   cluster_config &c = config_.cluster;
   bool url_written = false;
+  // A duration of the cluster section with a floor of its own: the reason is beside each key.
+  const auto at_least = [this](const located &v, const char *key, std::chrono::milliseconds min,
+                               std::chrono::milliseconds max) {
+    const auto d = yaml_.duration(v, max);
+    if (d < min)
+      yaml_.fail(v.mark(), v.path,
+                 std::string(key) + " " + format_duration(d) + " out of range (expected at least " +
+                     format_duration(min) + " and at most " + format_duration(max) + ")");
+    return d;
+  };
   yaml_.read_mapping(
       section,
       {
@@ -304,34 +314,17 @@ void section_reader::read_cluster(const located &section) {
            [&](const located &v) { c.connect_timeout = yaml_.duration(v, 5min); }},
           {"command_timeout",
            [&](const located &v) { c.command_timeout = yaml_.duration(v, 5min); }},
-          {"lease_ttl",
-           [&](const located &v) {
-             c.lease_ttl = yaml_.duration(v, 1h);
-             // Renewed every ttl/3: below a second, a renewal would race its own expiry.
-             if (c.lease_ttl < 1s)
-               yaml_.fail(v.mark(), v.path,
-                          "lease_ttl " + format_duration(c.lease_ttl) +
-                              " out of range (expected at least 1s and at most 1h)");
-           }},
+          // Renewed every ttl/3: below a second, a renewal would race its own expiry.
+          {"lease_ttl", [&](const located &v) { c.lease_ttl = at_least(v, "lease_ttl", 1s, 1h); }},
+          // Heartbeats every ttl/3 and sweeps every ttl/4: below a second they would race the
+          // expiry they guard against on an ordinary network.
           {"presence_ttl",
-           [&](const located &v) {
-             c.presence_ttl = yaml_.duration(v, 1h);
-             // Heartbeats every ttl/3 and sweeps every ttl/4: below a second they would race
-             // the expiry they guard against on an ordinary network.
-             if (c.presence_ttl < 1s)
-               yaml_.fail(v.mark(), v.path,
-                          "presence_ttl " + format_duration(c.presence_ttl) +
-                              " out of range (expected at least 1s and at most 1h)");
-           }},
+           [&](const located &v) { c.presence_ttl = at_least(v, "presence_ttl", 1s, 1h); }},
+          // Below 10 ms a host would send a batch per few messages: the round trip per message
+          // the batching is there to avoid.
           {"counter_sync_interval",
            [&](const located &v) {
-             c.counter_sync_interval = yaml_.duration(v, 1min);
-             // Below 10 ms a host would send a batch per few messages: the round trip per
-             // message the batching is there to avoid.
-             if (c.counter_sync_interval < 10ms)
-               yaml_.fail(v.mark(), v.path,
-                          "counter_sync_interval " + format_duration(c.counter_sync_interval) +
-                              " out of range (expected at least 10ms and at most 1m)");
+             c.counter_sync_interval = at_least(v, "counter_sync_interval", 10ms, 1min);
            }},
           {"start_without_engine",
            [&](const located &v) { c.start_without_engine = yaml_.boolean(v); }},
