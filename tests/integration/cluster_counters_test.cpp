@@ -36,14 +36,7 @@ struct test_host {
       text += line;
       text += '\n';
     });
-    cluster_config c;
-    c.backend = cluster_backend::redis;
-    c.url = server.url();
-    c.redis_host = "127.0.0.1";
-    c.redis_port = server.port();
-    c.node_id = node;
-    c.connect_timeout = 2s;
-    engine = std::make_unique<cluster::cluster_engine>(c, log, &metrics);
+    engine = std::make_unique<cluster::cluster_engine>(cluster_on(server, node), log, &metrics);
     EXPECT_EQ(engine->connect_first(), "");
     counters = make_cluster_shared_counters(*engine, clock, metrics, log, 20ms);
   }

@@ -29,10 +29,6 @@ host_config clustered(const redis_server &server, const std::string &node) {
   return c;
 }
 
-std::string ws_target(const std::string &user, const std::string &workspace) {
-  return "/ws?user_id=" + user + "&workspace_id=" + workspace;
-}
-
 std::int64_t bus_count(std::uint16_t port, const std::string &outcome) {
   const auto r = http_request(port, "GET", "/metrics");
   const std::regex line("apistudio_cluster_bus_messages_total\\{outcome=\"" + outcome +
@@ -66,31 +62,10 @@ void expect_event(ws_client &c, const std::string &type, const std::string &key,
   EXPECT_EQ(e.value(key, ""), value) << e.dump();
 }
 
-void expect_presence(ws_client &c, const std::string &user, const std::string &status) {
-  const json e = c.read_json();
-  EXPECT_EQ(e.value("type", ""), "user_presence") << e.dump();
-  EXPECT_EQ(e.value("user_id", ""), user) << e.dump();
-  EXPECT_EQ(e.value("status", ""), status) << e.dump();
-}
-
-void expect_nothing_pending(ws_client &c) {
-  c.send_text("marker: not json");
-  const json e = c.read_json();
-  EXPECT_EQ(e.value("type", ""), "error") << "unexpected frame: " << e.dump();
-  EXPECT_EQ(e.value("code", ""), "INVALID_FORMAT") << e.dump();
-}
-
 json update(const std::string &collection) {
   return {{"type", "collection_updated"},
           {"collection_id", collection},
           {"changes", {{"name", collection}}}};
-}
-
-std::size_t occurrences(const std::string &text, const std::string &needle) {
-  std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
-    ++n;
-  return n;
 }
 
 } // namespace
@@ -205,12 +180,11 @@ TEST(ClusterBus, RedisLostThenBackOnTheSamePort) {
   EXPECT_TRUE(eventually([&] { return bus_count(a.port(), "dropped") >= dropped_before + 2; }));
   expect_nothing_pending(bob);
   // Logged once for the outage, not once per message.
-  EXPECT_EQ(occurrences(a.log_text(), "cross-host bus: a publish for the other hosts was dropped"),
-            1u)
+  EXPECT_EQ(count_of(a.log_text(), "cross-host bus: a publish for the other hosts was dropped"), 1u)
       << a.log_text();
   EXPECT_TRUE(eventually(
-      [&] { return occurrences(a.log_text(), "cross-host bus: lost the subscription") >= 1; }));
-  EXPECT_EQ(occurrences(a.log_text(), "cross-host bus: lost the subscription"), 1u);
+      [&] { return count_of(a.log_text(), "cross-host bus: lost the subscription") >= 1; }));
+  EXPECT_EQ(count_of(a.log_text(), "cross-host bus: lost the subscription"), 1u);
 
   // Redis back on the same port: both hosts subscribe again, and cross-host delivery resumes.
   server = std::make_unique<redis_server>(redis_port);
@@ -246,7 +220,7 @@ TEST(ClusterBus, AForeignPublisherIsRefusedCountedAndHarmless) {
   EXPECT_TRUE(eventually([&] { return bus_count(b.port(), "refused") == 4; }));
   // One line per kind of refusal, not per message.
   const std::string log = a.log_text();
-  EXPECT_EQ(occurrences(log, "cross-host bus: refused a message"), 3u) << log;
+  EXPECT_EQ(count_of(log, "cross-host bus: refused a message"), 3u) << log;
   EXPECT_NE(log.find("not a bus envelope"), std::string::npos);
   EXPECT_NE(log.find("version this host does not know"), std::string::npos);
   EXPECT_NE(log.find("an invalid topic"), std::string::npos);

@@ -29,30 +29,12 @@ host_config clustered(const redis_server &server, const std::string &node,
   return c;
 }
 
-std::string ws_target(const std::string &user, const std::string &workspace) {
-  return "/ws?user_id=" + user + "&workspace_id=" + workspace;
-}
-
 std::int64_t metric_value(std::uint16_t port, const std::string &pattern) {
   const auto r = http_request(port, "GET", "/metrics");
   std::smatch m;
   if (r.status != 200 || !std::regex_search(r.body, m, std::regex(pattern)))
     return -1;
   return std::stoll(m[1]);
-}
-
-void expect_presence(ws_client &c, const std::string &user, const std::string &status) {
-  const json e = c.read_json();
-  EXPECT_EQ(e.value("type", ""), "user_presence") << e.dump();
-  EXPECT_EQ(e.value("user_id", ""), user) << e.dump();
-  EXPECT_EQ(e.value("status", ""), status) << e.dump();
-}
-
-void expect_nothing_pending(ws_client &c) {
-  c.send_text("marker: not json");
-  const json e = c.read_json();
-  EXPECT_EQ(e.value("type", ""), "error") << "unexpected frame: " << e.dump();
-  EXPECT_EQ(e.value("code", ""), "INVALID_FORMAT") << e.dump();
 }
 
 // The entries of one member in the scope's sorted set (the key names: cluster.md, "Presence").

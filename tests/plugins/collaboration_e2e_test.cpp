@@ -38,18 +38,6 @@ void expect_presence(ws_client &c, const std::string &user, const std::string &s
   expect_server_timestamp(e);
 }
 
-// Proves nothing else was queued for `c` before this point.
-void expect_nothing_pending(ws_client &c) {
-  c.send_text("marker: not json");
-  const json e = c.read_json();
-  EXPECT_EQ(e.value("type", ""), "error") << "unexpected frame: " << e.dump();
-  EXPECT_EQ(e.value("code", ""), "INVALID_FORMAT") << e.dump();
-}
-
-std::string ws_target(const std::string &user, const std::string &workspace) {
-  return "/ws?user_id=" + user + "&workspace_id=" + workspace;
-}
-
 } // namespace
 
 TEST(CollaborationE2E, PresenceOnJoinLeaveAndAbruptDrop) {

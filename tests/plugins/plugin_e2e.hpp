@@ -99,4 +99,27 @@ inline std::size_t count_of(const std::string &text, const std::string &needle) 
   return n;
 }
 
+// The /ws collaboration endpoint's target for `user` in `workspace` (no tokens: the query names
+// the user).
+inline std::string ws_target(const std::string &user, const std::string &workspace) {
+  return "/ws?user_id=" + user + "&workspace_id=" + workspace;
+}
+
+// The next frame `c` reads is `user`'s presence with `status`.
+inline void expect_presence(ws_client &c, const std::string &user, const std::string &status) {
+  const nlohmann::json e = c.read_json();
+  EXPECT_EQ(e.value("type", ""), "user_presence") << e.dump();
+  EXPECT_EQ(e.value("user_id", ""), user) << e.dump();
+  EXPECT_EQ(e.value("status", ""), status) << e.dump();
+}
+
+// Proves nothing else was queued for `c` before this point: a malformed frame's INVALID_FORMAT
+// answer must be the next frame it reads.
+inline void expect_nothing_pending(ws_client &c) {
+  c.send_text("marker: not json");
+  const nlohmann::json e = c.read_json();
+  EXPECT_EQ(e.value("type", ""), "error") << "unexpected frame: " << e.dump();
+  EXPECT_EQ(e.value("code", ""), "INVALID_FORMAT") << e.dump();
+}
+
 } // namespace apistudio::testing
