@@ -4,7 +4,9 @@
 //    active-connections (its client_id refused with 409) while the upstream kept talking;
 //  - an upstream that does not read, once its client was closed, kept its connection and its
 //    queued megabytes (detached, but its close waited behind a write that never completed);
-//  - the write stall timeout ran only past the client queue's high watermark.
+//  - the write stall timeout ran only past the client queue's high watermark;
+//  - a client that froze (no FIN, no reset, no pong) while paused stayed until the upstream's
+//    write stall deadline, and an idle timeout after it.
 #include "host_fixture.hpp"
 #include "proxy/keepalive.hpp"
 #include "raw_socket.hpp"
@@ -25,6 +27,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace apistudio;
 using namespace apistudio::testing;
@@ -71,10 +74,9 @@ host_config config(std::chrono::milliseconds idle, std::chrono::milliseconds sta
   return c;
 }
 
-// Upgrades `client`, opens `upstream_url` and sends to it until the host stops reading the
-// client (the upstream reads nothing, so its queue goes over the high watermark).
-void fill_until_paused(raw_socket &client, const std::string &client_id,
-                       const std::string &upstream_url) {
+// Upgrades `client` and opens `upstream_url` through it.
+void open_upstream(raw_socket &client, const std::string &client_id,
+                   const std::string &upstream_url) {
   ASSERT_EQ(client.upgrade("/api/websocket/connect/" + client_id), 101) << client.head();
   ASSERT_TRUE(
       client.send(ws_frame(1, json{{"type", "connect_external"}, {"url", upstream_url}}.dump())));
@@ -84,6 +86,13 @@ void fill_until_paused(raw_socket &client, const std::string &client_id,
     ASSERT_TRUE(f.has_value()) << "no connected status";
     connected = f->payload.find("\"connected\"") != std::string::npos;
   }
+}
+
+// open_upstream, then sends to it until the host stops reading the client (the upstream reads
+// nothing, so its queue goes over the high watermark).
+void fill_until_paused(raw_socket &client, const std::string &client_id,
+                       const std::string &upstream_url) {
+  ASSERT_NO_FATAL_FAILURE(open_upstream(client, client_id, upstream_url));
   const std::string frame =
       ws_frame(1, json{{"type", "send_message"}, {"content", std::string(60 * 1024, 'w')}}.dump());
   std::size_t sent = 0;
@@ -116,11 +125,12 @@ TEST(DeadPeer, PausedClientThatResetsLeavesAndItsClientIdIsFreeAgain) {
   EXPECT_TRUE(client_id_free(host.port(), "paused-reset"));
 }
 
-// What the keep-alive tick looks at while reads are paused: a FIN is seen even behind data
-// nobody read, and so is a reset; a peer that is merely quiet is not mistaken for gone. (A FIN
-// can only arrive once the host has taken what was sent before it: a client that fills a paused
-// socket and then half-closes is ended by the deadline of the write that caused the pause.)
-TEST(DeadPeer, PeerHungUpSeesAFinBehindUnreadDataAndAReset) {
+// What the keep-alive tick looks at: a FIN is seen even behind data nobody read, and so is a
+// reset; a peer that is merely quiet is not mistaken for gone, and the socket's clock counts its
+// silence from the last bytes that arrived, read or not. (A FIN can only arrive once the host
+// has taken what was sent before it: a client that fills a paused socket and then half-closes is
+// found by that clock.)
+TEST(DeadPeer, LookAtPeerSeesAFinBehindUnreadDataAResetAndHowLongThePeerWasSilent) {
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::acceptor acceptor(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
   const auto accept_one = [&](raw_socket &peer) {
@@ -133,18 +143,93 @@ TEST(DeadPeer, PeerHungUpSeesAFinBehindUnreadDataAndAReset) {
   worker_socket quiet_side = accept_one(quiet);
   ASSERT_TRUE(quiet.send("unread bytes"));
   std::this_thread::sleep_for(50ms);
-  EXPECT_FALSE(peer_hung_up(quiet_side));
+  EXPECT_FALSE(look_at_peer(quiet_side).hung_up);
+  std::this_thread::sleep_for(400ms);
+  EXPECT_GE(look_at_peer(quiet_side).since_data, 400ms) << "unread bytes are not new bytes";
+  ASSERT_TRUE(quiet.send("more, still unread"));
+  EXPECT_TRUE(eventually([&] { return look_at_peer(quiet_side).since_data < 200ms; }, 2s))
+      << "bytes that arrived count whether or not anyone read them";
 
   raw_socket fin(acceptor.local_endpoint().port());
   worker_socket fin_side = accept_one(fin);
   ASSERT_TRUE(fin.send("unread bytes"));
   ASSERT_EQ(::shutdown(fin.native_handle(), SHUT_WR), 0);
-  EXPECT_TRUE(eventually([&] { return peer_hung_up(fin_side); }, 5s));
+  EXPECT_TRUE(eventually([&] { return look_at_peer(fin_side).hung_up; }, 5s));
 
   raw_socket rst(acceptor.local_endpoint().port());
   worker_socket rst_side = accept_one(rst);
   rst.reset();
-  EXPECT_TRUE(eventually([&] { return peer_hung_up(rst_side); }, 5s));
+  EXPECT_TRUE(eventually([&] { return look_at_peer(rst_side).hung_up; }, 5s));
+}
+
+// (a) A client that freezes -- sends nothing, answers no ping, its socket left open -- while its
+// reads are paused behind an upstream that reads nothing. Before, a paused tick counted as
+// heard: the session stayed until the upstream's write stall deadline (here 60 s) ended the
+// upstream, and then for an idle timeout more, because the bytes read once the pause lifted
+// looked new. Now the socket's clock says the client has been silent, nothing moves on the
+// upstream either, so the keep-alive drops it like any silent peer: 1 to 1.5 x idle_timeout.
+TEST(DeadPeer, ClientFrozenWhileItsUpstreamReadsNothingIsDroppedWithinTheIdleTimeout) {
+  deaf_upstream upstream;
+  host_instance host(config(2s, 60s));
+  raw_socket client(host.port());
+  ASSERT_NO_FATAL_FAILURE(fill_until_paused(client, "frozen", upstream.url()));
+  const auto frozen_at = std::chrono::steady_clock::now();
+  // fill_until_paused ended with a send that waited 2 s: the client was silent that long already.
+  ASSERT_TRUE(eventually(
+      [&] { return active_connections(host.port())["active_connections"] == json::array(); }, 10s))
+      << "a frozen client with paused reads is still active";
+  EXPECT_LT(std::chrono::steady_clock::now() - frozen_at, 5s);
+  EXPECT_TRUE(client_id_free(host.port(), "frozen"));
+  EXPECT_TRUE(eventually([&] { return upstream.closed_by_host(); }, 20s))
+      << "its upstream (detached, a write parked) was never cut off";
+}
+
+// The other side of the same rule: a client whose reads are paused behind an upstream that reads
+// slowly cannot send either (its window fills), so the socket's clock alone would call it silent;
+// the upstream's writes move, so it is not judged, and nothing is lost.
+TEST(DeadPeer, ClientPausedBehindASlowUpstreamIsNotMistakenForDead) {
+  std::atomic<std::size_t> upstream_read{0};
+  // Reads 64 KiB every 50 ms, and says "tick" as often so that its own keep-alive hears it.
+  scripted_upstream slow([&](boost::asio::ip::tcp::socket &s) {
+    const std::string tick = scripted_upstream::frame(1, "tick");
+    std::vector<char> buf(64 * 1024);
+    boost::system::error_code ec;
+    while (!ec) {
+      upstream_read += s.read_some(boost::asio::buffer(buf), ec);
+      if (!ec)
+        boost::asio::write(s, boost::asio::buffer(tick), ec);
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  host_config c = config(1s, 60s);
+  c.limits.max_outbound_queue_bytes = 512u * 1024;
+  host_instance host(c);
+  raw_socket client(host.port());
+  ASSERT_NO_FATAL_FAILURE(open_upstream(client, "slow-path", slow.url()));
+  // Pushes far faster than the upstream reads, for 4 idle timeouts: the host pauses the client
+  // and resumes it over and over. It takes what the host sends (message_sent, which carries the
+  // content) but answers no ping: only its bytes arriving, or the upstream's writes moving, keep
+  // it.
+  std::thread drain([fd = client.native_handle()] {
+    std::vector<char> buf(64 * 1024);
+    while (::recv(fd, buf.data(), buf.size(), 0) > 0) {
+    }
+  });
+  const std::string frame =
+      ws_frame(1, json{{"type", "send_message"}, {"content", std::string(60 * 1024, 's')}}.dump());
+  const auto until = std::chrono::steady_clock::now() + 4s;
+  std::size_t sent = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_TRUE(client.send(frame, 5s)) << "the host stopped taking the client's frames";
+    sent += frame.size();
+  }
+  EXPECT_EQ(active_connections(host.port())["active_connections"], json::array({"slow-path"}))
+      << "a client paused behind a moving upstream was dropped as dead";
+  ::shutdown(client.native_handle(), SHUT_RDWR);
+  drain.join();
+  EXPECT_GT(upstream_read.load(), 1024u * 1024);
+  // Kernel buffers on the way hold some 20 MiB at most: the rest waited for the upstream.
+  EXPECT_LT(sent, upstream_read.load() + 32u * 1024 * 1024) << "the client was never paused";
 }
 
 // (b) The upstream reads nothing and floods the client, which reads nothing either: the client

@@ -63,7 +63,6 @@ void client_session::start(request req) {
   t.idle_timeout = websocket::stream_base::none();  // keep_tick() instead (keepalive.hpp)
   t.keep_alive_pings = false;
   ws_.set_option(t);
-  ws_.control_callback([this](websocket::frame_type, beast::string_view) { keepalive_.heard(); });
   // On the proxy socket a message travels inside a JSON envelope, base64 (x4/3) when binary and
   // escaped when text: the frame gets room for a message of the full size (x2 + 4 KiB of fields).
   // The message itself is held to the limit after decoding (send_error MESSAGE_TOO_LARGE).
@@ -125,10 +124,15 @@ void client_session::arm_keepalive() {
 void client_session::keep_tick() {
   if (finished_ || close_sent_)
     return; // Beast's close timeout bounds a closing handshake
-  // Not reading (flow control, or a close waiting for the queue), nothing would notice the
-  // client going: look at the socket instead.
-  const bool hung_up = !reading_ && peer_hung_up(beast::get_lowest_layer(ws_));
-  switch (keepalive_.tick(reading_, hung_up)) {
+  const peer_signs peer = look_at_peer(beast::get_lowest_layer(ws_));
+  // Paused, a live client may be unable to send (its window full of what we have not read): it
+  // is not judged while what the pause waits for moves -- its upstreams take bytes, or it takes
+  // ours. (Upstream write completions would not do: the kernel wakes a writer only once a third
+  // of its send buffer is free, seconds apart behind a slow reader.)
+  const std::uint64_t progress = flow_.moves() + (upstreams_ ? upstreams_->bytes_taken() : 0);
+  const bool waited_on_moved = !reading_ && progress != progress_at_tick_;
+  progress_at_tick_ = progress;
+  switch (keepalive_.tick(keepalive_state::clock::now(), peer, waited_on_moved)) {
   case keepalive_state::action::none:
     break;
   case keepalive_state::action::ping:
@@ -138,8 +142,8 @@ void client_session::keep_tick() {
   case keepalive_state::action::dead:
     ctx_.log.debug("session",
                    "client " + std::to_string(sctx_.id) +
-                       (hung_up ? ": connection closed while its reads were paused"
-                                : ": no frame or pong within the idle timeout") +
+                       (peer.hung_up ? ": connection closed or reset"
+                                     : ": no frame or pong within the idle timeout") +
                        "; dropping it",
                    log_fields());
     // No read may be pending to fail: finish here (a pending read or write then ends as aborted).
@@ -161,7 +165,6 @@ void client_session::do_read() {
 
 void client_session::on_read(beast::error_code ec) {
   reading_ = false;
-  keepalive_.heard();
   if (ec) {
     // closed: the client said goodbye; others (reset, eof, timeout of a dead peer, 1009 / 1007
     // protocol failures Beast already answered with a close frame) end the session too.
@@ -306,6 +309,7 @@ void client_session::on_write(beast::error_code ec) {
     out_.clear();
     return finish();
   }
+  flow_.moved();
   do_write();
   if (writing_)
     return;

@@ -119,6 +119,7 @@ private:
   worker_timer keepalive_timer_;
   keepalive_state keepalive_;
   flow_control flow_;
+  std::uint64_t progress_at_tick_ = 0;    // what keep_tick() saw move, at the last tick
   std::optional<upstream_set> upstreams_; // the proxy protocol; none on /ws
   hook_message msg_;                      // reused between frames: no allocation per message
   bool accepted_ = false, reading_ = false, writing_ = false, closing_ = false, close_sent_ = false,

@@ -2,39 +2,68 @@
 //
 // Beast's own idle timeout re-arms a timer on every read (a cancel, an aborted handler and a new
 // wait per message, about 1,700 instructions; docs/performance.md). Instead each stream ticks
-// every idle_timeout / 2 and looks at a flag that its reads and control frames set:
-//   heard something since the last tick  -> nothing to do;
+// every idle_timeout / 2 and asks its socket (look_at_peer) whether bytes from the peer arrived
+// since the last tick:
+//   bytes arrived since the last tick    -> nothing to do;
 //   silent for one tick                  -> ping;
 //   silent for two ticks                 -> dead: the owner closes the socket.
 // So a silent peer is dropped between idle_timeout and 1.5 x idle_timeout after its last frame
 // (docs/configuration.md).
 //
-// While the owner is not reading (flow control paused it), a pong could not be noticed, so a
-// silent tick proves nothing. The owner then looks at the socket instead (peer_hung_up): a peer
-// that closed or reset its connection is dead at that tick, so a paused peer that goes away is
-// noticed within idle_timeout / 2. One that vanishes without a FIN or a reset, or whose FIN waits
-// behind data the owner has not taken, still holds the write that caused the pause, and that
-// write has its own deadline (limits.write_stall_timeout).
+// The kernel is asked, not the reads, because reads can be paused by flow control: a pong then
+// sits unread in the socket, and once reading resumes, bytes that waited there for a minute would
+// look like a peer that just spoke. The socket's own clock (TCP_INFO's last_data_recv) says when
+// the peer last sent, read or not, so a peer that froze while paused is found like any other.
+// One case is left that the socket cannot judge: a paused socket whose receive window is full,
+// where a live peer cannot send either. Then the owner says whether what the pause waits for
+// moved since the last tick (an upstream's TCP stack acknowledged bytes, the client made room
+// for ours): the peer may be waiting for us. If nothing moved on either side for the whole idle
+// timeout, the session is idle and the peer is dropped all the same, as Envoy's stream idle
+// timeout counts activity in both directions.
 #pragma once
 
 #include "base/worker_types.hpp"
 
+#include <chrono>
+#include <cstdint>
+
 namespace apistudio {
+
+// What a socket shows of its peer without consuming a byte.
+struct peer_signs {
+  // The peer sent a FIN or a reset, or the socket failed. A FIN counts even with unread data
+  // before it.
+  bool hung_up = false;
+  // Since bytes from the peer last reached the socket, read or not. Zero when the kernel cannot
+  // say (then the peer gets the benefit of the doubt).
+  std::chrono::milliseconds since_data{0};
+};
+
+// One poll() with no wait and one getsockopt(TCP_INFO).
+peer_signs look_at_peer(worker_socket &socket) noexcept;
+
+// How many bytes sent on `socket` the peer's TCP stack has acknowledged (TCP_INFO), 0 when it
+// cannot say. With the peer's window full, it grows only while the peer reads.
+std::uint64_t bytes_acknowledged(worker_socket &socket) noexcept;
 
 class keepalive_state {
 public:
+  using clock = std::chrono::steady_clock;
   enum class action { none, ping, dead };
 
-  void heard() noexcept { heard_ = true; }
+  explicit keepalive_state(clock::time_point start = clock::now()) noexcept : last_tick_(start) {}
+
   void ping_finished() noexcept { ping_in_flight_ = false; }
 
-  // `reading`: a read is pending, so a pong would be seen. `hung_up`: the peer closed or reset
-  // its connection (peer_hung_up), which ends it whether or not reads are paused.
-  action tick(bool reading, bool hung_up = false) noexcept {
-    if (hung_up)
+  // One look, every idle_timeout / 2. `waited_on_moved`: reads from the peer are paused by flow
+  // control and what they wait for moved since the last tick.
+  action tick(clock::time_point now, const peer_signs &peer,
+              bool waited_on_moved = false) noexcept {
+    const auto since_last_tick = now - last_tick_;
+    last_tick_ = now;
+    if (peer.hung_up)
       return action::dead;
-    if (heard_ || !reading) {
-      heard_ = false;
+    if (peer.since_data <= since_last_tick || waited_on_moved) {
       unanswered_ = false;
       return action::none;
     }
@@ -49,14 +78,9 @@ public:
   }
 
 private:
-  bool heard_ = false;
+  clock::time_point last_tick_;
   bool unanswered_ = false;
   bool ping_in_flight_ = false;
 };
-
-// Whether the peer of `socket` has sent a FIN or a reset (or the socket failed), without
-// consuming a byte: for a socket nobody reads while flow control pauses it. Bytes the peer sent
-// before it went, still unread, do not hide its going. One poll() with no wait.
-bool peer_hung_up(worker_socket &socket) noexcept;
 
 } // namespace apistudio

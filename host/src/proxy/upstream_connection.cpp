@@ -130,12 +130,14 @@ private:
   void take_over_stream(const dial_diagnostics &diag) {
     ws_.emplace(dialer_->take_stream());
     subprotocol = diag.subprotocol;
-    ws_->control_callback(
-        [this](websocket::frame_type, beast::string_view) { keepalive_.heard(); });
     ws_->read_message_max(settings_->config.limits.max_message_bytes);
     ws_->auto_fragment(false);
     state_ = state::open;
     arm_keepalive();
+  }
+
+  std::uint64_t bytes_taken() override {
+    return ws_ ? bytes_acknowledged(beast::get_lowest_layer(*ws_)) : 0;
   }
 
   void abort_connect() {
@@ -167,10 +169,12 @@ private:
   void keep_tick() {
     if (state_ != state::open && state_ != state::closing)
       return;
-    // Not reading (flow control paused it), nothing would notice the upstream going: look at
-    // the socket instead.
-    const bool hung_up = !reading_ && peer_hung_up(beast::get_lowest_layer(*ws_));
-    switch (keepalive_.tick(reading_, hung_up)) {
+    const peer_signs peer = look_at_peer(beast::get_lowest_layer(*ws_));
+    const bool hung_up = peer.hung_up;
+    // Paused, the upstream waits for our client to take what it sent: given the benefit of the
+    // doubt, because that wait has its own deadline (the client's write stall timeout closes the
+    // whole session), and once it ends, the socket's clock judges the upstream again.
+    switch (keepalive_.tick(keepalive_state::clock::now(), peer, paused_)) {
     case keepalive_state::action::none:
       break;
     case keepalive_state::action::ping:
@@ -211,7 +215,6 @@ private:
     reading_ = false;
     if (ec)
       return on_read_error(ec);
-    keepalive_.heard();
     if (owner_ != nullptr && state_ == state::open) {
       const auto data = read_buf_.cdata();
       owner_->upstream_message(

@@ -16,6 +16,7 @@
 #include "proxy/outbound_queue.hpp"
 #include "proxy/upstream_dialer.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -72,6 +73,10 @@ public:
   virtual void detach(int code) = 0;
 
   virtual bool is_open() const = 0;
+  // Bytes the upstream's TCP stack has acknowledged so far: once its receive window is full this
+  // grows only while it reads. The client's keep-alive looks at it while the client is paused
+  // behind this upstream (keepalive.hpp).
+  virtual std::uint64_t bytes_taken() = 0;
   std::string connection_id;
   std::string url;
   std::string subprotocol;

@@ -299,6 +299,14 @@ void upstream_set::resume_reading() {
     u.connection->resume_reading();
 }
 
+std::uint64_t upstream_set::bytes_taken() {
+  std::uint64_t sum = 0;
+  for (upstream_entry &e : upstreams_)
+    if (e.open)
+      sum += e.connection->bytes_taken();
+  return sum;
+}
+
 void upstream_set::close_all() {
   const std::string &client_id = session_.context().client_id;
   for (auto &u : upstreams_) {

@@ -19,6 +19,7 @@
 #include "proxy/session_services.hpp"
 #include "proxy/upstream_connection.hpp"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,6 +50,10 @@ public:
 
   // The client is going: every upstream is detached (closed with 1001) and its slot released.
   void close_all();
+
+  // The sum of bytes_taken() over the open upstreams: while it changes, a client paused behind
+  // them is waiting for something that moves (the session's keep-alive).
+  std::uint64_t bytes_taken();
 
   // upstream_owner
   void upstream_message(upstream_connection &u, std::string_view payload, bool binary) override;

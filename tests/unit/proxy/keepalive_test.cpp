@@ -1,61 +1,94 @@
-// keepalive_state: a quiet peer is pinged at the first silent tick and declared dead at the
-// second; anything heard, or a tick while reads are paused, starts the count again; a peer that
-// hung up is dead at once, paused or not.
+// keepalive_state: a peer from which no bytes arrived since the last tick is pinged, and declared
+// dead at the next silent tick; bytes that arrived (read or not) start the count again, and so
+// does, while reads are paused, a write the pause waits for that moved; a peer that hung up is
+// dead at once.
 #include "proxy/keepalive.hpp"
 
 #include <gtest/gtest.h>
 
 using apistudio::keepalive_state;
+using apistudio::peer_signs;
 using action = keepalive_state::action;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Ticks every second, as with idle_timeout 2 s; the peer's socket says how long it has been
+// silent at each tick.
+class ticker {
+public:
+  action tick(std::chrono::milliseconds since_data, bool waited_on_moved = false,
+              bool hung_up = false) {
+    now_ += 1s;
+    return state_.tick(now_, peer_signs{hung_up, since_data}, waited_on_moved);
+  }
+  keepalive_state &state() { return state_; }
+
+private:
+  keepalive_state::clock::time_point now_{};
+  keepalive_state state_{now_};
+};
+
+} // namespace
 
 TEST(Keepalive, SilentPeerIsPingedThenDead) {
-  keepalive_state k;
-  EXPECT_EQ(k.tick(true), action::ping);
-  EXPECT_EQ(k.tick(true), action::dead);
+  ticker k;
+  EXPECT_EQ(k.tick(1500ms), action::ping);
+  EXPECT_EQ(k.tick(2500ms), action::dead);
 }
 
 TEST(Keepalive, APeerThatTalksIsNeverPinged) {
-  keepalive_state k;
-  for (int i = 0; i < 5; ++i) {
-    k.heard();
-    EXPECT_EQ(k.tick(true), action::none);
-  }
+  ticker k;
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(k.tick(300ms), action::none);
+}
+
+TEST(Keepalive, BytesThatArrivedJustAfterTheLastTickCount) {
+  ticker k;
+  EXPECT_EQ(k.tick(1000ms), action::none) << "a second since the last tick, a second of silence";
+  EXPECT_EQ(k.tick(1001ms), action::ping);
 }
 
 TEST(Keepalive, APongAfterThePingKeepsThePeerAlive) {
-  keepalive_state k;
-  EXPECT_EQ(k.tick(true), action::ping);
-  k.ping_finished();
-  k.heard(); // the pong
-  EXPECT_EQ(k.tick(true), action::none);
-  EXPECT_EQ(k.tick(true), action::ping) << "silent again: a new ping";
-  EXPECT_EQ(k.tick(true), action::dead);
+  ticker k;
+  EXPECT_EQ(k.tick(1500ms), action::ping);
+  k.state().ping_finished();
+  EXPECT_EQ(k.tick(900ms), action::none) << "the pong arrived 100 ms after the ping";
+  EXPECT_EQ(k.tick(1900ms), action::ping) << "silent again: a new ping";
+  EXPECT_EQ(k.tick(2900ms), action::dead);
 }
 
-TEST(Keepalive, TicksWhileNotReadingDoNotCount) {
-  keepalive_state k;
-  EXPECT_EQ(k.tick(true), action::ping);
-  // Flow control paused the reads: a pong could not have been seen, so no verdict.
-  EXPECT_EQ(k.tick(false), action::none);
-  EXPECT_EQ(k.tick(false), action::none);
-  k.ping_finished();
-  EXPECT_EQ(k.tick(true), action::ping);
+// The defect of issue 14 (2a): a paused tick used to count as heard, so a client that froze while
+// its upstream read nothing stayed until the upstream's write stall deadline, and then an idle
+// timeout more, because the bytes read once the pause lifted looked new.
+TEST(Keepalive, PausedTicksDoNotHideASilentPeer) {
+  ticker k;
+  EXPECT_EQ(k.tick(1200ms, false), action::ping);
+  EXPECT_EQ(k.tick(2200ms, false), action::dead);
+}
+
+TEST(Keepalive, PausedBehindAWriteThatMovesIsNotJudged) {
+  ticker k;
+  // The peer cannot send (its window is full of what we have not read) while we wait for the
+  // other side; the wait moves, so the silence is ours.
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(k.tick(std::chrono::milliseconds(1200 + 1000 * i), true), action::none);
+  EXPECT_EQ(k.tick(6200ms, false), action::ping) << "nothing moved since the last tick";
+  EXPECT_EQ(k.tick(7200ms, false), action::dead);
 }
 
 TEST(Keepalive, APingStuckBehindABlockedWriteIsNotSentTwice) {
-  keepalive_state k;
-  EXPECT_EQ(k.tick(true), action::ping); // never finishes: the write side is blocked
-  k.heard();
-  EXPECT_EQ(k.tick(true), action::none);
-  EXPECT_EQ(k.tick(true), action::none) << "the first ping is still in flight";
-  EXPECT_EQ(k.tick(true), action::dead) << "but silence still ends the peer";
+  ticker k;
+  EXPECT_EQ(k.tick(1500ms), action::ping); // never finishes: the write side is blocked
+  EXPECT_EQ(k.tick(200ms), action::none);
+  EXPECT_EQ(k.tick(1200ms), action::none) << "the first ping is still in flight";
+  EXPECT_EQ(k.tick(2200ms), action::dead) << "but silence still ends the peer";
 }
 
-TEST(Keepalive, APeerThatHungUpIsDeadEvenWhileReadsArePaused) {
-  keepalive_state k;
-  EXPECT_EQ(k.tick(false), action::none);
-  EXPECT_EQ(k.tick(false, true), action::dead);
-  keepalive_state talking;
-  talking.heard();
-  EXPECT_EQ(talking.tick(true, true), action::dead) << "a FIN or reset ends it whatever was heard";
+TEST(Keepalive, APeerThatHungUpIsDeadPausedOrNot) {
+  ticker paused;
+  EXPECT_EQ(paused.tick(1500ms, true, true), action::dead);
+  ticker talking;
+  EXPECT_EQ(talking.tick(0ms, false, true), action::dead)
+      << "a FIN or reset ends it whatever was heard";
 }
