@@ -140,12 +140,15 @@ void client_session::keep_tick() {
         {}, [self = shared_from_this()](beast::error_code) { self->keepalive_.ping_finished(); });
     break;
   case keepalive_state::action::dead:
-    ctx_.log.debug("session",
-                   "client " + std::to_string(sctx_.id) +
-                       (peer.hung_up ? ": connection closed or reset"
-                                     : ": no frame or pong within the idle timeout") +
-                       "; dropping it",
-                   log_fields());
+    // Info, not debug: a well-behaved client dropped here is a misconfigured idle timeout.
+    ctx_.log.info("session",
+                  "client " + std::to_string(sctx_.id) +
+                      (peer.hung_up
+                           ? ": connection closed or reset"
+                           : ": nothing from it for " + std::to_string(peer.since_data.count()) +
+                                 " ms, a ping unanswered (keepalive.idle_timeout)") +
+                      (reading_ ? "" : ", its reads paused") + "; dropping it",
+                  log_fields());
     // No read may be pending to fail: finish here (a pending read or write then ends as aborted).
     return finish();
   }

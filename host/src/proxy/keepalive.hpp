@@ -2,9 +2,9 @@
 //
 // Beast's own idle timeout re-arms a timer on every read (a cancel, an aborted handler and a new
 // wait per message, about 1,700 instructions; docs/performance.md). Instead each stream ticks
-// every idle_timeout / 2 and asks its socket (look_at_peer) whether bytes from the peer arrived
-// since the last tick:
-//   bytes arrived since the last tick    -> nothing to do;
+// every idle_timeout / 2 and asks its socket (look_at_peer) when bytes from the peer last
+// arrived:
+//   newer bytes than at the last tick    -> nothing to do;
 //   silent for one tick                  -> ping;
 //   silent for two ticks                 -> dead: the owner closes the socket.
 // So a silent peer is dropped between idle_timeout and 1.5 x idle_timeout after its last frame
@@ -51,7 +51,9 @@ public:
   using clock = std::chrono::steady_clock;
   enum class action { none, ping, dead };
 
-  explicit keepalive_state(clock::time_point start = clock::now()) noexcept : last_tick_(start) {}
+  // `start`: bytes that arrived before it (the upgrade request) are already known.
+  explicit keepalive_state(clock::time_point start = clock::now()) noexcept
+      : last_arrival_(start) {}
 
   void ping_finished() noexcept { ping_in_flight_ = false; }
 
@@ -59,11 +61,17 @@ public:
   // control and what they wait for moved since the last tick.
   action tick(clock::time_point now, const peer_signs &peer,
               bool waited_on_moved = false) noexcept {
-    const auto since_last_tick = now - last_tick_;
-    last_tick_ = now;
     if (peer.hung_up)
       return action::dead;
-    if (peer.since_data <= since_last_tick || waited_on_moved) {
+    // Heard: bytes newer than the newest seen at an earlier tick. Compared as arrival times, not
+    // as "since the last tick": a pong comes right after the ping, so its age at the next tick is
+    // the tick interval itself, give or take the socket clock's step (one jiffy, 4 or 10 ms),
+    // which once dropped a live /ws subscriber in the soak.
+    const clock::time_point arrived = now - peer.since_data;
+    const bool heard = arrived > last_arrival_ + socket_clock_step;
+    if (heard)
+      last_arrival_ = arrived;
+    if (heard || waited_on_moved) {
       unanswered_ = false;
       return action::none;
     }
@@ -78,7 +86,11 @@ public:
   }
 
 private:
-  clock::time_point last_tick_;
+  // More than twice the socket clock's step at HZ=100, so that the same bytes read twice, each
+  // time rounded differently, are never taken for new ones.
+  static constexpr std::chrono::milliseconds socket_clock_step{50};
+
+  clock::time_point last_arrival_;
   bool unanswered_ = false;
   bool ping_in_flight_ = false;
 };
