@@ -8,14 +8,11 @@
 //    upstreams until that queue is back under its low watermark;
 //  - an upstream's queue over its high watermark: nothing is read from the client until that
 //    upstream reports it drained (or goes away).
-// The session moves the client side, its upstream_set the upstream side. The session also marks
-// every write to the client that completed after waiting for room (`moved`): the client took
-// bytes, so it is alive even if its reads are paused (keepalive.hpp).
-// Only touched on the session's worker thread; per message it costs a compare.
+// The session moves the client side, its upstream_set the upstream side. Only touched on the
+// session's worker thread; per message it costs a compare.
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 
 namespace apistudio {
 
@@ -37,14 +34,9 @@ public:
   // Every upstream went at once (the client is closing).
   void upstreams_gone() noexcept { backlogged_upstreams_ = 0; }
 
-  // A write to the client completed after waiting for room; `moves()` only ever grows.
-  void moved() noexcept { ++moves_; }
-  std::uint64_t moves() const noexcept { return moves_; }
-
 private:
   bool client_backlogged_ = false;
   std::size_t backlogged_upstreams_ = 0;
-  std::uint64_t moves_ = 0;
 };
 
 } // namespace apistudio
