@@ -149,12 +149,7 @@ struct counters_core : std::enable_shared_from_this<counters_core> {
 
   std::uint64_t add(std::string_view key, std::uint64_t window_ms, std::uint64_t delta) {
     const std::int64_t now = clock.unix_ms();
-    // The window is part of the identity: one key counted over two windows is two counts. Per
-    // thread and reused, so that counting an existing key allocates nothing.
-    thread_local std::string id;
-    id.assign(std::to_string(window_ms));
-    id += ':';
-    id += key;
+    const std::string &id = counter_identity(key, window_ms);
     shard &s = shards[std::hash<std::string>{}(id) % shard_count];
     std::unique_lock lock(s.mutex);
     auto it = s.entries.find(id);

@@ -50,12 +50,7 @@ public:
     if (window_ms == 0 || window_ms > max_counter_window_ms || key.empty())
       return counter_refused;
     const std::int64_t now = clock_.unix_ms();
-    // The window is part of the identity: one key counted over two windows is two counts. Per
-    // thread and reused, so that counting an existing key allocates nothing.
-    thread_local std::string id;
-    id.assign(std::to_string(window_ms));
-    id += ':';
-    id += key;
+    const std::string &id = counter_identity(key, window_ms);
     shard &s = shards_[std::hash<std::string>{}(id) % shard_count];
     std::lock_guard lock(s.mutex);
     if (now >= s.next_sweep_ms) {

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 namespace apistudio {
@@ -32,6 +33,17 @@ class cluster_engine;
 inline constexpr std::uint64_t max_counter_window_ms = 3'600'000; // one hour
 inline constexpr std::size_t max_counter_key = 256;               // bytes, the plugin's part
 inline constexpr std::uint64_t counter_refused = UINT64_MAX;
+
+// What both implementations key a count by: the window is part of the identity, so one key
+// counted over two windows is two counts. Built in a per-thread buffer, reused, so that counting
+// an existing key allocates nothing; valid until the thread's next call.
+inline const std::string &counter_identity(std::string_view key, std::uint64_t window_ms) {
+  thread_local std::string id;
+  id.assign(std::to_string(window_ms));
+  id += ':';
+  id += key;
+  return id;
+}
 
 // Where `unix_ms` falls among the fixed windows of `window_ms` (> 0).
 struct window_position {
