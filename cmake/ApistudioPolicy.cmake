@@ -28,6 +28,10 @@ if(APISTUDIO_SANITIZE)
   # Beast/Asio assertions stay on (no NDEBUG) so misuse such as overlapping writes aborts.
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
+  # libstdc++ tells ASan which part of a vector's storage holds elements, so a read through a
+  # pointer kept across clear() or erase() is reported (container-overflow). Without it such a
+  # read hits memory the vector still owns, and nothing is reported.
+  add_compile_definitions(_GLIBCXX_SANITIZE_VECTOR)
 endif()
 
 if(APISTUDIO_FUZZ)

@@ -10,6 +10,7 @@ packages=(
   nlohmann-json3-dev libyaml-cpp-dev libc-ares-dev
   libhiredis-dev redis-server   # the cluster engine's client, and the server its tests start
   libgtest-dev libgmock-dev libbenchmark-dev
+  googletest   # its sources: the sanitizer build compiles GoogleTest itself (tests/CMakeLists.txt)
   python3 python3-websockets
   prometheus python3-prometheus-client
   clang-format-14 git
