@@ -12,6 +12,7 @@
 #include "child_process.hpp"
 #include "proxy_test_util.hpp"
 #include "redis_server.hpp"
+#include "text_count.hpp"
 
 #include <gtest/gtest.h>
 
@@ -121,13 +122,6 @@ struct member {
   }
 };
 
-std::size_t occurrences(const std::string &text, const std::string &needle) {
-  std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
-    ++n;
-  return n;
-}
-
 } // namespace
 
 TEST(ClusterOutage, RedisStoppedAndRestartedUnderLoad) {
@@ -216,8 +210,7 @@ TEST(ClusterOutage, RedisStoppedAndRestartedUnderLoad) {
   // Host A's own subscription (B hearing A says only that B's is back).
   EXPECT_TRUE(eventually(
       [&] {
-        return occurrences(a.process.err(), "cross-host bus: subscribed to apistudio:bus again") ==
-               1;
+        return count_of(a.process.err(), "cross-host bus: subscribed to apistudio:bus again") == 1;
       },
       10s));
   EXPECT_TRUE(proxy_works(a.port, "after-a", echo));
@@ -232,9 +225,9 @@ TEST(ClusterOutage, RedisStoppedAndRestartedUnderLoad) {
   // Logged once for the outage, not once per message (nor again while the bus's two Redis
   // connections come back one after the other).
   const std::string log_a = a.process.err();
-  EXPECT_EQ(occurrences(log_a, "cross-host bus: a publish for the other hosts was dropped"), 1u)
+  EXPECT_EQ(count_of(log_a, "cross-host bus: a publish for the other hosts was dropped"), 1u)
       << log_a.substr(log_a.size() > 6000 ? log_a.size() - 6000 : 0);
-  EXPECT_EQ(occurrences(log_a, "lost the cluster engine"), 1u);
+  EXPECT_EQ(count_of(log_a, "lost the cluster engine"), 1u);
   std::cout << "[ outage  ] " << published << " events published; cross-host delivery resumed "
             << std::chrono::duration_cast<std::chrono::milliseconds>(resumed_after).count()
             << " ms after Redis was started again; " << dropped_in_all << " dropped\n";

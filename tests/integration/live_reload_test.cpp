@@ -4,6 +4,7 @@
 // settings; an invalid file changes nothing and its error names FILE:LINE:COLUMN.
 #include "proxy_test_util.hpp"
 #include "raw_socket.hpp"
+#include "text_count.hpp"
 
 #include <gtest/gtest.h>
 
@@ -406,13 +407,6 @@ bool log_shows(host_instance &host, const std::string &needle,
   return true;
 }
 
-std::size_t occurrences(const std::string &text, const std::string &needle) {
-  std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
-    ++n;
-  return n;
-}
-
 // The recorder stamping "|<tag>" on what upstreams send, with a session-less timer logging
 // "<tag> global_timer" every 20 ms for as long as its instance lives.
 std::string recorder_plugins(const std::string &tag) {
@@ -460,11 +454,11 @@ TEST(LiveReload, PluginWithoutOnSettingsGetsAFreshInstanceForNewSessions) {
   ASSERT_TRUE(log_shows(h.host, "R1 destroyed")) << h.host.log_text();
   EXPECT_TRUE(h.host.log_contains("that a reload replaced or removed")) << h.host.log_text();
   // Its session-less timer ended with it; the new instance's goes on.
-  const std::size_t r1_ticks = occurrences(h.host.log_text(), "R1 global_timer");
-  const std::size_t r2_ticks = occurrences(h.host.log_text(), "R2 global_timer");
+  const std::size_t r1_ticks = count_of(h.host.log_text(), "R1 global_timer");
+  const std::size_t r2_ticks = count_of(h.host.log_text(), "R2 global_timer");
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  EXPECT_EQ(occurrences(h.host.log_text(), "R1 global_timer"), r1_ticks);
-  EXPECT_GT(occurrences(h.host.log_text(), "R2 global_timer"), r2_ticks);
+  EXPECT_EQ(count_of(h.host.log_text(), "R1 global_timer"), r1_ticks);
+  EXPECT_GT(count_of(h.host.log_text(), "R2 global_timer"), r2_ticks);
   EXPECT_FALSE(h.host.log_contains("R2 destroyed"));
   EXPECT_EQ(echoed(after.ws, "d"), "d|R2");
 }

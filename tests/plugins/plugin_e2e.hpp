@@ -5,6 +5,7 @@
 #include "host_fixture.hpp"
 #include "test_client.hpp"
 #include "test_upstream.hpp"
+#include "text_count.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -90,13 +91,6 @@ inline std::string temp_file(const std::string &stem, const std::string &content
                            std::to_string(++counter) + "_" + stem;
   std::ofstream(path, std::ios::binary) << content;
   return path;
-}
-
-inline std::size_t count_of(const std::string &text, const std::string &needle) {
-  std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
-    ++n;
-  return n;
 }
 
 // The /ws collaboration endpoint's target for `user` in `workspace` (no tokens: the query names
