@@ -186,7 +186,8 @@ TEST(DeadPeer, ClientFrozenWhileItsUpstreamReadsNothingIsDroppedWithinTheIdleTim
 
 // The other side of the same rule: a client whose reads are paused behind an upstream that reads
 // slowly cannot send either (its window fills), so the socket's clock alone would call it silent;
-// the upstream's writes move, so it is not judged, and nothing is lost.
+// the upstream takes bytes (its TCP stack acknowledges them), so it is not judged, and nothing is
+// lost.
 TEST(DeadPeer, ClientPausedBehindASlowUpstreamIsNotMistakenForDead) {
   std::atomic<std::size_t> upstream_read{0};
   // Reads 64 KiB every 50 ms, and says "tick" as often so that its own keep-alive hears it.

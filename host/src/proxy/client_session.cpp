@@ -129,7 +129,7 @@ void client_session::keep_tick() {
   // is not judged while what the pause waits for moves -- its upstreams take bytes, or it takes
   // ours. (Upstream write completions would not do: the kernel wakes a writer only once a third
   // of its send buffer is free, seconds apart behind a slow reader.)
-  const std::uint64_t progress = room_waits_done_ + (upstreams_ ? upstreams_->bytes_taken() : 0);
+  const std::uint64_t progress = client_writes_done_ + (upstreams_ ? upstreams_->bytes_taken() : 0);
   const bool waited_on_moved = !reading_ && progress != progress_at_tick_;
   progress_at_tick_ = progress;
   switch (keepalive_.tick(keepalive_state::clock::now(), peer, waited_on_moved)) {
@@ -312,7 +312,7 @@ void client_session::on_write(beast::error_code ec) {
     out_.clear();
     return finish();
   }
-  ++room_waits_done_;
+  ++client_writes_done_;
   do_write();
   if (writing_)
     return;

@@ -119,7 +119,7 @@ private:
   worker_timer keepalive_timer_;
   keepalive_state keepalive_;
   flow_control flow_;
-  std::uint64_t room_waits_done_ = 0;     // writes that waited for the client and got room
+  std::uint64_t client_writes_done_ = 0;  // completed writes to the client: it is taking ours
   std::uint64_t progress_at_tick_ = 0;    // what keep_tick() saw move, at the last tick
   std::optional<upstream_set> upstreams_; // the proxy protocol; none on /ws
   hook_message msg_;                      // reused between frames: no allocation per message

@@ -170,7 +170,6 @@ private:
     if (state_ != state::open && state_ != state::closing)
       return;
     const peer_signs peer = look_at_peer(beast::get_lowest_layer(*ws_));
-    const bool hung_up = peer.hung_up;
     // Paused, the upstream waits for our client to take what it sent: given the benefit of the
     // doubt, because that wait has its own deadline (the client's write stall timeout closes the
     // whole session), and once it ends, the socket's clock judges the upstream again.
@@ -184,7 +183,7 @@ private:
       break;
     case keepalive_state::action::dead: {
       // No frame and no pong for an idle timeout, or gone while paused: 1006 either way.
-      keepalive_expired_ = !hung_up;
+      keepalive_expired_ = !peer.hung_up;
       beast::error_code ignored;
       beast::get_lowest_layer(*ws_).close(ignored);
       // A pending read reports it when it fails; a paused one is not there to.
@@ -192,7 +191,7 @@ private:
         return;
       if (state_ == state::closing)
         return report_closed(close_code_, close_reason_, nullptr);
-      return report_closed(1006, hung_up ? "connection lost" : "upstream timed out", nullptr);
+      return report_closed(1006, peer.hung_up ? "connection lost" : "upstream timed out", nullptr);
     }
     }
     arm_keepalive();
