@@ -3,6 +3,10 @@
 // what a client or an upstream sees on the wire; the host log (captured) only for what has no
 // wire form (which plugin failed, in which order hooks ran).
 #include "plugin_e2e.hpp"
+#include "raw_socket.hpp"
+#include "raw_upstream.hpp"
+
+#include <future>
 
 using namespace apistudio;
 using namespace apistudio::testing;
@@ -257,6 +261,33 @@ TEST(PluginPipeline, ClosingTheSessionInUpstreamOpenedClosesCleanly) {
           http_request(host.port(), "GET", "/api/websocket/active-connections").body);
       return active["active_connections"].empty() && active["external_connections"].empty();
     }));
+  }
+}
+
+// Issue 14 (5d), the proxied path: the session's close (here a plugin's, in on_upstream_opened)
+// sends the upstream our close frame while it opens, and the upstream's first frame came with its
+// 101: a close, or a frame with a reserved opcode. A read started after our close frame took
+// Beast's read lock and, to answer the reserved opcode, waited for the write lock the close held,
+// while the close waited for the read lock, until the 5 s close timeout. No read starts after our
+// close frame: the connection goes as soon as both close frames have passed.
+TEST(PluginPipeline, ClosingTheSessionInUpstreamOpenedLetsTheUpstreamGo) {
+  const std::string close_frame = ws_frame(8, close_payload(1001, "going away"), true, false);
+  const std::string reserved_opcode = ws_frame(3, "", true, false);
+  for (const std::string &first : {close_frame, reserved_opcode}) {
+    SCOPED_TRACE(first == close_frame ? "close frame" : "reserved opcode");
+    frame_with_its_upgrade upstream(first);
+    auto held = upstream.held_after_close();
+    host_instance host(
+        config_with({recorder("R", {{"close_on_upstream_opened", true}, {"close_code", 4003}})}));
+    ws_client c;
+    ASSERT_TRUE(c.connect(host.port(), "/api/websocket/connect/closes-itself"));
+    c.send_json({{"type", "connect_external"}, {"url", upstream.url()}});
+    EXPECT_EQ(c.wait_closed(), 4003);
+    ASSERT_EQ(held.wait_for(15s), std::future_status::ready);
+    const auto ms = held.get();
+    ASSERT_GE(ms, 0ms) << "no close handshake, or the host kept the connection for over 10 s";
+    EXPECT_LT(ms, 1000ms) << "the host kept the connection " << ms.count()
+                          << " ms after the close handshake";
   }
 }
 

@@ -1,12 +1,18 @@
 #include "raw_upstream.hpp"
 
+#include "raw_socket.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/detail/hybi13.hpp>
 
 #include <sys/socket.h>
+#include <sys/time.h>
+
+#include <cerrno>
 
 namespace apistudio::testing {
 namespace net = boost::asio;
@@ -204,6 +210,60 @@ std::map<int, std::size_t> async_echo_upstream::close_codes() const {
 void async_echo_upstream::record_close(int code) {
   std::lock_guard lock(mutex_);
   ++close_codes_[code];
+}
+
+// ---- frame_with_its_upgrade ----
+
+frame_with_its_upgrade::frame_with_its_upgrade(std::string first_frame)
+    : first_frame_(std::move(first_frame)),
+      acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), 0}), thread_([this] { serve_one(); }) {}
+
+frame_with_its_upgrade::~frame_with_its_upgrade() {
+  ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+  thread_.join();
+}
+
+std::string frame_with_its_upgrade::url() const {
+  return "ws://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/";
+}
+
+void frame_with_its_upgrade::serve_one() {
+  using namespace std::chrono_literals;
+  tcp::socket s(ioc_);
+  beast::error_code ec;
+  acceptor_.accept(s, ec);
+  if (ec)
+    return held_.set_value(-1ms);
+  beast::flat_buffer buffer;
+  http::request<http::empty_body> req;
+  http::read(s, buffer, req, ec);
+  websocket::detail::sec_ws_accept_type accept;
+  websocket::detail::make_sec_ws_accept(accept, req[http::field::sec_websocket_key]);
+  const std::string answer = "HTTP/1.1 101 Switching Protocols\r\n"
+                             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "Sec-WebSocket-Accept: " +
+                             std::string(accept.data(), accept.size()) + "\r\n\r\n" + first_frame_;
+  if (!ec)
+    net::write(s, net::buffer(answer), ec);
+  // The host's answer: a masked close frame with a code, 8 bytes at least (0x88, mask bit).
+  char close_frame[8];
+  if (!ec)
+    net::read(s, net::buffer(close_frame), ec);
+  if (ec || static_cast<unsigned char>(close_frame[0]) != 0x88)
+    return held_.set_value(-1ms);
+  const auto handshake_done = std::chrono::steady_clock::now();
+  s.shutdown(tcp::socket::shutdown_send, ec);
+  // Whatever else comes, then the host's FIN (or a reset).
+  timeval ten_seconds{10, 0};
+  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &ten_seconds, sizeof ten_seconds);
+  char sink[256];
+  ssize_t n = 0;
+  while ((n = ::recv(s.native_handle(), sink, sizeof sink, 0)) > 0) {
+  }
+  if (n < 0 && errno != ECONNRESET)
+    return held_.set_value(-1ms);
+  held_.set_value(std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - handshake_done));
 }
 
 } // namespace apistudio::testing

@@ -5,15 +5,21 @@
 //    frame followed by a reset. One thread per connection; meant for a handful of connections.
 //  - async_echo_upstream: an echo server on one thread (asynchronous), for thousands of
 //    connections (churn) without a thread each. It records the close code each peer sent.
+//  - frame_with_its_upgrade: one connection, whose first frame (a close, a protocol violation)
+//    comes with the 101; it measures how long the host keeps the TCP connection after the close
+//    handshake.
 //
-// Both listen on 127.0.0.1:0 and stop in their destructor.
+// All listen on 127.0.0.1:0 and stop in their destructor.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -76,6 +82,31 @@ private:
   std::atomic<std::size_t> open_{0};
   mutable std::mutex mutex_;
   std::map<int, std::size_t> close_codes_;
+};
+
+// Its 101 and `first_frame` leave in one write, so the host reads them together. Once the host's
+// close frame is in, it closes its half of the TCP connection, as a server does (RFC 6455 section
+// 7.1.1), and times how long the host keeps its own half. Serves one connection.
+class frame_with_its_upgrade {
+public:
+  explicit frame_with_its_upgrade(std::string first_frame);
+  ~frame_with_its_upgrade();
+  frame_with_its_upgrade(const frame_with_its_upgrade &) = delete;
+  frame_with_its_upgrade &operator=(const frame_with_its_upgrade &) = delete;
+
+  std::string url() const;
+  // How long after the close handshake the host closed the TCP connection; negative if there was
+  // no close handshake or the host held on for more than 10 s. Call once.
+  std::future<std::chrono::milliseconds> held_after_close() { return held_.get_future(); }
+
+private:
+  void serve_one();
+
+  std::string first_frame_;
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::promise<std::chrono::milliseconds> held_;
+  std::thread thread_; // last: it uses the members above
 };
 
 } // namespace apistudio::testing

@@ -197,11 +197,12 @@ private:
     arm_keepalive();
   }
 
-  // Once our close frame is out, async_close reads until the upstream's answer itself. With a
-  // read started after that (a resume_reading() once the client drained, or on_read going on),
-  // Beast 1.81 could leave the read and the close each waiting for the other's lock until its
-  // 5 s close timeout (ProxyMessages.CommandsTakeEffectInTheOrderSent hung about 1 run in 15
-  // under load; none in 300 since).
+  // Once our close frame is out, async_close reads until the upstream's answer itself. A read
+  // started after that (on opening when the session closed meanwhile, on resume_reading(), or
+  // on_read going on) can take Beast 1.81's read lock and keep it while it waits for the write
+  // lock the close holds, to answer a protocol violation already buffered; the close then waits
+  // for the read lock, and both for the 5 s close timeout
+  // (PluginPipeline.ClosingTheSessionInUpstreamOpenedLetsTheUpstreamGo).
   void do_read() {
     if (reading_ || paused_ || closing_sent_ || (state_ != state::open && state_ != state::closing))
       return;
