@@ -220,6 +220,9 @@ frame_with_its_upgrade::frame_with_its_upgrade(std::string first_frame)
 
 frame_with_its_upgrade::~frame_with_its_upgrade() {
   ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+  // A host that never answered leaves the thread in a read: end it.
+  if (const int fd = connection_fd_.load(); fd >= 0)
+    ::shutdown(fd, SHUT_RDWR);
   thread_.join();
 }
 
@@ -229,11 +232,12 @@ std::string frame_with_its_upgrade::url() const {
 
 void frame_with_its_upgrade::serve_one() {
   using namespace std::chrono_literals;
-  tcp::socket s(ioc_);
+  tcp::socket &s = connection_; // closed by the destructor, after this thread
   beast::error_code ec;
   acceptor_.accept(s, ec);
   if (ec)
     return held_.set_value(-1ms);
+  connection_fd_ = s.native_handle();
   beast::flat_buffer buffer;
   http::request<http::empty_body> req;
   http::read(s, buffer, req, ec);
@@ -253,7 +257,7 @@ void frame_with_its_upgrade::serve_one() {
     return held_.set_value(-1ms);
   const auto handshake_done = std::chrono::steady_clock::now();
   s.shutdown(tcp::socket::shutdown_send, ec);
-  // Whatever else comes, then the host's FIN (or a reset).
+  // Whatever else comes, then the host's FIN (or a reset), for at most 10 s.
   timeval ten_seconds{10, 0};
   ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &ten_seconds, sizeof ten_seconds);
   char sink[256];

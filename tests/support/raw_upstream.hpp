@@ -105,6 +105,8 @@ private:
   std::string first_frame_;
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::ip::tcp::socket connection_{ioc_};
+  std::atomic<int> connection_fd_{-1}; // for the destructor, once accepted
   std::promise<std::chrono::milliseconds> held_;
   std::thread thread_; // last: it uses the members above
 };
